@@ -1,26 +1,120 @@
-// `tunaio agent`: one capture agent.
+// `tunaio agent`: one capture agent. Wiring only: options (each with its TUNAIO_* twin) → AgentConfig
+// → Agent (src/agent/agent.ts); stops cleanly on SIGINT/SIGTERM.
+import { Agent, type AgentConfig } from '../../agent/agent.js';
+import { defaultBpf } from '../../agent/sources/live.js';
+import { isTunaError } from '../../core/errors.js';
 import type { Command } from '../command.js';
+import { UsageError, type OptionValues } from '../options.js';
+
+const VERSION = '0.1.0';
+
+/** `HOST:PORT`, `[V6]:PORT` or `PORT`. */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s.trim()) ?? /^()()(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen expects HOST:PORT (e.g. 127.0.0.1:9070), got "${s}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+const list = (v: OptionValues[string]): string[] => (Array.isArray(v) ? v : typeof v === 'string' && v !== '' ? [v] : []);
+const str = (v: OptionValues[string]): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+export function agentConfig(values: OptionValues, log: (msg: string) => void): AgentConfig {
+  const name = str(values.name);
+  const token = str(values.token);
+  if (!name) throw new UsageError('--name (or TUNAIO_NAME) is required: the name the agent is registered under on the center');
+  if (!token) throw new UsageError('--token (or TUNAIO_TOKEN) is required: the agent token the center uses for commands and ingest');
+  const snaplen = Number(values.snaplen);
+  if (!Number.isInteger(snaplen) || snaplen < 64 || snaplen > 262144) throw new UsageError(`--snaplen must be 64-262144 bytes, got ${values.snaplen}`);
+  const speed = Number(values['replay-speed'] ?? 0);
+  if (!Number.isFinite(speed) || speed < 0) throw new UsageError(`--replay-speed must be 0 (as fast as possible) or more, got ${values['replay-speed']}`);
+  const spoolMb = Number(values['spool-max-mb']);
+  if (!Number.isFinite(spoolMb) || spoolMb < 1) throw new UsageError(`--spool-max-mb must be at least 1, got ${values['spool-max-mb']}`);
+  const every = Number(values['rtp-sample-every']);
+  if (!Number.isInteger(every) || every < 1) throw new UsageError(`--rtp-sample-every must be a whole number ≥ 1, got ${values['rtp-sample-every']}`);
+  return {
+    name,
+    token,
+    version: VERSION,
+    listen: parseListen(String(values.listen ?? '127.0.0.1:9070')),
+    interfaces: list(values.interface),
+    bpf: str(values.bpf),
+    snaplen,
+    hep: list(values.hep),
+    hepAuthKey: str(values['hep-auth-key']),
+    logs: list(values.log),
+    read: str(values.read),
+    replaySpeed: speed,
+    spoolDir: str(values.spool),
+    spoolMaxMb: spoolMb,
+    tenantHeaders: list(values['tenant-header']),
+    rtpSampleEvery: every,
+    log,
+  };
+}
 
 export const agent: Command = {
   spec: {
     name: 'agent',
     summary: 'run one capture agent (live, HEP, log and file sources)',
-    usage: 'tunaio agent --name NAME --token TOKEN [--interface lo] [--hep udp:0.0.0.0:9060] [--log PATH]',
+    usage: 'tunaio agent --name NAME --token TOKEN [--interface lo] [--hep udp:0.0.0.0:9060] [--log PATH] [--spool DIR]',
     options: [
       { name: 'name', type: 'string', arg: 'NAME', help: 'agent name, as registered on the center' },
       { name: 'token', type: 'string', arg: 'TOKEN', help: 'agent token: authenticates the command API and ingest' },
       { name: 'listen', type: 'string', default: '127.0.0.1:9070', arg: 'HOST:PORT', help: 'command API address' },
       { name: 'interface', type: 'string', multiple: true, arg: 'IFACE', help: 'live capture interface (`any` allowed)' },
-      { name: 'bpf', type: 'string', arg: 'FILTER', help: 'BPF capture filter' },
+      { name: 'bpf', type: 'string', arg: 'FILTER', help: `BPF capture filter (default: ${defaultBpf()})` },
       { name: 'snaplen', type: 'number', default: 8192, arg: 'BYTES', help: 'capture snap length' },
       { name: 'hep', type: 'string', multiple: true, arg: 'udp:ADDR:PORT', help: 'HEP v2/v3 listener (udp: or tcp:)' },
+      { name: 'hep-auth-key', type: 'string', arg: 'KEY', help: 'drop (and count) HEP packets whose auth key differs' },
       { name: 'log', type: 'string', multiple: true, arg: 'PATH', help: 'log file to tail (rotation-safe)' },
       { name: 'read', type: 'string', arg: 'FILE', help: 'replay a pcap/pcapng file' },
+      { name: 'replay-speed', type: 'number', default: 0, arg: 'FACTOR', help: 'replay pace: 0 as fast as possible, 1 real time, 2 twice as fast' },
       { name: 'spool', type: 'string', arg: 'DIR', help: 'on-disk spool for events while the center is unreachable' },
+      { name: 'spool-max-mb', type: 'number', default: 1024, arg: 'MB', help: 'spool size limit; events beyond it are dropped and counted' },
+      { name: 'tenant-header', type: 'string', multiple: true, arg: 'HEADER', help: 'SIP header naming the tenant (default X-Tenant, X-Tenant-Id, X-Tenant-Code)' },
+      { name: 'rtp-sample-every', type: 'number', default: 50, arg: 'N', help: 'RTP samples: the first 10 packets of a stream, then 1 in N' },
     ],
   },
-  async run() {
-    process.stderr.write('tunaio agent: not built yet\n');
-    return 1;
+  async run(values) {
+    const log = (msg: string): void => {
+      process.stderr.write(`${new Date().toISOString()} tunaio agent: ${msg}\n`);
+    };
+    const cfg = agentConfig(values, log);
+    let a: Agent;
+    try {
+      a = new Agent(cfg);
+    } catch (e) {
+      if (isTunaError(e)) throw new UsageError(e.message);
+      throw e;
+    }
+    let addr;
+    try {
+      addr = await a.start();
+    } catch (e) {
+      process.stderr.write(`tunaio agent: ${(e as Error).message}\n`);
+      await a.stop().catch(() => undefined);
+      return 1;
+    }
+    log(`"${cfg.name}" ${VERSION}: command API on http://${addr!.host.includes(':') ? `[${addr!.host}]` : addr!.host}:${addr!.port}`);
+    for (const s of a.sources) {
+      const st = s.status();
+      log(`source ${st.name}: ${st.state}${st.error ? ` — ${st.error}` : ''}`);
+    }
+    if (a.sources.length === 0) log('no sources configured (--interface, --hep, --log, --read): nothing will be captured');
+    if (!cfg.spoolDir) log('no --spool: while the center is unreachable, events wait in memory only (bounded)');
+    if (a.manager.ids().length > 0) log(`resumed ${a.manager.ids().length} running capture(s) from the spool`);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        process.off('SIGINT', done);
+        process.off('SIGTERM', done);
+        resolve();
+      };
+      process.on('SIGINT', done);
+      process.on('SIGTERM', done);
+    });
+    log('stopping');
+    await a.stop();
+    return 0;
   },
 };

@@ -1,0 +1,506 @@
+// The capture manager: the agent's running captures (one per session, from PUT /v1/captures/{id}),
+// compiled into the shared MatchEngine. Every packet and log line from every source comes through
+// here; hits become wire events (core IngestEvent shape) handed to the uploader. Owns per-session
+// counters (packets seen, matched, uploaded, dropped by reason), local expiry at `expires_at` (even
+// with the center gone), and, when a state file is given, remembering running captures across a
+// restart. It does not capture (sources/*), parse frames (protocol) or send (upload.ts).
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { SipMessage } from '../protocol/sip.js';
+import { parseRtcp } from '../protocol/rtcp.js';
+import { MatchEngine, type LogHit, type MediaHit, type SipHit, type StatsEvent } from '../core/match/engine.js';
+import { parseUriParts, uriOfHeaderValue } from '../core/match/uri-parts.js';
+import { captureCommandSchema, type CaptureCommand } from '../core/schema/command.js';
+import type { AgentCounters, Rtcp, SipSummary } from '../core/schema/event.js';
+import { PAYLOAD_MAX_BYTES, TRANSPORTS } from '../core/schema/event.js';
+import type { OutgoingEvent, Uploader } from './upload.js';
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+export interface FrameBytes {
+  linkType: number;
+  data: Buffer;
+  origLen: number;
+}
+
+/** One transport payload from any source (a pcap unit, a HEP packet). */
+export interface PacketInput {
+  tsUs: number;
+  /** udp | tcp | sctp | ws | tls | wss */
+  transport: string;
+  src: Endpoint;
+  dst: Endpoint;
+  payload: Buffer;
+  /** the original frame (pcap sources) or a rebuilt one (HEP); only called for capture_pcap sessions */
+  frame?: () => FrameBytes | null;
+  /** already parsed SIP (HEP says the payload is SIP) */
+  sip?: SipMessage;
+}
+
+export interface CaptureManagerOptions {
+  uploader: Pick<Uploader, 'enqueue' | 'closeSession' | 'stats'>;
+  tenantHeaders?: string[];
+  /** RTP sampling: first N packets per stream, then 1 in M */
+  rtpSampleFirst?: number;
+  rtpSampleEvery?: number;
+  /** file remembering running captures, so a restart resumes them before the center re-asserts */
+  stateFile?: string;
+  /** wall clock in ms (tests may move it) */
+  now?: () => number;
+  log?: (msg: string) => void;
+}
+
+interface Capture {
+  cmd: CaptureCommand;
+  expiresAtMs: number;
+  startedAtMs: number;
+  seenBase: number;
+  matched: number;
+  emitted: number;
+  dropped: Record<string, number>;
+}
+
+export interface CaptureView {
+  session_id: string;
+  criteria: CaptureCommand['criteria'];
+  capture_rtp: boolean;
+  capture_pcap: boolean;
+  expires_at: string;
+  started_at: string;
+  counters: {
+    packets_seen: number;
+    packets_matched: number;
+    events: number;
+    events_uploaded: number;
+    events_queued: number;
+    events_spooled: number;
+    dialogs: number;
+    dropped: Record<string, number>;
+  };
+  upload_error?: string;
+}
+
+const TRANSPORT_SET = new Set<string>(TRANSPORTS);
+const MAX_CAPTURES = 256;
+
+export class CaptureManager {
+  readonly engine: MatchEngine;
+  private readonly o: CaptureManagerOptions;
+  private readonly captures = new Map<string, Capture>();
+  /** finished captures' last view, for status (bounded) */
+  private readonly ended = new Map<string, CaptureView & { ended: string }>();
+  private packetsSeen = 0;
+  private logLinesSeen = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** when false (a replay runs), the engine clock follows packet time only */
+  wallClockAdvance = true;
+  readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, events: 0, internal_errors: 0 };
+
+  constructor(opts: CaptureManagerOptions) {
+    this.o = opts;
+    this.engine = new MatchEngine({
+      tenantHeaders: opts.tenantHeaders && opts.tenantHeaders.length > 0 ? opts.tenantHeaders : undefined,
+      rtpSampleFirst: opts.rtpSampleFirst,
+      rtpSampleEvery: opts.rtpSampleEvery,
+      onStats: (ev) => this.onStats(ev),
+    });
+    if (opts.stateFile) this.loadState(opts.stateFile);
+  }
+
+  private now(): number {
+    return this.o.now ? this.o.now() : Date.now();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.engine.flush();
+  }
+
+  /** Local expiry and clock: called every second. */
+  tick(): void {
+    const now = this.now();
+    for (const [id, c] of this.captures) if (c.expiresAtMs <= now) this.remove(id, 'expired');
+    if (this.wallClockAdvance) this.engine.advance(now * 1000);
+  }
+
+  /**
+   * Idempotent start/update of a capture. Throws the zod error on invalid input (the command API
+   * turns it into a 400); returns whether it was new.
+   */
+  put(input: unknown): { created: boolean; capture: CaptureView } {
+    const cmd = captureCommandSchema.parse(input);
+    const expiresAtMs = Date.parse(cmd.expires_at);
+    const old = this.captures.get(cmd.session_id);
+    if (!old && this.captures.size >= MAX_CAPTURES) throw new RangeError(`this agent runs at most ${MAX_CAPTURES} captures at once`);
+    this.engine.addSession({
+      id: cmd.session_id,
+      criteria: cmd.criteria,
+      captureRtp: cmd.capture_rtp,
+      expiresAtUs: expiresAtMs * 1000,
+    });
+    if (old) {
+      old.cmd = cmd;
+      old.expiresAtMs = expiresAtMs;
+    } else {
+      this.captures.set(cmd.session_id, {
+        cmd,
+        expiresAtMs,
+        startedAtMs: this.now(),
+        seenBase: this.packetsSeen,
+        matched: 0,
+        emitted: 0,
+        dropped: {},
+      });
+      this.ended.delete(cmd.session_id);
+      this.o.log?.(`capture ${cmd.session_id} started (${describeCriteria(cmd)})`);
+    }
+    this.saveState();
+    if (expiresAtMs <= this.now()) this.remove(cmd.session_id, 'expired');
+    return { created: !old, capture: this.view(cmd.session_id)! };
+  }
+
+  /** Stops a capture; false when it is not running. */
+  remove(id: string, why: 'deleted' | 'expired' = 'deleted'): boolean {
+    const c = this.captures.get(id);
+    if (!c) return false;
+    // Final stream summaries are emitted by the engine while the capture is still known.
+    this.engine.removeSession(id);
+    const v = this.view(id)!;
+    this.captures.delete(id);
+    this.ended.set(id, { ...v, ended: why });
+    if (this.ended.size > 100) this.ended.delete(this.ended.keys().next().value as string);
+    this.o.uploader.closeSession(id);
+    this.saveState();
+    this.o.log?.(`capture ${id} ${why === 'expired' ? 'expired' : 'stopped'}`);
+    return true;
+  }
+
+  ids(): string[] {
+    return [...this.captures.keys()];
+  }
+
+  has(id: string): boolean {
+    return this.captures.has(id);
+  }
+
+  view(id: string): CaptureView | undefined {
+    const c = this.captures.get(id);
+    if (!c) return undefined;
+    const up = this.o.uploader.stats(id);
+    const ec = this.engine.sessionCounters(id);
+    const dropped: Record<string, number> = { ...c.dropped };
+    for (const [k, v] of Object.entries(up?.dropped ?? {})) dropped[k] = (dropped[k] ?? 0) + v;
+    if (ec && ec.evicted > 0) dropped.dialogs_evicted = ec.evicted;
+    return {
+      session_id: id,
+      criteria: c.cmd.criteria,
+      capture_rtp: c.cmd.capture_rtp,
+      capture_pcap: c.cmd.capture_pcap,
+      expires_at: c.cmd.expires_at,
+      started_at: new Date(c.startedAtMs).toISOString(),
+      counters: {
+        packets_seen: this.packetsSeen - c.seenBase,
+        packets_matched: c.matched,
+        events: c.emitted,
+        events_uploaded: (up?.uploaded ?? 0) + (up?.duplicates ?? 0),
+        events_queued: up?.queued ?? 0,
+        events_spooled: up?.spooled ?? 0,
+        dialogs: ec?.dialogs ?? 0,
+        dropped,
+      },
+      ...(up?.last_error ? { upload_error: up.last_error } : {}),
+    };
+  }
+
+  views(): CaptureView[] {
+    return this.ids().map((id) => this.view(id)!);
+  }
+
+  recentlyEnded(): (CaptureView & { ended: string })[] {
+    return [...this.ended.values()];
+  }
+
+  /** What the uploader sends with each batch (the center's session page shows it). */
+  countersFor(id: string): Omit<AgentCounters, 'events_uploaded' | 'dropped'> & { dropped?: Record<string, number> } {
+    const c = this.captures.get(id);
+    if (!c) {
+      const e = this.ended.get(id);
+      return {
+        session_id: id,
+        packets_seen: e?.counters.packets_seen ?? 0,
+        packets_matched: e?.counters.packets_matched ?? 0,
+        dropped: {},
+      };
+    }
+    return { session_id: id, packets_seen: this.packetsSeen - c.seenBase, packets_matched: c.matched, dropped: { ...c.dropped } };
+  }
+
+  // ---- input --------------------------------------------------------------------------------
+
+  /** One packet from any source. Never throws. */
+  onPacket(p: PacketInput): void {
+    this.packetsSeen++;
+    this.counters.packets++;
+    if (this.captures.size === 0) return;
+    try {
+      const meta = { tsUs: p.tsUs, transport: p.transport, src: p.src, dst: p.dst };
+      const hit = p.sip ? this.engine.onSip(meta, p.sip) : this.engine.onDatagram(meta, p.payload);
+      if (hit === null) return;
+      if (hit.kind === 'sip') this.onSipHit(hit, p);
+      else this.onMediaHit(hit, p);
+    } catch (e) {
+      this.counters.internal_errors++;
+      this.o.log?.(`internal error while matching a packet: ${(e as Error).message}`);
+    }
+  }
+
+  /** One log line from any log source. Never throws. */
+  onLogLine(line: string, tsUs: number, source: string): void {
+    this.logLinesSeen++;
+    this.counters.log_lines++;
+    if (this.captures.size === 0) return;
+    try {
+      const hit = this.engine.onLogLine(line, tsUs, source);
+      if (hit !== null) this.onLogHit(hit);
+    } catch (e) {
+      this.counters.internal_errors++;
+      this.o.log?.(`internal error while matching a log line: ${(e as Error).message}`);
+    }
+  }
+
+  /** A packet a source could not use for a session reason (e.g. HEP auth failure is not per session). */
+  countDrop(id: string, reason: string, n = 1): void {
+    const c = this.captures.get(id);
+    if (c) c.dropped[reason] = (c.dropped[reason] ?? 0) + n;
+  }
+
+  // ---- events ---------------------------------------------------------------------------------
+
+  private base(id: string, p: { tsUs: number; transport: string | null; src: Endpoint | null; dst: Endpoint | null }): OutgoingEvent {
+    return {
+      session_id: id,
+      ts: Math.max(0, Math.trunc(p.tsUs)),
+      kind: 'sip',
+      transport: p.transport !== null && TRANSPORT_SET.has(p.transport) ? (p.transport as OutgoingEvent['transport']) : null,
+      src: p.src ? { ip: p.src.ip, port: p.src.port } : null,
+      dst: p.dst ? { ip: p.dst.ip, port: p.dst.port } : null,
+      call_id: null,
+      sip: null,
+      payload: null,
+      rtp: null,
+      rtcp: null,
+      stats: null,
+      log: null,
+      frame: null,
+    };
+  }
+
+  private frameFor(c: Capture, p: PacketInput, cache: { v?: OutgoingEvent['frame'] }): OutgoingEvent['frame'] {
+    if (!c.cmd.capture_pcap || !p.frame) return null;
+    if (cache.v !== undefined) return cache.v;
+    const f = p.frame();
+    cache.v = f ? { link_type: f.linkType, data: f.data.toString('base64'), orig_len: f.origLen } : null;
+    return cache.v;
+  }
+
+  private send(c: Capture, ev: OutgoingEvent): void {
+    c.emitted++;
+    this.counters.events++;
+    this.o.uploader.enqueue(c.cmd.session_id, c.cmd.ingest_url, ev);
+  }
+
+  private onSipHit(hit: SipHit, p: PacketInput): void {
+    const msg = hit.msg;
+    const summary = sipSummary(msg);
+    const payload = textPayload(msg.raw);
+    const frameCache: { v?: OutgoingEvent['frame'] } = {};
+    for (const take of hit.sessions) {
+      const c = this.captures.get(take.id);
+      if (!c) continue;
+      c.matched++;
+      const ev = this.base(take.id, p);
+      ev.kind = 'sip';
+      ev.call_id = hit.callId.slice(0, 1024);
+      ev.sip = summary;
+      ev.payload = payload;
+      ev.frame = this.frameFor(c, p, frameCache);
+      this.send(c, ev);
+      // SIP over WebSocket is also a webrtc event (DESIGN §5); the frame travels once, with the sip event.
+      if (hit.webrtc) this.send(c, { ...ev, kind: 'webrtc', payload: null, frame: null });
+    }
+  }
+
+  private onMediaHit(hit: MediaHit, p: PacketInput): void {
+    const frameCache: { v?: OutgoingEvent['frame'] } = {};
+    let rtcp: Rtcp | null | undefined;
+    for (const id of hit.sessions) {
+      const c = this.captures.get(id);
+      if (!c) continue;
+      c.matched++;
+      // Samples only: every matched packet counts in the stream statistics, a few travel as events.
+      if (!hit.sample) continue;
+      const ev = this.base(id, p);
+      ev.kind = hit.kind;
+      ev.call_id = hit.callId.slice(0, 1024);
+      if (hit.rtp) {
+        ev.rtp = {
+          ssrc: hit.rtp.ssrc >>> 0,
+          pt: hit.rtp.pt,
+          seq: hit.rtp.seq,
+          ts: hit.rtp.ts >>> 0,
+          marker: hit.rtp.marker,
+          ...(hit.rtp.codec ? { codec: hit.rtp.codec.slice(0, 32) } : {}),
+        };
+      }
+      if (hit.kind === 'rtcp') ev.rtcp = rtcp === undefined ? (rtcp = rtcpSummary(p.payload)) : rtcp;
+      ev.frame = this.frameFor(c, p, frameCache);
+      this.send(c, ev);
+    }
+  }
+
+  private onLogHit(hit: LogHit): void {
+    for (const t of hit.sessions) {
+      const c = this.captures.get(t.id);
+      if (!c) continue;
+      c.matched++;
+      const ev = this.base(t.id, { tsUs: hit.tsUs, transport: null, src: null, dst: null });
+      ev.kind = 'log';
+      ev.call_id = t.callId?.slice(0, 1024) ?? null;
+      ev.payload = hit.line.slice(0, PAYLOAD_MAX_BYTES);
+      ev.log = { source: hit.source.slice(0, 512) };
+      this.send(c, ev);
+    }
+  }
+
+  private onStats(st: StatsEvent): void {
+    const s = st.stats;
+    for (const id of st.sessions) {
+      const c = this.captures.get(id);
+      if (!c) continue;
+      const ev = this.base(id, { tsUs: s.lastTsUs || this.now() * 1000, transport: 'udp', src: s.src, dst: s.dst });
+      ev.kind = 'rtp';
+      ev.call_id = st.callId.slice(0, 1024);
+      ev.stats = {
+        ssrc: s.ssrc >>> 0,
+        packets: s.packets,
+        expected: s.expected,
+        lost: s.lost,
+        jitter_ms: round3(Math.max(0, s.jitterMs)),
+        max_delta_ms: round3(Math.max(0, s.maxDeltaMs)),
+        mos: s.mos === undefined ? null : Math.min(5, Math.max(1, round3(s.mos))),
+        codec: s.codec?.slice(0, 32) ?? null,
+        final: st.final,
+      };
+      this.send(c, ev);
+    }
+  }
+
+  // ---- state across restarts ------------------------------------------------------------------
+
+  private saveState(): void {
+    const f = this.o.stateFile;
+    if (!f) return;
+    try {
+      const tmp = `${f}.tmp`;
+      writeFileSync(tmp, JSON.stringify([...this.captures.values()].map((c) => c.cmd)));
+      renameSync(tmp, f);
+    } catch (e) {
+      this.o.log?.(`cannot save running captures to ${f}: ${(e as Error).message}`);
+    }
+  }
+
+  private loadState(f: string): void {
+    let list: unknown;
+    try {
+      list = JSON.parse(readFileSync(f, 'utf8'));
+    } catch {
+      return;
+    }
+    if (!Array.isArray(list)) return;
+    for (const item of list) {
+      try {
+        const cmd = captureCommandSchema.parse(item);
+        if (Date.parse(cmd.expires_at) > this.now()) this.put(cmd);
+      } catch {
+        // a capture the current schema refuses: the center re-asserts what is still running
+      }
+    }
+  }
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+function describeCriteria(cmd: CaptureCommand): string {
+  const parts = Object.entries(cmd.criteria)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`);
+  if (cmd.capture_rtp) parts.push('rtp');
+  if (cmd.capture_pcap) parts.push('pcap');
+  return parts.join(' ');
+}
+
+function textPayload(raw: Buffer): string {
+  const s = raw.toString('utf8');
+  return s.length > PAYLOAD_MAX_BYTES ? s.slice(0, PAYLOAD_MAX_BYTES) : s;
+}
+
+const userOf = (v: string | undefined): string | undefined => {
+  if (v === undefined) return undefined;
+  const u = parseUriParts(uriOfHeaderValue(v))?.user;
+  return u === undefined ? undefined : u.slice(0, 256);
+};
+
+/** The SIP summary of DESIGN §6 (method or status and reason, CSeq, from/to users, has SDP). */
+export function sipSummary(msg: SipMessage): SipSummary {
+  const out: SipSummary = { has_sdp: false };
+  if (msg.isRequest && msg.method) out.method = msg.method.slice(0, 32);
+  if (!msg.isRequest && msg.statusCode !== undefined && msg.statusCode >= 100 && msg.statusCode <= 699) {
+    out.status = msg.statusCode;
+    if (msg.reason) out.reason = msg.reason.slice(0, 256);
+  }
+  if (msg.cseq) {
+    if (msg.cseq.seq >= 0 && msg.cseq.seq <= 4_294_967_295) out.cseq_seq = msg.cseq.seq;
+    out.cseq_method = msg.cseq.method.slice(0, 32);
+  }
+  const from = userOf(msg.header('from'));
+  const to = userOf(msg.header('to'));
+  if (from !== undefined) out.from_user = from;
+  if (to !== undefined) out.to_user = to;
+  const ct = msg.header('content-type');
+  out.has_sdp = msg.body.length > 0 && ct !== undefined && /application\/sdp/i.test(ct);
+  return out;
+}
+
+/** First RTCP packet of a compound: its type, sender SSRC and a few flat fields. */
+export function rtcpSummary(payload: Buffer): Rtcp | null {
+  const r = parseRtcp(payload);
+  if (!r.ok || r.packets.length === 0) {
+    if (payload.length < 8) return null;
+    return { type: payload[1], ssrc: payload.readUInt32BE(4), fields: {} };
+  }
+  const first = r.packets[0] as unknown as Record<string, unknown>;
+  const fields: Rtcp['fields'] = { packets: r.packets.length };
+  for (const [k, v] of Object.entries(first)) {
+    if (k === 'type' || k === 'ssrc') continue;
+    if (typeof v === 'number' || typeof v === 'boolean') fields[k.slice(0, 64)] = v;
+    else if (typeof v === 'string') fields[k.slice(0, 64)] = v.slice(0, 256);
+  }
+  const rb = Array.isArray(first.reports) ? (first.reports[0] as Record<string, unknown> | undefined) : undefined;
+  if (rb) {
+    // RFC 3550 §6.4.1: the first report block is what a support engineer reads first.
+    for (const k of ['fractionLost', 'cumulativeLost', 'highestSeq', 'jitter']) {
+      if (typeof rb[k] === 'number') fields[`report_${k}`] = rb[k] as number;
+    }
+  }
+  const type = typeof first.type === 'number' ? first.type : payload[1];
+  const ssrc = typeof first.ssrc === 'number' ? first.ssrc >>> 0 : payload.length >= 8 ? payload.readUInt32BE(4) : undefined;
+  return { type: type & 0xff, ...(ssrc !== undefined ? { ssrc } : {}), fields };
+}

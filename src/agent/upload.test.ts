@@ -1,0 +1,224 @@
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Spool } from './spool.js';
+import { Uploader, type OutgoingEvent } from './upload.js';
+
+const SESSION = 'aaaaaaaaaaaaaaaaaaaa';
+const TOKEN = 'agent-token-0123456789abcdef';
+
+/** A tiny stand-in for the center's ingest: dedupes on seq like the real one, can be taken down. */
+class FakeCenter {
+  server: Server | undefined;
+  port = 0;
+  seqs: number[] = [];
+  texts: string[] = [];
+  batches: number[] = [];
+  counters: unknown[] = [];
+  duplicates = 0;
+  status = 200;
+  private seen = new Set<number>();
+
+  async start(port = this.port): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+          res.writeHead(401).end('{}');
+          return;
+        }
+        if (this.status !== 200) {
+          res.writeHead(this.status).end('{"error":{"code":"x","message":"refused"}}');
+          return;
+        }
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          events: { seq: number; payload: string }[];
+          counters?: unknown[];
+        };
+        let accepted = 0;
+        let duplicates = 0;
+        for (const e of body.events) {
+          if (this.seen.has(e.seq)) {
+            duplicates++;
+            continue;
+          }
+          this.seen.add(e.seq);
+          this.seqs.push(e.seq);
+          this.texts.push(e.payload);
+          accepted++;
+        }
+        this.duplicates += duplicates;
+        this.batches.push(body.events.length);
+        if (body.counters) this.counters.push(...body.counters);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ accepted, duplicates, rejected: [] }));
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/api/ingest`;
+  }
+}
+
+const ev = (i: number): OutgoingEvent => ({
+  session_id: SESSION,
+  ts: 1_700_000_000_000_000 + i,
+  kind: 'log',
+  transport: null,
+  src: null,
+  dst: null,
+  call_id: null,
+  sip: null,
+  payload: `line ${i}`,
+  rtp: null,
+  rtcp: null,
+  stats: null,
+  log: null,
+  frame: null,
+});
+
+const until = async (cond: () => boolean, ms = 10_000): Promise<void> => {
+  for (let t = 0; t < ms / 20 && !cond(); t++) await new Promise((r) => setTimeout(r, 20));
+  expect(cond()).toBe(true);
+};
+
+let dir: string;
+let center: FakeCenter;
+const uploaders: Uploader[] = [];
+const make = (o: Partial<ConstructorParameters<typeof Uploader>[0]> = {}): Uploader => {
+  const u = new Uploader({ token: TOKEN, retryBaseMs: 20, retryMaxMs: 200, ...o });
+  uploaders.push(u);
+  return u;
+};
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tunaio-spool-'));
+  center = new FakeCenter();
+  await center.start(0);
+});
+afterEach(async () => {
+  for (const u of uploaders.splice(0)) await u.close();
+  await center.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const expectInOrderOnce = (n: number): void => {
+  expect(center.texts).toEqual(Array.from({ length: n }, (_, i) => `line ${i}`));
+  for (let i = 1; i < center.seqs.length; i++) expect(center.seqs[i]).toBeGreaterThan(center.seqs[i - 1]);
+};
+
+describe('Uploader', () => {
+  it('batches at most 500 events, with strictly increasing seqs, and sends counters along', async () => {
+    const u = make({
+      countersFor: (s) => ({ session_id: s, packets_seen: 7, packets_matched: 3, dropped: { parse_error: 1 } }),
+    });
+    for (let i = 0; i < 1200; i++) u.enqueue(SESSION, center.url, ev(i));
+    await until(() => center.texts.length === 1200 && u.stats(SESSION)!.uploaded === 1200);
+    expectInOrderOnce(1200);
+    expect(Math.max(...center.batches)).toBeLessThanOrEqual(500);
+    expect(u.stats(SESSION)).toMatchObject({ uploaded: 1200, queued: 0, dropped: {} });
+    expect(center.counters[0]).toMatchObject({ session_id: SESSION, packets_seen: 7, dropped: { parse_error: 1 } });
+  });
+
+  it('sends a lone event within the batch interval', async () => {
+    const u = make({ batchMs: 50 });
+    u.enqueue(SESSION, center.url, ev(0));
+    await until(() => center.texts.length === 1, 2_000);
+  });
+
+  it('spools while the center is down and flushes in order, exactly once, when it returns', async () => {
+    const spool = new Spool(dir, 64 * 1024 * 1024, 16 * 1024);
+    const u = make({ spool });
+    for (let i = 0; i < 300; i++) u.enqueue(SESSION, center.url, ev(i));
+    await until(() => center.texts.length === 300);
+    const port = center.port;
+    await center.stop();
+    for (let i = 300; i < 1500; i++) {
+      u.enqueue(SESSION, center.url, ev(i));
+      if (i % 100 === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(() => spool.size > 0 && !u.centerReachable);
+    expect(u.stats(SESSION)!.spooled).toBeGreaterThan(0);
+    await center.start(port);
+    await until(() => center.texts.length === 1500);
+    expectInOrderOnce(1500);
+    await until(() => spool.size === 0);
+    expect(u.stats(SESSION)!.dropped).toEqual({});
+  });
+
+  it('survives a restart: spooled events are sent by the next process, and new seqs are never reused', async () => {
+    const port = center.port;
+    await center.stop();
+    const spool1 = new Spool(dir, 64 * 1024 * 1024);
+    const u1 = make({ spool: spool1 });
+    for (let i = 0; i < 700; i++) u1.enqueue(SESSION, `http://127.0.0.1:${port}/api/ingest`, ev(i));
+    await u1.close(); // what was in memory goes to the spool
+    expect(spool1.size).toBeGreaterThan(0);
+
+    await center.start(port);
+    const spool2 = new Spool(dir, 64 * 1024 * 1024);
+    const u2 = make({ spool: spool2 });
+    await until(() => center.texts.length === 700);
+    for (let i = 700; i < 710; i++) u2.enqueue(SESSION, center.url, ev(i));
+    await until(() => center.texts.length === 710);
+    expectInOrderOnce(710);
+    expect(center.duplicates).toBe(0);
+  });
+
+  it('counts what does not fit the spool limit, and delivers what fit', async () => {
+    const port = center.port;
+    await center.stop();
+    const spool = new Spool(dir, 20 * 1024, 4 * 1024);
+    const u = make({ spool, retryBaseMs: 50 });
+    for (let i = 0; i < 2000; i++) u.enqueue(SESSION, `http://127.0.0.1:${port}/api/ingest`, ev(i));
+    await until(() => (u.stats(SESSION)?.dropped.spool_full ?? 0) > 0);
+    expect(spool.size).toBeLessThanOrEqual(20 * 1024);
+    await center.start(port);
+    await until(() => spool.size === 0 && center.texts.length > 0);
+    const s = u.stats(SESSION)!;
+    expect(center.texts.length + s.dropped.spool_full).toBe(2000);
+    for (let i = 1; i < center.seqs.length; i++) expect(center.seqs[i]).toBeGreaterThan(center.seqs[i - 1]);
+  });
+
+  it('without a spool, bounds the memory queue and counts the overflow', async () => {
+    await center.stop();
+    const u = make({ queueMax: 100 });
+    let ok = 0;
+    for (let i = 0; i < 250; i++) if (u.enqueue(SESSION, 'http://127.0.0.1:9/api/ingest', ev(i))) ok++;
+    expect(ok).toBe(100);
+    expect(u.stats(SESSION)!.dropped.queue_full).toBe(150);
+  });
+
+  it('drops and counts batches the center refuses for good (404: session unknown)', async () => {
+    center.status = 404;
+    const u = make();
+    for (let i = 0; i < 10; i++) u.enqueue(SESSION, center.url, ev(i));
+    await until(() => (u.stats(SESSION)?.dropped.http_404 ?? 0) === 10);
+    expect(u.stats(SESSION)!.last_error).toMatch(/404/);
+  });
+
+  it('keeps retrying on 503 and delivers once the center recovers', async () => {
+    center.status = 503;
+    const u = make();
+    for (let i = 0; i < 20; i++) u.enqueue(SESSION, center.url, ev(i));
+    await until(() => (u.stats(SESSION)?.failures ?? 0) >= 2);
+    center.status = 200;
+    await until(() => center.texts.length === 20);
+    expectInOrderOnce(20);
+  });
+});

@@ -1,0 +1,114 @@
+// Builds the command center: storage, hub, lifecycle, retention, and the Fastify app with its
+// plugins, error handling, auth and routes. No listening and no environment here (see index.ts).
+import fs from 'node:fs';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import { pino } from 'pino';
+import { resolveConfig } from './config.js';
+import type { CenterConfig, ResolvedConfig } from './config.js';
+import { dbFile, pcapRoot, serialRunner } from './context.js';
+import type { CenterContext } from './context.js';
+import { openSqliteStorage } from './storage/sqlite.js';
+import type { Storage } from './storage/types.js';
+import { Hub } from './sse/hub.js';
+import { Metrics } from './metrics/metrics.js';
+import { SessionLifecycle } from './lifecycle/lifecycle.js';
+import { RetentionJob, runRetention } from './lifecycle/retention.js';
+import { FailureLimiter } from './auth/rate-limit.js';
+import { bootstrapAdmin } from './auth/bootstrap.js';
+import type { BootstrapCredentials } from './auth/bootstrap.js';
+import { registerErrorHandling } from './http/errors.js';
+import { registerAuth } from './http/auth.js';
+import { sessionRoutes } from './routes/sessions/routes.js';
+import { agentRoutes } from './routes/agents/routes.js';
+import { ingestRoutes } from './routes/ingest/routes.js';
+import { authRoutes } from './routes/auth/routes.js';
+import { systemRoutes } from './routes/system/routes.js';
+
+export interface Center {
+  app: FastifyInstance;
+  ctx: CenterContext;
+  config: ResolvedConfig;
+  storage: Storage;
+  /** credentials generated at this start (first start only); print them once */
+  bootstrap: BootstrapCredentials | null;
+  /** runs the retention job once, now (tests, admin tools) */
+  runRetention(): ReturnType<typeof runRetention>;
+  close(): Promise<void>;
+}
+
+export async function createCenter(input: CenterConfig): Promise<Center> {
+  const config = resolveConfig(input);
+  fs.mkdirSync(pcapRoot(config.dataDir), { recursive: true });
+  const storage = openSqliteStorage(dbFile(config.dataDir));
+  const logger = pino({ level: config.logLevel, base: { service: 'tunaio-center' } });
+  const onError = (err: unknown): void => logger.error({ err }, 'background job failed');
+  const hub = new Hub();
+  const lifecycle = new SessionLifecycle(storage, hub, config.now, config.sweepIntervalSeconds * 1000, onError);
+  const ctx: CenterContext = {
+    config,
+    storage,
+    hub,
+    metrics: new Metrics(),
+    lifecycle,
+    loginLimiter: new FailureLimiter(config.loginMaxFailures, config.loginWindowSeconds * 1000),
+    serial: serialRunner(),
+  };
+
+  let bootstrap: BootstrapCredentials | null;
+  try {
+    bootstrap = await bootstrapAdmin(storage, { password: config.adminPassword, token: config.adminToken });
+    await lifecycle.start();
+  } catch (e) {
+    lifecycle.close();
+    await storage.close();
+    throw e;
+  }
+  const retentionOnce = () =>
+    runRetention(storage, config, config.now()).then((r) => {
+      if (r.history.length + r.pcap.length > 0) logger.info(r, 'retention deleted old data');
+      return r;
+    });
+  const retention = new RetentionJob(retentionOnce, config.retentionIntervalSeconds * 1000, onError);
+  retention.start();
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+  await app.register(cookie);
+  registerErrorHandling(app);
+  registerAuth(app, ctx);
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+  // close live streams first, or the server would wait for them
+  app.addHook('preClose', async () => hub.abortAll());
+  sessionRoutes(app, ctx);
+  agentRoutes(app, ctx);
+  ingestRoutes(app, ctx);
+  authRoutes(app, ctx);
+  systemRoutes(app, ctx, () => storage.countSessionsByStatus());
+  await app.ready();
+
+  let closed = false;
+  return {
+    app,
+    ctx,
+    config,
+    storage,
+    bootstrap,
+    runRetention: retentionOnce,
+    async close() {
+      if (closed) return;
+      closed = true;
+      lifecycle.close();
+      retention.close();
+      await app.close();
+      await ctx.serial(async () => undefined);
+      await storage.close();
+    },
+  };
+}

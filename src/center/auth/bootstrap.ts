@@ -1,0 +1,38 @@
+// First start: create user `admin` with the password and API token from the configuration
+// (TUNAIO_ADMIN_PASSWORD / TUNAIO_ADMIN_TOKEN, read by the cli), or generated ones, which are
+// returned once so the cli can print them; only their hashes are stored. On later starts a
+// configured password or token replaces the stored one (the environment is the source of truth);
+// nothing is generated again.
+import type { Storage } from '../storage/types.js';
+import { hashPassword, hashToken, newToken } from './secrets.js';
+
+export const ADMIN = 'admin';
+
+export interface BootstrapCredentials {
+  username: string;
+  /** set only when generated now; print it once */
+  password?: string;
+  token?: string;
+}
+
+export async function bootstrapAdmin(
+  storage: Storage,
+  configured: { password?: string; token?: string },
+): Promise<BootstrapCredentials | null> {
+  const existing = await storage.getUserByName(ADMIN);
+  if (existing) {
+    if (configured.password === undefined && configured.token === undefined) return null;
+    await storage.upsertUser(ADMIN, {
+      password_hash: configured.password === undefined ? undefined : await hashPassword(configured.password),
+      token_hash: configured.token === undefined ? undefined : hashToken(configured.token),
+    });
+    return null;
+  }
+  const password = configured.password ?? newToken().slice(0, 24);
+  const token = configured.token ?? newToken();
+  await storage.upsertUser(ADMIN, { password_hash: await hashPassword(password), token_hash: hashToken(token) });
+  const generated: BootstrapCredentials = { username: ADMIN };
+  if (configured.password === undefined) generated.password = password;
+  if (configured.token === undefined) generated.token = token;
+  return generated.password || generated.token ? generated : null;
+}

@@ -1,0 +1,88 @@
+// The command center's configuration: what the composition root (cli) passes to startCenter().
+// Nothing in center reads the environment; defaults live here, in one place.
+
+export interface CenterConfig {
+  /** data folder: `tunaio.db` (SQLite) and `pcap/<session>/` */
+  dataDir: string;
+  /** 0 picks a free port */
+  port?: number;
+  host?: string;
+  /** bootstrap credentials of user `admin` (TUNAIO_ADMIN_PASSWORD / TUNAIO_ADMIN_TOKEN, read by the cli) */
+  adminPassword?: string;
+  adminToken?: string;
+  /** delete the event history of sessions that ended longer ago than this */
+  eventRetentionHours?: number;
+  /** delete stored frames / PCAP files of sessions that ended longer ago than this */
+  pcapRetentionHours?: number;
+  maxSessionEvents?: number;
+  maxSessionBytes?: number;
+  /** SSE comment heartbeat period; fractional values let tests use a short one */
+  heartbeatSeconds?: number;
+  /** how often the retention job runs */
+  retentionIntervalSeconds?: number;
+  /** how often overdue running sessions are expired (besides the per-session timers) */
+  sweepIntervalSeconds?: number;
+  /** ingest still accepted this long after a session ended (batches in flight) */
+  ingestGraceSeconds?: number;
+  /** an agent not heard from for this long is shown offline */
+  agentOfflineSeconds?: number;
+  /** login failures allowed per IP+username within loginWindowSeconds before 429 */
+  loginMaxFailures?: number;
+  loginWindowSeconds?: number;
+  webSessionHours?: number;
+  /** set the cookie's Secure flag (behind HTTPS) */
+  cookieSecure?: boolean;
+  /** pino level; 'silent' in tests */
+  logLevel?: string;
+  /** clock in epoch ms, for tests of expiry and retention */
+  now?: () => number;
+}
+
+export type ResolvedConfig = Required<Omit<CenterConfig, 'adminPassword' | 'adminToken'>> &
+  Pick<CenterConfig, 'adminPassword' | 'adminToken'>;
+
+export const CENTER_DEFAULTS = {
+  port: 8080,
+  host: '127.0.0.1',
+  eventRetentionHours: 168,
+  pcapRetentionHours: 72,
+  maxSessionEvents: 1_000_000,
+  maxSessionBytes: 1024 * 1024 * 1024,
+  heartbeatSeconds: 15,
+  retentionIntervalSeconds: 600,
+  sweepIntervalSeconds: 5,
+  ingestGraceSeconds: 30,
+  agentOfflineSeconds: 60,
+  loginMaxFailures: 10,
+  loginWindowSeconds: 60,
+  webSessionHours: 12,
+  cookieSecure: false,
+  logLevel: 'info',
+} as const;
+
+export function resolveConfig(c: CenterConfig): ResolvedConfig {
+  const pick = <K extends keyof typeof CENTER_DEFAULTS>(k: K): (typeof CENTER_DEFAULTS)[K] =>
+    (c[k] ?? CENTER_DEFAULTS[k]) as (typeof CENTER_DEFAULTS)[K];
+  return {
+    dataDir: c.dataDir,
+    port: pick('port'),
+    host: pick('host'),
+    adminPassword: c.adminPassword,
+    adminToken: c.adminToken,
+    eventRetentionHours: pick('eventRetentionHours'),
+    pcapRetentionHours: pick('pcapRetentionHours'),
+    maxSessionEvents: pick('maxSessionEvents'),
+    maxSessionBytes: pick('maxSessionBytes'),
+    heartbeatSeconds: pick('heartbeatSeconds'),
+    retentionIntervalSeconds: pick('retentionIntervalSeconds'),
+    sweepIntervalSeconds: pick('sweepIntervalSeconds'),
+    ingestGraceSeconds: pick('ingestGraceSeconds'),
+    agentOfflineSeconds: pick('agentOfflineSeconds'),
+    loginMaxFailures: pick('loginMaxFailures'),
+    loginWindowSeconds: pick('loginWindowSeconds'),
+    webSessionHours: pick('webSessionHours'),
+    cookieSecure: pick('cookieSecure'),
+    logLevel: pick('logLevel'),
+    now: c.now ?? Date.now,
+  };
+}

@@ -1,0 +1,35 @@
+// What every route and job of the center shares: configuration, storage, the SSE hub, metrics,
+// session lifecycle and the data-folder layout. Built once by app.ts.
+import path from 'node:path';
+import type { ResolvedConfig } from './config.js';
+import type { Storage } from './storage/types.js';
+import type { Hub } from './sse/hub.js';
+import type { Metrics } from './metrics/metrics.js';
+import type { SessionLifecycle } from './lifecycle/lifecycle.js';
+import type { FailureLimiter } from './auth/rate-limit.js';
+
+export interface CenterContext {
+  config: ResolvedConfig;
+  storage: Storage;
+  hub: Hub;
+  metrics: Metrics;
+  lifecycle: SessionLifecycle;
+  loginLimiter: FailureLimiter;
+  /** runs ingest transactions and their hub publication one at a time, so live events go out in id order */
+  serial: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/** Data folder layout: `<data>/tunaio.db`, `<data>/pcap/<session id>/`. */
+export const dbFile = (dataDir: string): string => path.join(dataDir, 'tunaio.db');
+export const pcapRoot = (dataDir: string): string => path.join(dataDir, 'pcap');
+export const pcapDir = (dataDir: string, sessionId: string): string => path.join(pcapRoot(dataDir), sessionId);
+
+/** A promise chain that runs tasks one after another; a failing task does not block the next. */
+export function serialRunner(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}

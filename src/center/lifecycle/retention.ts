@@ -1,0 +1,51 @@
+// Retention (DESIGN §7): a periodic job deletes the event history of sessions that ended more than
+// `eventRetentionHours` ago, their stored frames and PCAP files after `pcapRetentionHours`, and
+// expired login sessions. A session's history is deleted whole, never truncated; the session's
+// metadata stays and shows `history_deleted_at`.
+import fs from 'node:fs';
+import { pcapDir } from '../context.js';
+import type { Storage } from '../storage/types.js';
+
+export interface RetentionPolicy {
+  dataDir: string;
+  eventRetentionHours: number;
+  pcapRetentionHours: number;
+}
+
+export interface RetentionReport {
+  history: string[];
+  pcap: string[];
+  webSessions: number;
+}
+
+const HOUR = 3_600_000;
+
+export async function runRetention(storage: Storage, p: RetentionPolicy, now: number): Promise<RetentionReport> {
+  const pcap = await storage.deleteFramesEndedBefore(now - p.pcapRetentionHours * HOUR, now);
+  const history = await storage.deleteHistoryEndedBefore(now - p.eventRetentionHours * HOUR, now);
+  for (const id of new Set([...pcap, ...history])) {
+    fs.rmSync(pcapDir(p.dataDir, id), { recursive: true, force: true });
+  }
+  const webSessions = await storage.deleteExpiredWebSessions(now);
+  return { history, pcap, webSessions };
+}
+
+export class RetentionJob {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly run: () => Promise<unknown>,
+    private readonly intervalMs: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    void this.run().catch(this.onError);
+    this.timer = setInterval(() => void this.run().catch(this.onError), this.intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

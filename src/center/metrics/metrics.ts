@@ -1,0 +1,59 @@
+// Prometheus metrics, hand-written in the text exposition format 0.0.4: a few counters and gauges the
+// center updates as it works. Label values are escaped; series are bounded because routes are the
+// registered route patterns (or "unmatched"), never raw URLs.
+
+type Labels = Record<string, string>;
+
+const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const labelText = (l: Labels): string => {
+  const keys = Object.keys(l).sort();
+  return keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escape(l[k])}"`).join(',')}}`;
+};
+
+class Family {
+  readonly values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly type: 'counter' | 'gauge',
+    readonly help: string,
+  ) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const k = labelText(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+  set(labels: Labels, v: number): void {
+    this.values.set(labelText(labels), v);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`);
+    return lines.join('\n');
+  }
+}
+
+export class Metrics {
+  readonly httpRequests = new Family('tunaio_http_requests_total', 'counter', 'HTTP requests by method, route and status');
+  readonly ingestEvents = new Family(
+    'tunaio_ingest_events_total',
+    'counter',
+    'ingested events by result (accepted, duplicate, rejected)',
+  );
+  readonly ingestBatches = new Family('tunaio_ingest_batches_total', 'counter', 'ingest batches received');
+  readonly sseClients = new Family('tunaio_sse_clients', 'gauge', 'connected SSE clients');
+  readonly sessions = new Family('tunaio_sessions', 'gauge', 'sessions by status');
+  readonly loginFailures = new Family('tunaio_login_failures_total', 'counter', 'failed logins');
+
+  constructor() {
+    for (const r of ['accepted', 'duplicate', 'rejected']) this.ingestEvents.inc({ result: r }, 0);
+    this.sseClients.set({}, 0);
+    this.loginFailures.inc({}, 0);
+  }
+
+  render(): string {
+    return (
+      [this.httpRequests, this.ingestBatches, this.ingestEvents, this.sseClients, this.sessions, this.loginFailures]
+        .map((f) => f.render())
+        .join('\n') + '\n'
+    );
+  }
+}

@@ -1,0 +1,51 @@
+// POST /api/login and /api/logout: the operator's cookie session. The cookie holds a random token
+// (stored as its sha256 digest, with an expiry), is HttpOnly, SameSite=Strict, Path=/. Failed logins
+// are limited per IP + username (429 with Retry-After).
+import type { FastifyInstance } from 'fastify';
+import { TunaError } from '../../../core/errors.js';
+import { loginSchema } from '../../../core/schema/index.js';
+import { hashToken, newToken, verifyPassword } from '../../auth/secrets.js';
+import type { CenterContext } from '../../context.js';
+import { SESSION_COOKIE, operator } from '../../http/auth.js';
+
+// verified when the user does not exist, so timing does not reveal user names
+const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
+  app.post('/api/login', { config: { auth: 'public' } }, async (req, reply) => {
+    const body = loginSchema.parse(req.body ?? {});
+    const key = `${req.ip}\u0000${body.username}`;
+    const now = ctx.config.now();
+    const wait = ctx.loginLimiter.retryAfterMs(key, now);
+    if (wait > 0) {
+      throw new TunaError('rate_limited', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`, wait);
+    }
+    const user = await ctx.storage.getUserByName(body.username);
+    const ok = await verifyPassword(body.password, user?.password_hash ?? DUMMY_HASH);
+    if (!user || !ok) {
+      ctx.loginLimiter.fail(key, now);
+      ctx.metrics.loginFailures.inc();
+      throw new TunaError('unauthorized', 'wrong username or password');
+    }
+    ctx.loginLimiter.succeed(key);
+    const token = newToken();
+    const ttl = ctx.config.webSessionHours * 3_600_000;
+    await ctx.storage.createWebSession(hashToken(token), user.id, now + ttl);
+    void reply.setCookie(SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      secure: ctx.config.cookieSecure,
+      maxAge: Math.floor(ttl / 1000),
+    });
+    return { username: user.username };
+  });
+
+  app.post('/api/logout', async (req, reply) => {
+    operator(req);
+    const cookie = req.cookies[SESSION_COOKIE];
+    if (cookie) await ctx.storage.deleteWebSession(hashToken(cookie));
+    void reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: ctx.config.cookieSecure });
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,71 @@
+// POST /api/ingest: agents post batches of events (DESIGN §3, §6). Policy, decided here:
+// - the batch is the unit of size (≤1000 events, ≤8 MB → else 413) and of credentials (agent token);
+// - every event is judged alone: invalid, unknown session, not assigned to this agent, session closed
+//   (more than 30 s after it stopped or expired) or capped → listed in `rejected` with its index and
+//   reason, while the valid events of the same batch are stored (one transaction per batch);
+// - (session_id, agent, seq) is the idempotency key: a retried batch counts `duplicates` and stores nothing twice.
+import type { FastifyInstance } from 'fastify';
+import { TunaError } from '../../../core/errors.js';
+import {
+  INGEST_MAX_BYTES,
+  INGEST_MAX_EVENTS,
+  ingestBodySchema,
+  ingestEventSchema,
+} from '../../../core/schema/index.js';
+import type { IngestResult } from '../../../core/schema/index.js';
+import type { CenterContext } from '../../context.js';
+import { agentOf } from '../../http/auth.js';
+import { describeZodError } from '../../http/errors.js';
+import type { IngestItem } from '../../storage/types.js';
+import { presentEvent } from '../sessions/present.js';
+
+/** bytes an event costs against its session's byte cap: its JSON without the frame, plus the frame's bytes */
+export function eventBytes(e: IngestItem['event']): number {
+  const { frame, ...rest } = e;
+  return Buffer.byteLength(JSON.stringify(rest)) + (frame ? Buffer.byteLength(frame.data, 'base64') : 0);
+}
+
+export function ingestRoutes(app: FastifyInstance, ctx: CenterContext): void {
+  app.post('/api/ingest', { bodyLimit: INGEST_MAX_BYTES, config: { auth: 'agent' } }, async (req): Promise<IngestResult> => {
+    const agent = agentOf(req);
+    const raw = req.body as { events?: unknown } | null;
+    if (raw && Array.isArray(raw.events) && raw.events.length > INGEST_MAX_EVENTS) {
+      throw new TunaError('payload_too_large', `a batch holds at most ${INGEST_MAX_EVENTS} events, got ${raw.events.length}`);
+    }
+    const body = ingestBodySchema.parse(raw ?? {});
+    const now = ctx.config.now();
+    const items: IngestItem[] = [];
+    const rejected: IngestResult['rejected'] = [];
+    body.events.forEach((e, index) => {
+      const r = ingestEventSchema.safeParse(e);
+      if (r.success) items.push({ index, event: r.data, bytes: eventBytes(r.data) });
+      else rejected.push({ index, reason: `invalid: ${describeZodError(r.error, 2)}` });
+    });
+    ctx.metrics.ingestBatches.inc();
+    const outcome = await ctx.serial(async () => {
+      const o = await ctx.storage.ingest(agent.id, items, {
+        now,
+        grace_ms: ctx.config.ingestGraceSeconds * 1000,
+        max_events_per_session: ctx.config.maxSessionEvents,
+        max_bytes_per_session: ctx.config.maxSessionBytes,
+      });
+      // publish inside the serial step: live events leave in commit (= id) order
+      const bySession = new Map<string, ReturnType<typeof presentEvent>[]>();
+      for (const e of o.inserted) {
+        const list = bySession.get(e.session_id) ?? [];
+        list.push(presentEvent(e));
+        bySession.set(e.session_id, list);
+      }
+      for (const [sid, evs] of bySession) ctx.hub.publish(sid, evs);
+      return o;
+    });
+    if (body.counters && body.counters.length > 0) await ctx.storage.reportCounters(agent.id, body.counters, now);
+    await ctx.storage.touchAgent(agent.id, now, body.agent);
+    for (const sid of outcome.newly_capped) req.log.warn({ session: sid }, 'session reached a cap; further events are rejected');
+    const allRejected = [...rejected, ...outcome.rejected].sort((a, b) => a.index - b.index);
+    ctx.metrics.ingestEvents.inc({ result: 'accepted' }, outcome.inserted.length);
+    ctx.metrics.ingestEvents.inc({ result: 'duplicate' }, outcome.duplicates);
+    ctx.metrics.ingestEvents.inc({ result: 'rejected' }, allRejected.length);
+    return { accepted: outcome.inserted.length, duplicates: outcome.duplicates, rejected: allRejected };
+  });
+}

@@ -1,0 +1,91 @@
+// Session rows → wire views (list summary, detail, 201 answer). Nothing else reaches a client.
+import { EVENT_KINDS, isoTime } from '../../../core/schema/index.js';
+import type {
+  Event,
+  EventKind,
+  SessionAgent,
+  SessionCreated,
+  SessionDetail,
+  SessionSummary,
+  StoredEvent,
+} from '../../../core/schema/index.js';
+import type { AgentRecord, SessionAgentRecord, SessionRecord } from '../../storage/types.js';
+
+export const streamPath = (id: string): string => `/api/sessions/${id}/stream`;
+
+export function presentCreated(s: SessionRecord): SessionCreated {
+  return { id: s.id, status: 'running', expires_at: isoTime(s.expires_at), agents: s.agent_count, stream: streamPath(s.id) };
+}
+
+export function presentSummary(s: SessionRecord): SessionSummary {
+  return {
+    id: s.id,
+    label: s.label,
+    status: s.status,
+    created_at: isoTime(s.created_at),
+    expires_at: isoTime(s.expires_at),
+    stopped_at: s.stopped_at === null ? null : isoTime(s.stopped_at),
+    event_count: s.event_count,
+    agent_count: s.agent_count,
+    shared: s.shared,
+    criteria: s.criteria,
+  };
+}
+
+export function agentIsOnline(a: Pick<AgentRecord, 'last_seen'>, now: number, offlineMs: number): boolean {
+  return a.last_seen !== null && now - a.last_seen <= offlineMs;
+}
+
+export function presentSessionAgent(
+  sa: SessionAgentRecord,
+  agent: AgentRecord | undefined,
+  now: number,
+  offlineMs: number,
+  running: boolean,
+): SessionAgent {
+  // a running session's agent that is neither failed nor heard from lately is shown offline
+  const offline = running && sa.state !== 'failed' && (!agent || !agentIsOnline(agent, now, offlineMs));
+  return {
+    id: sa.agent_id,
+    name: sa.name,
+    state: offline ? 'offline' : sa.state,
+    reason: sa.state === 'failed' ? (sa.reason ?? 'failed') : null,
+    last_event_at: sa.last_event_at === null ? null : isoTime(sa.last_event_at),
+    counters: {
+      packets_seen: sa.packets_seen,
+      packets_matched: sa.packets_matched,
+      events_uploaded: sa.events_uploaded,
+      events_stored: sa.events_stored,
+      dropped: sa.dropped,
+    },
+  };
+}
+
+export function presentDetail(
+  s: SessionRecord,
+  agents: SessionAgent[],
+  counts: Record<EventKind, number>,
+  pcapAvailable: boolean,
+): SessionDetail {
+  return {
+    ...presentSummary(s),
+    duration_seconds: s.duration_seconds,
+    capture_rtp: s.capture_rtp,
+    capture_pcap: s.capture_pcap,
+    stream: streamPath(s.id),
+    agents,
+    counts: Object.fromEntries(EVENT_KINDS.map((k) => [k, counts[k] ?? 0])) as Record<EventKind, number>,
+    bytes: s.ingested_bytes,
+    pcap_available: pcapAvailable,
+    share: { shared: s.shared, created_at: s.share_created_at === null ? null : isoTime(s.share_created_at) },
+    capped: s.capped,
+    capped_reason: s.capped_reason,
+    history_deleted_at: s.history_deleted_at === null ? null : isoTime(s.history_deleted_at),
+  };
+}
+
+/** Events in lists and on SSE never carry the frame bytes. */
+export function presentEvent(e: StoredEvent): Event {
+  const { frame: _frame, ...rest } = e;
+  return rest;
+}

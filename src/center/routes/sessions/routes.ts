@@ -1,0 +1,99 @@
+// /api/sessions: create, list, get, events, stream (SSE), stop and purge (DESIGN §3).
+// Each handler: validate (zod) → action (service.ts) → present (present.ts).
+import type { FastifyInstance } from 'fastify';
+import * as z from 'zod';
+import { TunaError } from '../../../core/errors.js';
+import { sessionCreateSchema, sessionIdParamsSchema, sessionIdSchema } from '../../../core/schema/index.js';
+import type { EventPage, SessionList } from '../../../core/schema/index.js';
+import type { CenterContext } from '../../context.js';
+import { serveStream } from '../../sse/stream.js';
+import { presentCreated, presentEvent, presentSummary } from './present.js';
+import { createSession, getSessionOr404, purgeSession, sessionDetail } from './service.js';
+
+export const EVENTS_PAGE_MAX = 1000;
+
+export const listQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    before: sessionIdSchema.optional(),
+  })
+  .strict();
+
+export const eventsQuerySchema = z
+  .object({
+    after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    limit: z.coerce.number().int().min(1).max(EVENTS_PAGE_MAX, `limit is at most ${EVENTS_PAGE_MAX}`).default(500),
+  })
+  .strict();
+
+export const streamQuerySchema = z
+  .object({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() })
+  .strict();
+
+export const deleteQuerySchema = z.object({ purge: z.enum(['0', '1', 'true', 'false']).optional() }).strict();
+
+export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
+  app.post('/api/sessions', async (req, reply) => {
+    const body = sessionCreateSchema.parse(req.body ?? {});
+    const s = await createSession(ctx, body);
+    return reply.status(201).send(presentCreated(s));
+  });
+
+  app.get('/api/sessions', async (req): Promise<SessionList> => {
+    const q = listQuerySchema.parse(req.query);
+    if (q.before !== undefined && !(await ctx.storage.getSession(q.before))) {
+      throw new TunaError('bad_request', `before: no session ${q.before}`);
+    }
+    const { sessions, more } = await ctx.storage.listSessions({ limit: q.limit, before: q.before });
+    return {
+      sessions: sessions.map(presentSummary),
+      next_before: more && sessions.length > 0 ? sessions[sessions.length - 1].id : null,
+      more,
+    };
+  });
+
+  app.get('/api/sessions/:id', async (req) => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    return sessionDetail(ctx, await getSessionOr404(ctx, id));
+  });
+
+  app.get('/api/sessions/:id/events', async (req): Promise<EventPage> => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    const q = eventsQuerySchema.parse(req.query);
+    await getSessionOr404(ctx, id);
+    const { events, more } = await ctx.storage.listEvents(id, q.after, q.limit);
+    return {
+      events: events.map(presentEvent),
+      next_after: events.length > 0 ? events[events.length - 1].id : q.after,
+      more,
+    };
+  });
+
+  app.get('/api/sessions/:id/stream', async (req, reply) => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    const q = streamQuerySchema.parse(req.query);
+    const header = req.headers['last-event-id'];
+    let after = q.after ?? 0;
+    if (typeof header === 'string' && header.trim() !== '') {
+      // Last-Event-ID (a reconnecting EventSource) wins over ?after=
+      after = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).parse(header.trim(), {
+        error: () => 'Last-Event-ID must be an event id',
+      });
+    }
+    await getSessionOr404(ctx, id);
+    await serveStream(ctx, req, reply, id, after);
+  });
+
+  app.delete('/api/sessions/:id', async (req, reply) => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    const q = deleteQuerySchema.parse(req.query);
+    const s = await getSessionOr404(ctx, id);
+    if (q.purge === '1' || q.purge === 'true') {
+      await purgeSession(ctx, s);
+      return reply.status(204).send();
+    }
+    // stopping a session that already ended is a no-op: DELETE is idempotent and answers the session
+    if (s.status === 'running') await ctx.lifecycle.stop(id);
+    return sessionDetail(ctx, await getSessionOr404(ctx, id));
+  });
+}

@@ -1,0 +1,214 @@
+// The OpenAPI 3.1 document served at /api/docs, generated from the same zod schemas the routes use
+// (zod 4's z.toJSONSchema). ROUTES is also the table the tests walk (auth matrix, docs coverage).
+import * as z from 'zod';
+import {
+  agentUpsertSchema,
+  agentViewSchema,
+  errorBodySchema,
+  eventPageSchema,
+  ingestBodySchema,
+  ingestEventSchema,
+  ingestResultSchema,
+  loginSchema,
+  sessionCreateSchema,
+  sessionCreatedSchema,
+  sessionDetailSchema,
+  sessionListSchema,
+} from '../../../core/schema/index.js';
+import { deleteQuerySchema, eventsQuerySchema, listQuerySchema, streamQuerySchema } from '../sessions/routes.js';
+
+export type Auth = 'operator' | 'agent' | 'public';
+
+export interface RouteDoc {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  auth: Auth;
+  summary: string;
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  responses: Record<number, { description: string; schema?: z.ZodType; type?: string }>;
+}
+
+const S = (schema: z.ZodType) => ({ schema });
+const err = (description: string) => ({ description, schema: errorBodySchema });
+
+export const ROUTES: RouteDoc[] = [
+  {
+    method: 'POST',
+    path: '/api/sessions',
+    auth: 'operator',
+    summary: 'Create a capture session',
+    body: sessionCreateSchema,
+    responses: {
+      201: { description: 'created', ...S(sessionCreatedSchema) },
+      400: err('validation_failed, criteria_required, unknown_agents, disabled_agents, no_agents_selected'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions',
+    auth: 'operator',
+    summary: 'List sessions, recent first',
+    query: listQuerySchema,
+    responses: { 200: { description: 'a page of sessions', ...S(sessionListSchema) }, 400: err('bad query') },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions/{id}',
+    auth: 'operator',
+    summary: 'One session with per-agent state, counts, pcap and share state, caps',
+    responses: { 200: { description: 'the session', ...S(sessionDetailSchema) }, 404: err('session_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions/{id}/events',
+    auth: 'operator',
+    summary: 'Events after an event id, ascending',
+    query: eventsQuerySchema,
+    responses: { 200: { description: 'a page of events', ...S(eventPageSchema) }, 400: err('bad query'), 404: err('session_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions/{id}/stream',
+    auth: 'operator',
+    summary: 'Server-sent events: history after ?after= or Last-Event-ID, then live; a final `status` event',
+    query: streamQuerySchema,
+    responses: { 200: { description: 'text/event-stream', type: 'text/event-stream' }, 404: err('session_not_found') },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/sessions/{id}',
+    auth: 'operator',
+    summary: 'Stop a session (idempotent); ?purge=1 deletes an ended session, its events and files',
+    query: deleteQuerySchema,
+    responses: {
+      200: { description: 'the stopped session', ...S(sessionDetailSchema) },
+      204: { description: 'purged' },
+      404: err('session_not_found'),
+      409: err('session_running (purge of a running session)'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/agents',
+    auth: 'operator',
+    summary: 'List agents (never their tokens)',
+    responses: { 200: { description: 'agents', ...S(z.object({ agents: z.array(agentViewSchema) })) } },
+  },
+  {
+    method: 'POST',
+    path: '/api/agents',
+    auth: 'operator',
+    summary: 'Add (201) or update (200) an agent by name',
+    body: agentUpsertSchema,
+    responses: {
+      200: { description: 'updated', ...S(agentViewSchema) },
+      201: { description: 'created', ...S(agentViewSchema) },
+      400: err('validation_failed'),
+      409: err('conflict: token already in use'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/ingest',
+    auth: 'agent',
+    summary: 'Agents post event batches (≤1000 events, ≤8 MB); idempotent on (session_id, agent, seq)',
+    body: ingestBodySchema.extend({ events: z.array(ingestEventSchema).max(1000) }),
+    responses: {
+      200: { description: 'batch result', ...S(ingestResultSchema) },
+      400: err('validation_failed'),
+      413: err('payload_too_large'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/login',
+    auth: 'public',
+    summary: 'Operator login: sets the HttpOnly SameSite=Strict session cookie',
+    body: loginSchema,
+    responses: {
+      200: { description: 'logged in', ...S(z.object({ username: z.string() })) },
+      401: err('wrong username or password'),
+      429: err('rate_limited (Retry-After)'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/logout',
+    auth: 'operator',
+    summary: 'Clear the session cookie',
+    responses: { 204: { description: 'logged out' } },
+  },
+  {
+    method: 'GET',
+    path: '/api/health',
+    auth: 'public',
+    summary: 'Liveness',
+    responses: { 200: { description: 'ok', ...S(z.object({ status: z.literal('ok'), version: z.string() })) } },
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    auth: 'operator',
+    summary: 'Prometheus metrics (text format 0.0.4)',
+    responses: { 200: { description: 'metrics', type: 'text/plain' } },
+  },
+  {
+    method: 'GET',
+    path: '/api/docs',
+    auth: 'operator',
+    summary: 'This OpenAPI document',
+    responses: { 200: { description: 'OpenAPI 3.1 JSON' } },
+  },
+];
+
+const json = (schema: z.ZodType, io: 'input' | 'output'): unknown => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+};
+
+export function openApiDocument(version: string): unknown {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of ROUTES) {
+    const parameters: unknown[] = [];
+    if (r.path.includes('{id}')) {
+      parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{20}$' } });
+    }
+    if (r.query) {
+      for (const [name, s] of Object.entries(r.query.shape)) {
+        parameters.push({ name, in: 'query', required: false, schema: json(s as z.ZodType, 'input') });
+      }
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, d] of Object.entries(r.responses)) {
+      responses[status] = {
+        description: d.description,
+        ...(d.schema ? { content: { 'application/json': { schema: json(d.schema, 'output') } } } : {}),
+        ...(d.type ? { content: { [d.type]: { schema: { type: 'string' } } } } : {}),
+      };
+    }
+    if (r.auth !== 'public') responses['401'] = { description: 'no or invalid credentials' };
+    if (r.auth !== 'public') responses['403'] = { description: 'wrong kind of credentials' };
+    (paths[r.path] ??= {})[r.method.toLowerCase()] = {
+      summary: r.summary,
+      security: r.auth === 'public' ? [] : r.auth === 'agent' ? [{ agentToken: [] }] : [{ operatorToken: [] }, { cookie: [] }],
+      parameters,
+      ...(r.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: json(r.body, 'input') } } } }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'TunaIO command center', version },
+    components: {
+      securitySchemes: {
+        operatorToken: { type: 'http', scheme: 'bearer', description: 'operator API token' },
+        agentToken: { type: 'http', scheme: 'bearer', description: 'agent token (POST /api/ingest only)' },
+        cookie: { type: 'apiKey', in: 'cookie', name: 'tunaio_session' },
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,99 @@
+// Versioned schema of the SQLite store. Each migration runs once, in order, inside a transaction,
+// and is recorded in `schema_migrations`; never edit a released migration, append a new one.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  token_hash TEXT UNIQUE,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE web_sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+CREATE TABLE agents (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  enabled INTEGER NOT NULL,
+  tags TEXT NOT NULL,
+  last_seen INTEGER,
+  version TEXT,
+  sources TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  rid INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  label TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'expired')),
+  criteria TEXT NOT NULL,
+  capture_rtp INTEGER NOT NULL,
+  capture_pcap INTEGER NOT NULL,
+  duration_seconds INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  stopped_at INTEGER,
+  event_count INTEGER NOT NULL DEFAULT 0,
+  counts TEXT NOT NULL DEFAULT '{}',
+  ingested_events INTEGER NOT NULL DEFAULT 0,
+  ingested_bytes INTEGER NOT NULL DEFAULT 0,
+  capped INTEGER NOT NULL DEFAULT 0,
+  capped_reason TEXT,
+  history_deleted_at INTEGER,
+  pcap_deleted_at INTEGER
+);
+CREATE INDEX sessions_recent ON sessions(created_at DESC, rid DESC);
+CREATE INDEX sessions_status ON sessions(status, expires_at);
+CREATE TABLE session_agents (
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  agent_id INTEGER NOT NULL REFERENCES agents(id),
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'capturing', 'failed')),
+  reason TEXT,
+  last_event_at INTEGER,
+  packets_seen INTEGER NOT NULL DEFAULT 0,
+  packets_matched INTEGER NOT NULL DEFAULT 0,
+  events_uploaded INTEGER NOT NULL DEFAULT 0,
+  events_stored INTEGER NOT NULL DEFAULT 0,
+  dropped TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (session_id, agent_id)
+);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  agent_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  call_id TEXT,
+  body TEXT NOT NULL,
+  frame BLOB,
+  frame_link_type INTEGER,
+  frame_orig_len INTEGER
+);
+-- the ingest idempotency key (DESIGN §3): a retried batch stores nothing twice
+CREATE UNIQUE INDEX events_idempotency ON events(session_id, agent_id, seq);
+CREATE INDEX events_session ON events(session_id, id);
+CREATE TABLE shares (
+  session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+`,
+  },
+];

@@ -1,0 +1,513 @@
+// SQLite implementation of the center's Storage (better-sqlite3 12, WAL). One file under the data
+// folder; versioned migrations; each ingest batch is one transaction. The driver is synchronous, the
+// interface is not: methods resolve at once, so a PostgreSQL store can drop in behind the same routes.
+// Event ids come from AUTOINCREMENT and SQLite has one writer, so ids become visible in id order —
+// the SSE hub's no-gap join relies on this (a PostgreSQL store must give the same guarantee).
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { EVENT_KINDS } from '../../core/schema/index.js';
+import type { AgentCounters, AgentSource, EventKind, SessionStatus, StoredEvent } from '../../core/schema/index.js';
+import { MIGRATIONS } from './sqlite-migrations.js';
+import type {
+  AgentRecord,
+  AgentUpsertRecord,
+  IngestItem,
+  IngestOutcome,
+  IngestPolicy,
+  NewSession,
+  SessionAgentRecord,
+  SessionRecord,
+  Storage,
+  UserRecord,
+} from './types.js';
+
+type Row = Record<string, unknown>;
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function toAgent(r: Row): AgentRecord {
+  return {
+    id: num(r.id),
+    name: String(r.name),
+    url: String(r.url),
+    token_hash: String(r.token_hash),
+    enabled: r.enabled === 1,
+    tags: JSON.parse(String(r.tags)) as string[],
+    last_seen: numOrNull(r.last_seen),
+    version: (r.version as string | null) ?? null,
+    sources: JSON.parse(String(r.sources)) as AgentSource[],
+    created_at: num(r.created_at),
+    updated_at: num(r.updated_at),
+  };
+}
+
+const SESSION_SELECT = `
+SELECT s.*, (SELECT COUNT(*) FROM session_agents sa WHERE sa.session_id = s.id) AS agent_count,
+       sh.created_at AS share_created_at
+FROM sessions s LEFT JOIN shares sh ON sh.session_id = s.id`;
+
+function toSession(r: Row): SessionRecord {
+  return {
+    id: String(r.id),
+    label: String(r.label),
+    status: r.status as SessionRecord['status'],
+    criteria: JSON.parse(String(r.criteria)) as SessionRecord['criteria'],
+    capture_rtp: r.capture_rtp === 1,
+    capture_pcap: r.capture_pcap === 1,
+    duration_seconds: num(r.duration_seconds),
+    created_at: num(r.created_at),
+    expires_at: num(r.expires_at),
+    stopped_at: numOrNull(r.stopped_at),
+    event_count: num(r.event_count),
+    ingested_events: num(r.ingested_events),
+    ingested_bytes: num(r.ingested_bytes),
+    agent_count: num(r.agent_count),
+    capped: r.capped === 1,
+    capped_reason: (r.capped_reason as string | null) ?? null,
+    history_deleted_at: numOrNull(r.history_deleted_at),
+    pcap_deleted_at: numOrNull(r.pcap_deleted_at),
+    shared: r.share_created_at !== null && r.share_created_at !== undefined,
+    share_created_at: numOrNull(r.share_created_at),
+  };
+}
+
+function toEvent(r: Row): StoredEvent {
+  const body = JSON.parse(String(r.body)) as Omit<StoredEvent, 'id' | 'agent_id' | 'frame'>;
+  const frame =
+    r.frame === null || r.frame === undefined
+      ? null
+      : {
+          link_type: num(r.frame_link_type),
+          data: (r.frame as Buffer).toString('base64'),
+          orig_len: num(r.frame_orig_len),
+        };
+  return { id: num(r.id), agent_id: num(r.agent_id), ...body, frame };
+}
+
+interface SessionTally {
+  rec: { status: string; expires_at: number; stopped_at: number | null; capped: boolean };
+  events: number;
+  bytes: number;
+  ingested_events: number;
+  ingested_bytes: number;
+  counts: Record<string, number>;
+  capped_reason: string | null;
+  newly_capped: boolean;
+  agentEvents: number;
+}
+
+export class SqliteStorage implements Storage {
+  readonly db: Db;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const done = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r.version)),
+    );
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+      })();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- operators
+
+  async getUserByName(username: string): Promise<UserRecord | null> {
+    return (this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRecord | undefined) ?? null;
+  }
+
+  async getUserByTokenHash(tokenHash: string): Promise<UserRecord | null> {
+    return (this.db.prepare('SELECT * FROM users WHERE token_hash = ?').get(tokenHash) as UserRecord | undefined) ?? null;
+  }
+
+  async upsertUser(username: string, fields: { password_hash?: string; token_hash?: string }): Promise<UserRecord> {
+    const existing = await this.getUserByName(username);
+    if (!existing) {
+      if (fields.password_hash === undefined) throw new Error(`user ${username} needs a password`);
+      this.db
+        .prepare('INSERT INTO users (username, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(username, fields.password_hash, fields.token_hash ?? null, Date.now());
+    } else {
+      this.db
+        .prepare('UPDATE users SET password_hash = ?, token_hash = ? WHERE id = ?')
+        .run(fields.password_hash ?? existing.password_hash, fields.token_hash ?? existing.token_hash, existing.id);
+    }
+    return (await this.getUserByName(username)) as UserRecord;
+  }
+
+  async createWebSession(tokenHash: string, userId: number, expiresAt: number): Promise<void> {
+    this.db.prepare('INSERT INTO web_sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(tokenHash, userId, expiresAt);
+  }
+
+  async getWebSessionUser(tokenHash: string, now: number): Promise<UserRecord | null> {
+    const r = this.db
+      .prepare('SELECT u.* FROM web_sessions w JOIN users u ON u.id = w.user_id WHERE w.token_hash = ? AND w.expires_at > ?')
+      .get(tokenHash, now) as UserRecord | undefined;
+    return r ?? null;
+  }
+
+  async deleteWebSession(tokenHash: string): Promise<void> {
+    this.db.prepare('DELETE FROM web_sessions WHERE token_hash = ?').run(tokenHash);
+  }
+
+  async deleteExpiredWebSessions(now: number): Promise<number> {
+    return this.db.prepare('DELETE FROM web_sessions WHERE expires_at <= ?').run(now).changes;
+  }
+
+  // ---- agents
+
+  async listAgents(): Promise<AgentRecord[]> {
+    return (this.db.prepare('SELECT * FROM agents ORDER BY id').all() as Row[]).map(toAgent);
+  }
+
+  async getAgentByName(name: string): Promise<AgentRecord | null> {
+    const r = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(name) as Row | undefined;
+    return r ? toAgent(r) : null;
+  }
+
+  async getAgentByTokenHash(tokenHash: string): Promise<AgentRecord | null> {
+    const r = this.db.prepare('SELECT * FROM agents WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r ? toAgent(r) : null;
+  }
+
+  async upsertAgent(input: AgentUpsertRecord, now: number): Promise<{ agent: AgentRecord; created: boolean }> {
+    const run = this.db.transaction((): boolean => {
+      const existing = this.db.prepare('SELECT id FROM agents WHERE name = ?').get(input.name) as Row | undefined;
+      if (existing) {
+        this.db
+          .prepare(
+            'UPDATE agents SET url = ?, enabled = ?, tags = ?, token_hash = COALESCE(?, token_hash), updated_at = ? WHERE id = ?',
+          )
+          .run(input.url, input.enabled ? 1 : 0, JSON.stringify(input.tags), input.token_hash ?? null, now, existing.id);
+        return false;
+      }
+      if (input.token_hash === undefined) throw new Error('a new agent needs a token');
+      this.db
+        .prepare(
+          'INSERT INTO agents (name, url, token_hash, enabled, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(input.name, input.url, input.token_hash, input.enabled ? 1 : 0, JSON.stringify(input.tags), now, now);
+      return true;
+    });
+    const created = run();
+    return { agent: (await this.getAgentByName(input.name)) as AgentRecord, created };
+  }
+
+  async touchAgent(id: number, now: number, info?: { version?: string; sources?: AgentSource[] }): Promise<void> {
+    this.db
+      .prepare('UPDATE agents SET last_seen = ?, version = COALESCE(?, version), sources = COALESCE(?, sources) WHERE id = ?')
+      .run(now, info?.version ?? null, info?.sources ? JSON.stringify(info.sources) : null, id);
+  }
+
+  // ---- sessions
+
+  async createSession(s: NewSession): Promise<SessionRecord> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO sessions (id, label, status, criteria, capture_rtp, capture_pcap, duration_seconds, created_at, expires_at)
+           VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(s.id, s.label, JSON.stringify(s.criteria), s.capture_rtp ? 1 : 0, s.capture_pcap ? 1 : 0, s.duration_seconds, s.created_at, s.expires_at);
+      const add = this.db.prepare('INSERT INTO session_agents (session_id, agent_id) VALUES (?, ?)');
+      for (const a of s.agent_ids) add.run(s.id, a);
+    })();
+    return (await this.getSession(s.id)) as SessionRecord;
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const r = this.db.prepare(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as Row | undefined;
+    return r ? toSession(r) : null;
+  }
+
+  async listSessions(opts: { limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }> {
+    let rows: Row[];
+    if (opts.before !== undefined) {
+      const c = this.db.prepare('SELECT created_at, rid FROM sessions WHERE id = ?').get(opts.before) as Row | undefined;
+      if (!c) return { sessions: [], more: false };
+      rows = this.db
+        .prepare(
+          `${SESSION_SELECT} WHERE s.created_at < ? OR (s.created_at = ? AND s.rid < ?) ORDER BY s.created_at DESC, s.rid DESC LIMIT ?`,
+        )
+        .all(c.created_at, c.created_at, c.rid, opts.limit + 1) as Row[];
+    } else {
+      rows = this.db.prepare(`${SESSION_SELECT} ORDER BY s.created_at DESC, s.rid DESC LIMIT ?`).all(opts.limit + 1) as Row[];
+    }
+    return { sessions: rows.slice(0, opts.limit).map(toSession), more: rows.length > opts.limit };
+  }
+
+  async listRunningSessions(): Promise<SessionRecord[]> {
+    return (this.db.prepare(`${SESSION_SELECT} WHERE s.status = 'running'`).all() as Row[]).map(toSession);
+  }
+
+  async countSessionsByStatus(): Promise<Record<SessionStatus, number>> {
+    const out: Record<SessionStatus, number> = { running: 0, stopped: 0, expired: 0 };
+    for (const r of this.db.prepare('SELECT status, COUNT(*) AS n FROM sessions GROUP BY status').all() as Row[]) {
+      out[r.status as SessionStatus] = num(r.n);
+    }
+    return out;
+  }
+
+  async listOverdueSessions(now: number): Promise<SessionRecord[]> {
+    return (
+      this.db.prepare(`${SESSION_SELECT} WHERE s.status = 'running' AND s.expires_at <= ?`).all(now) as Row[]
+    ).map(toSession);
+  }
+
+  async endSession(id: string, status: 'stopped' | 'expired', at: number): Promise<boolean> {
+    return (
+      this.db.prepare("UPDATE sessions SET status = ?, stopped_at = ? WHERE id = ? AND status = 'running'").run(status, at, id)
+        .changes === 1
+    );
+  }
+
+  async getSessionAgents(id: string): Promise<SessionAgentRecord[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT sa.*, a.name FROM session_agents sa JOIN agents a ON a.id = sa.agent_id WHERE sa.session_id = ? ORDER BY a.id',
+      )
+      .all(id) as Row[];
+    return rows.map((r) => ({
+      agent_id: num(r.agent_id),
+      name: String(r.name),
+      state: r.state as SessionAgentRecord['state'],
+      reason: (r.reason as string | null) ?? null,
+      last_event_at: numOrNull(r.last_event_at),
+      packets_seen: num(r.packets_seen),
+      packets_matched: num(r.packets_matched),
+      events_uploaded: num(r.events_uploaded),
+      events_stored: num(r.events_stored),
+      dropped: JSON.parse(String(r.dropped)) as Record<string, number>,
+    }));
+  }
+
+  async countEventsByKind(id: string): Promise<Record<EventKind, number>> {
+    const r = this.db.prepare('SELECT counts FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    const stored = r ? (JSON.parse(String(r.counts)) as Record<string, number>) : {};
+    return Object.fromEntries(EVENT_KINDS.map((k) => [k, stored[k] ?? 0])) as Record<EventKind, number>;
+  }
+
+  async hasFrames(id: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM events WHERE session_id = ? AND frame IS NOT NULL LIMIT 1').get(id) !== undefined;
+  }
+
+  async purgeSession(id: string): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      this.db.prepare('DELETE FROM events WHERE session_id = ?').run(id);
+      this.db.prepare('DELETE FROM shares WHERE session_id = ?').run(id);
+      this.db.prepare('DELETE FROM session_agents WHERE session_id = ?').run(id);
+      return this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id).changes === 1;
+    })();
+  }
+
+  // ---- events
+
+  async ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome> {
+    const getSession = this.db.prepare(
+      'SELECT status, expires_at, stopped_at, capped, capped_reason, ingested_events, ingested_bytes, counts FROM sessions WHERE id = ?',
+    );
+    const assigned = this.db.prepare('SELECT 1 FROM session_agents WHERE session_id = ? AND agent_id = ?');
+    const exists = this.db.prepare('SELECT 1 FROM events WHERE session_id = ? AND agent_id = ? AND seq = ?');
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO events (session_id, agent_id, seq, ts, kind, call_id, body, frame, frame_link_type, frame_orig_len)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const run = this.db.transaction((): IngestOutcome => {
+      const out: IngestOutcome = { inserted: [], duplicates: 0, rejected: [], newly_capped: [] };
+      const tallies = new Map<string, SessionTally | null>();
+      const isAssigned = new Map<string, boolean>();
+      for (const { index, event, bytes } of items) {
+        const sid = event.session_id;
+        let t = tallies.get(sid);
+        if (t === undefined) {
+          const r = getSession.get(sid) as Row | undefined;
+          t = r
+            ? {
+                rec: {
+                  status: String(r.status),
+                  expires_at: num(r.expires_at),
+                  stopped_at: numOrNull(r.stopped_at),
+                  capped: r.capped === 1,
+                },
+                events: 0,
+                bytes: 0,
+                ingested_events: num(r.ingested_events),
+                ingested_bytes: num(r.ingested_bytes),
+                counts: JSON.parse(String(r.counts)) as Record<string, number>,
+                capped_reason: (r.capped_reason as string | null) ?? null,
+                newly_capped: false,
+                agentEvents: 0,
+              }
+            : null;
+          tallies.set(sid, t);
+          isAssigned.set(sid, assigned.get(sid, agentId) !== undefined);
+        }
+        if (t === null) {
+          out.rejected.push({ index, reason: 'unknown_session' });
+          continue;
+        }
+        if (!isAssigned.get(sid)) {
+          out.rejected.push({ index, reason: 'not_assigned' });
+          continue;
+        }
+        const endedAt = t.rec.status === 'running' ? t.rec.expires_at : (t.rec.stopped_at ?? t.rec.expires_at);
+        if (policy.now > endedAt + policy.grace_ms) {
+          out.rejected.push({ index, reason: 'session_closed' });
+          continue;
+        }
+        if (exists.get(sid, agentId, event.seq) !== undefined) {
+          out.duplicates++;
+          continue;
+        }
+        if (!t.rec.capped) {
+          if (t.ingested_events + 1 > policy.max_events_per_session) {
+            t.capped_reason = `max_events_per_session (${policy.max_events_per_session}) reached`;
+          } else if (t.ingested_bytes + bytes > policy.max_bytes_per_session) {
+            t.capped_reason = `max_bytes_per_session (${policy.max_bytes_per_session} bytes) reached`;
+          }
+          if (t.capped_reason !== null) {
+            t.rec.capped = true;
+            t.newly_capped = true;
+          }
+        }
+        if (t.rec.capped) {
+          out.rejected.push({ index, reason: 'session_capped' });
+          continue;
+        }
+        const { frame, ...rest } = event;
+        const body = { ...rest };
+        const frameBuf = frame ? Buffer.from(frame.data, 'base64') : null;
+        const info = insert.run(
+          sid,
+          agentId,
+          event.seq,
+          event.ts,
+          event.kind,
+          event.call_id,
+          JSON.stringify(body),
+          frameBuf,
+          frame?.link_type ?? null,
+          frame?.orig_len ?? null,
+        );
+        if (info.changes === 0) {
+          // same (session, agent, seq) twice inside one batch
+          out.duplicates++;
+          continue;
+        }
+        out.inserted.push({ id: Number(info.lastInsertRowid), agent_id: agentId, ...event });
+        t.events++;
+        t.bytes += bytes;
+        t.ingested_events++;
+        t.ingested_bytes += bytes;
+        t.counts[event.kind] = (t.counts[event.kind] ?? 0) + 1;
+        t.agentEvents++;
+      }
+      const updSession = this.db.prepare(
+        `UPDATE sessions SET event_count = event_count + ?, ingested_events = ?, ingested_bytes = ?, counts = ?,
+           capped = ?, capped_reason = ? WHERE id = ?`,
+      );
+      const updAgent = this.db.prepare(
+        `UPDATE session_agents SET events_stored = events_stored + ?, last_event_at = ?,
+           state = CASE WHEN state = 'pending' THEN 'capturing' ELSE state END
+         WHERE session_id = ? AND agent_id = ?`,
+      );
+      for (const [sid, t] of tallies) {
+        if (!t || (t.events === 0 && !t.newly_capped)) continue;
+        updSession.run(t.events, t.ingested_events, t.ingested_bytes, JSON.stringify(t.counts), t.rec.capped ? 1 : 0, t.capped_reason, sid);
+        if (t.agentEvents > 0) updAgent.run(t.agentEvents, policy.now, sid, agentId);
+        if (t.newly_capped) out.newly_capped.push(sid);
+      }
+      return out;
+    });
+    return run();
+  }
+
+  async reportCounters(agentId: number, counters: AgentCounters[], _now: number): Promise<void> {
+    const upd = this.db.prepare(
+      `UPDATE session_agents SET packets_seen = ?, packets_matched = ?, events_uploaded = ?, dropped = ?,
+         state = COALESCE(?, state), reason = CASE WHEN ? IS NULL THEN reason WHEN ? = 'failed' THEN ? ELSE NULL END
+       WHERE session_id = ? AND agent_id = ?`,
+    );
+    this.db.transaction(() => {
+      for (const c of counters) {
+        const state = c.state ?? null;
+        upd.run(
+          c.packets_seen,
+          c.packets_matched,
+          c.events_uploaded,
+          JSON.stringify(c.dropped),
+          state,
+          state,
+          state,
+          c.reason ?? null,
+          c.session_id,
+          agentId,
+        );
+      }
+    })();
+  }
+
+  async listEvents(sessionId: string, after: number, limit: number): Promise<{ events: StoredEvent[]; more: boolean }> {
+    const rows = this.db
+      .prepare('SELECT * FROM events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(sessionId, after, limit + 1) as Row[];
+    return { events: rows.slice(0, limit).map(toEvent), more: rows.length > limit };
+  }
+
+  // ---- retention
+
+  async deleteHistoryEndedBefore(endedBefore: number, now: number): Promise<string[]> {
+    return this.db.transaction((): string[] => {
+      const ids = (
+        this.db
+          .prepare("SELECT id FROM sessions WHERE status != 'running' AND stopped_at < ? AND history_deleted_at IS NULL")
+          .all(endedBefore) as Row[]
+      ).map((r) => String(r.id));
+      for (const id of ids) {
+        this.db.prepare('DELETE FROM events WHERE session_id = ?').run(id);
+        this.db
+          .prepare("UPDATE sessions SET event_count = 0, counts = '{}', history_deleted_at = ?, pcap_deleted_at = COALESCE(pcap_deleted_at, ?) WHERE id = ?")
+          .run(now, now, id);
+      }
+      return ids;
+    })();
+  }
+
+  async deleteFramesEndedBefore(endedBefore: number, now: number): Promise<string[]> {
+    return this.db.transaction((): string[] => {
+      const ids = (
+        this.db
+          .prepare("SELECT id FROM sessions WHERE status != 'running' AND stopped_at < ? AND pcap_deleted_at IS NULL")
+          .all(endedBefore) as Row[]
+      ).map((r) => String(r.id));
+      for (const id of ids) {
+        this.db.prepare('UPDATE events SET frame = NULL, frame_link_type = NULL, frame_orig_len = NULL WHERE session_id = ? AND frame IS NOT NULL').run(id);
+        this.db.prepare('UPDATE sessions SET pcap_deleted_at = ? WHERE id = ?').run(now, id);
+      }
+      return ids;
+    })();
+  }
+}
+
+export function openSqliteStorage(file: string): SqliteStorage {
+  return new SqliteStorage(file);
+}

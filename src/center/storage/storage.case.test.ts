@@ -1,0 +1,239 @@
+// The storage contract: every Storage implementation (SQLite now, PostgreSQL later) must pass it.
+// Each implementation's own test file calls runStorageContract(makeStorage) — see sqlite.test.ts.
+import { describe, expect, it } from 'vitest';
+import type { IngestEvent } from '../../core/schema/index.js';
+import { SqliteStorage } from './sqlite.js';
+import type { IngestItem, IngestPolicy, NewSession, Storage } from './types.js';
+
+export type MakeStorage = () => Promise<{ storage: Storage; cleanup(): Promise<void> }>;
+
+const T0 = 1_800_000_000_000;
+const policy = (over: Partial<IngestPolicy> = {}): IngestPolicy => ({
+  now: T0 + 1000,
+  grace_ms: 30_000,
+  max_events_per_session: 1000,
+  max_bytes_per_session: 1_000_000,
+  ...over,
+});
+
+let sid = 0;
+const newSessionRec = (agentIds: number[], over: Partial<NewSession> = {}): NewSession => ({
+  id: (++sid).toString(16).padStart(20, '0'),
+  label: 'test',
+  criteria: { from: '15554430191' },
+  capture_rtp: false,
+  capture_pcap: true,
+  duration_seconds: 60,
+  created_at: T0,
+  expires_at: T0 + 60_000,
+  agent_ids: agentIds,
+  ...over,
+});
+
+const ev = (session_id: string, seq: number, over: Partial<IngestEvent> = {}): IngestItem => {
+  const event: IngestEvent = {
+    session_id,
+    seq,
+    ts: seq,
+    kind: 'sip',
+    transport: 'udp',
+    src: { ip: '192.0.2.1', port: 5060 },
+    dst: { ip: '192.0.2.2', port: 5060 },
+    call_id: 'c@x',
+    sip: { method: 'INVITE', has_sdp: false },
+    payload: 'INVITE',
+    rtp: null,
+    rtcp: null,
+    stats: null,
+    log: null,
+    frame: null,
+    ...over,
+  };
+  return { index: seq, event, bytes: 100 };
+};
+
+/** the Storage methods this contract exercises; the self-test below keeps it complete */
+export const CONTRACT_METHODS = [
+  'close', 'getUserByName', 'getUserByTokenHash', 'upsertUser', 'createWebSession', 'getWebSessionUser',
+  'deleteWebSession', 'deleteExpiredWebSessions', 'listAgents', 'getAgentByName', 'getAgentByTokenHash',
+  'upsertAgent', 'touchAgent', 'createSession', 'getSession', 'listSessions', 'listRunningSessions',
+  'countSessionsByStatus', 'listOverdueSessions', 'endSession', 'getSessionAgents', 'countEventsByKind',
+  'hasFrames', 'purgeSession', 'ingest', 'reportCounters', 'listEvents', 'deleteHistoryEndedBefore',
+  'deleteFramesEndedBefore',
+];
+
+export function runStorageContract(name: string, make: MakeStorage): void {
+  describe(`storage contract: ${name}`, () => {
+    const withStorage = (fn: (s: Storage) => Promise<void>) => async () => {
+      const { storage, cleanup } = await make();
+      try {
+        await fn(storage);
+      } finally {
+        await storage.close();
+        await cleanup();
+      }
+    };
+    const agent = async (s: Storage, n: string, enabled = true) =>
+      (await s.upsertAgent({ name: n, url: 'http://h', token_hash: `hash-${n}`, enabled, tags: ['edge'] }, T0)).agent;
+
+    it('users and web sessions', withStorage(async (s) => {
+      const u = await s.upsertUser('admin', { password_hash: 'p', token_hash: 't' });
+      expect(await s.getUserByTokenHash('t')).toMatchObject({ id: u.id, username: 'admin' });
+      await s.upsertUser('admin', { token_hash: 't2' });
+      expect(await s.getUserByTokenHash('t')).toBeNull();
+      expect((await s.getUserByName('admin'))?.password_hash).toBe('p');
+      await s.createWebSession('w', u.id, T0 + 10);
+      expect((await s.getWebSessionUser('w', T0))?.username).toBe('admin');
+      expect(await s.getWebSessionUser('w', T0 + 10)).toBeNull();
+      expect(await s.deleteExpiredWebSessions(T0 + 11)).toBe(1);
+      await s.createWebSession('w2', u.id, T0 + 10);
+      await s.deleteWebSession('w2');
+      expect(await s.getWebSessionUser('w2', T0)).toBeNull();
+    }));
+
+    it('agents: add, update by name keeping the token, lookup by token digest, touch', withStorage(async (s) => {
+      const a = await agent(s, 'edge-1');
+      expect(a).toMatchObject({ name: 'edge-1', enabled: true, tags: ['edge'], last_seen: null });
+      const { agent: b, created } = await s.upsertAgent({ name: 'edge-1', url: 'http://h2', enabled: false, tags: [] }, T0 + 1);
+      expect(created).toBe(false);
+      expect(b).toMatchObject({ id: a.id, url: 'http://h2', enabled: false, token_hash: 'hash-edge-1' });
+      expect((await s.getAgentByTokenHash('hash-edge-1'))?.id).toBe(a.id);
+      await s.touchAgent(a.id, T0 + 5, { version: '1.2', sources: [{ type: 'pcap', detail: 'lo' }] });
+      expect(await s.getAgentByName('edge-1')).toMatchObject({ last_seen: T0 + 5, version: '1.2', sources: [{ type: 'pcap', detail: 'lo' }] });
+      expect((await s.listAgents()).map((x) => x.name)).toEqual(['edge-1']);
+    }));
+
+    it('sessions: create, get, list with paging, states', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await s.createSession(newSessionRec([a.id], { created_at: T0 + (i < 3 ? 0 : i) }))).id);
+      const one = await s.getSession(ids[0]);
+      expect(one).toMatchObject({ status: 'running', agent_count: 1, event_count: 0, capped: false, shared: false });
+      const p1 = await s.listSessions({ limit: 2 });
+      expect(p1.sessions.map((x) => x.id)).toEqual([ids[4], ids[3]]);
+      expect(p1.more).toBe(true);
+      const p2 = await s.listSessions({ limit: 2, before: ids[3] });
+      expect(p2.sessions.map((x) => x.id)).toEqual([ids[2], ids[1]]);
+      const p3 = await s.listSessions({ limit: 2, before: ids[1] });
+      expect(p3).toMatchObject({ more: false });
+      expect(p3.sessions.map((x) => x.id)).toEqual([ids[0]]);
+      expect(await s.listOverdueSessions(T0 + 59_999)).toEqual([]);
+      expect((await s.listOverdueSessions(T0 + 60_000)).length).toBe(5);
+      expect(await s.endSession(ids[0], 'stopped', T0 + 1)).toBe(true);
+      expect(await s.endSession(ids[0], 'expired', T0 + 2)).toBe(false);
+      expect(await s.getSession(ids[0])).toMatchObject({ status: 'stopped', stopped_at: T0 + 1 });
+      expect((await s.listRunningSessions()).length).toBe(4);
+      expect(await s.countSessionsByStatus()).toEqual({ running: 4, stopped: 1, expired: 0 });
+      expect(await s.getSession('ffffffffffffffffffff')).toBeNull();
+    }));
+
+    it('ingest: stores a batch, assigns increasing ids, is idempotent on (session, agent, seq)', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const b = await agent(s, 'b');
+      const sess = await s.createSession(newSessionRec([a.id, b.id]));
+      const r1 = await s.ingest(a.id, [ev(sess.id, 0), ev(sess.id, 1), ev(sess.id, 2, { kind: 'log' })], policy());
+      expect(r1.inserted.map((e) => e.seq)).toEqual([0, 1, 2]);
+      expect(r1.inserted[1].id).toBeGreaterThan(r1.inserted[0].id);
+      const r2 = await s.ingest(a.id, [ev(sess.id, 1), ev(sess.id, 3), ev(sess.id, 3)], policy());
+      expect(r2).toMatchObject({ duplicates: 2, rejected: [] });
+      expect(r2.inserted.map((e) => e.seq)).toEqual([3]);
+      // another agent may use the same seq numbers
+      expect((await s.ingest(b.id, [ev(sess.id, 0)], policy())).inserted.length).toBe(1);
+      expect(await s.getSession(sess.id)).toMatchObject({ event_count: 5 });
+      expect(await s.countEventsByKind(sess.id)).toMatchObject({ sip: 4, log: 1, rtp: 0 });
+      const sa = await s.getSessionAgents(sess.id);
+      expect(sa.map((x) => [x.name, x.state, x.events_stored])).toEqual([['a', 'capturing', 4], ['b', 'capturing', 1]]);
+      const page = await s.listEvents(sess.id, 0, 3);
+      expect(page.more).toBe(true);
+      const rest = await s.listEvents(sess.id, page.events[2].id, 10);
+      expect(rest.more).toBe(false);
+      const ids = [...page.events, ...rest.events].map((e) => e.id);
+      expect(ids.length).toBe(5);
+      expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+      expect(new Set(ids).size).toBe(5);
+    }));
+
+    it('ingest: rejects unknown, unassigned and closed sessions per event', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const b = await agent(s, 'b');
+      const mine = await s.createSession(newSessionRec([a.id]));
+      const other = await s.createSession(newSessionRec([b.id]));
+      const ended = await s.createSession(newSessionRec([a.id]));
+      await s.endSession(ended.id, 'stopped', T0 + 1000);
+      const r = await s.ingest(
+        a.id,
+        [ev(mine.id, 0), { ...ev('eeeeeeeeeeeeeeeeeeee', 1), index: 1 }, { ...ev(other.id, 2), index: 2 }, { ...ev(ended.id, 3), index: 3 }],
+        policy({ now: T0 + 1000 + 30_000 }),
+      );
+      expect(r.inserted.length).toBe(2); // mine, and ended within the 30 s grace
+      expect(r.rejected).toEqual([{ index: 1, reason: 'unknown_session' }, { index: 2, reason: 'not_assigned' }]);
+      const late = await s.ingest(a.id, [ev(ended.id, 9)], policy({ now: T0 + 1000 + 30_001 }));
+      expect(late.rejected).toEqual([{ index: 9, reason: 'session_closed' }]);
+      // a running session past its expires_at (not yet swept) closes after the grace too
+      const overdue = await s.ingest(a.id, [ev(mine.id, 10)], policy({ now: T0 + 60_000 + 30_001 }));
+      expect(overdue.rejected).toEqual([{ index: 10, reason: 'session_closed' }]);
+    }));
+
+    it('ingest: caps events and bytes per session, visibly, never truncating silently', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const x = await s.createSession(newSessionRec([a.id]));
+      const r = await s.ingest(a.id, [0, 1, 2, 3].map((i) => ev(x.id, i)), policy({ max_events_per_session: 3 }));
+      expect(r.inserted.length).toBe(3);
+      expect(r.rejected).toEqual([{ index: 3, reason: 'session_capped' }]);
+      expect(r.newly_capped).toEqual([x.id]);
+      expect(await s.getSession(x.id)).toMatchObject({ capped: true, capped_reason: 'max_events_per_session (3) reached', event_count: 3 });
+      // retries of stored events are still duplicates, new ones stay rejected
+      const again = await s.ingest(a.id, [ev(x.id, 2), ev(x.id, 4)], policy());
+      expect(again).toMatchObject({ duplicates: 1, rejected: [{ index: 4, reason: 'session_capped' }] });
+      const y = await s.createSession(newSessionRec([a.id]));
+      const rb = await s.ingest(a.id, [0, 1, 2].map((i) => ev(y.id, i)), policy({ max_bytes_per_session: 250 }));
+      expect(rb.inserted.length).toBe(2);
+      expect((await s.getSession(y.id))?.capped_reason).toMatch(/max_bytes_per_session/);
+    }));
+
+    it('ingest keeps frames for the PCAP export; lists and retention handle them', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const x = await s.createSession(newSessionRec([a.id]));
+      await s.ingest(a.id, [ev(x.id, 0, { frame: { link_type: 1, data: Buffer.from([1, 2, 3]).toString('base64'), orig_len: 3 } })], policy());
+      expect(await s.hasFrames(x.id)).toBe(true);
+      const [stored] = (await s.listEvents(x.id, 0, 10)).events;
+      expect(stored.frame).toEqual({ link_type: 1, data: 'AQID', orig_len: 3 });
+      await s.endSession(x.id, 'stopped', T0 + 2000);
+      expect(await s.deleteFramesEndedBefore(T0 + 2000, T0 + 5000)).toEqual([]);
+      expect(await s.deleteFramesEndedBefore(T0 + 2001, T0 + 5000)).toEqual([x.id]);
+      expect(await s.hasFrames(x.id)).toBe(false);
+      expect((await s.getSession(x.id))?.pcap_deleted_at).toBe(T0 + 5000);
+      expect(await s.deleteHistoryEndedBefore(T0 + 2001, T0 + 6000)).toEqual([x.id]);
+      expect(await s.getSession(x.id)).toMatchObject({ event_count: 0, history_deleted_at: T0 + 6000 });
+      expect((await s.listEvents(x.id, 0, 10)).events).toEqual([]);
+      expect(await s.deleteHistoryEndedBefore(T0 + 9999, T0 + 7000)).toEqual([]);
+    }));
+
+    it('reportCounters updates per-agent counters and failure state of assigned sessions only', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const x = await s.createSession(newSessionRec([a.id]));
+      await s.reportCounters(a.id, [{ session_id: x.id, packets_seen: 10, packets_matched: 4, events_uploaded: 3, dropped: { spool_full: 1 } }], T0);
+      expect((await s.getSessionAgents(x.id))[0]).toMatchObject({ packets_seen: 10, packets_matched: 4, events_uploaded: 3, dropped: { spool_full: 1 }, state: 'pending' });
+      await s.reportCounters(a.id, [{ session_id: x.id, packets_seen: 11, packets_matched: 4, events_uploaded: 3, dropped: {}, state: 'failed', reason: 'no such interface' }], T0);
+      expect((await s.getSessionAgents(x.id))[0]).toMatchObject({ state: 'failed', reason: 'no such interface', packets_seen: 11 });
+    }));
+
+    it('purge removes the session, its events, agent states and share', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const x = await s.createSession(newSessionRec([a.id]));
+      await s.ingest(a.id, [ev(x.id, 0)], policy());
+      expect(await s.purgeSession(x.id)).toBe(true);
+      expect(await s.getSession(x.id)).toBeNull();
+      expect((await s.listEvents(x.id, 0, 10)).events).toEqual([]);
+      expect(await s.getSessionAgents(x.id)).toEqual([]);
+      expect(await s.purgeSession(x.id)).toBe(false);
+    }));
+  });
+}
+
+describe('storage contract', () => {
+  it('exercises every method of the Storage interface', () => {
+    const methods = Object.getOwnPropertyNames(SqliteStorage.prototype).filter((m) => m !== 'constructor' && m !== 'migrate');
+    expect(methods.filter((m) => !CONTRACT_METHODS.includes(m))).toEqual([]);
+  });
+});

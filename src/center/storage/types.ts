@@ -1,0 +1,166 @@
+// The storage interface of the command center: everything the routes, the SSE hub, expiry and
+// retention need, and nothing about SQL. Asynchronous so a PostgreSQL implementation can follow
+// without touching routes. Records here are internal rows (epoch milliseconds, hashes); the route
+// folders' present.ts files turn them into wire views, so no raw row reaches a client.
+import type {
+  AgentCounters,
+  AgentSource,
+  Criteria,
+  EventKind,
+  IngestEvent,
+  SessionStatus,
+  StoredEvent,
+} from '../../core/schema/index.js';
+
+export interface UserRecord {
+  id: number;
+  username: string;
+  password_hash: string;
+  token_hash: string | null;
+}
+
+export interface AgentRecord {
+  id: number;
+  name: string;
+  url: string;
+  token_hash: string;
+  enabled: boolean;
+  tags: string[];
+  last_seen: number | null;
+  version: string | null;
+  sources: AgentSource[];
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AgentUpsertRecord {
+  name: string;
+  url: string;
+  /** sha256 of the token; undefined keeps the stored one (update only) */
+  token_hash?: string;
+  enabled: boolean;
+  tags: string[];
+}
+
+export interface SessionRecord {
+  id: string;
+  label: string;
+  status: SessionStatus;
+  criteria: Criteria;
+  capture_rtp: boolean;
+  capture_pcap: boolean;
+  duration_seconds: number;
+  created_at: number;
+  expires_at: number;
+  stopped_at: number | null;
+  /** events currently stored (retention lowers it) */
+  event_count: number;
+  /** totals ever accepted, what the caps apply to */
+  ingested_events: number;
+  ingested_bytes: number;
+  agent_count: number;
+  capped: boolean;
+  capped_reason: string | null;
+  history_deleted_at: number | null;
+  pcap_deleted_at: number | null;
+  shared: boolean;
+  share_created_at: number | null;
+}
+
+export interface SessionAgentRecord {
+  agent_id: number;
+  name: string;
+  state: 'pending' | 'capturing' | 'failed';
+  reason: string | null;
+  last_event_at: number | null;
+  packets_seen: number;
+  packets_matched: number;
+  events_uploaded: number;
+  events_stored: number;
+  dropped: Record<string, number>;
+}
+
+export interface NewSession {
+  id: string;
+  label: string;
+  criteria: Criteria;
+  capture_rtp: boolean;
+  capture_pcap: boolean;
+  duration_seconds: number;
+  created_at: number;
+  expires_at: number;
+  agent_ids: number[];
+}
+
+export interface IngestPolicy {
+  now: number;
+  /** an ended session still accepts batches that were in flight for this long */
+  grace_ms: number;
+  max_events_per_session: number;
+  max_bytes_per_session: number;
+}
+
+export interface IngestItem {
+  /** index in the posted batch, for `rejected[].index` */
+  index: number;
+  event: IngestEvent;
+  /** bytes counted against the session's byte cap */
+  bytes: number;
+}
+
+export interface IngestOutcome {
+  inserted: StoredEvent[];
+  duplicates: number;
+  rejected: { index: number; reason: string }[];
+  /** sessions that reached a cap during this batch */
+  newly_capped: string[];
+}
+
+export interface Storage {
+  close(): Promise<void>;
+
+  // operators
+  getUserByName(username: string): Promise<UserRecord | null>;
+  getUserByTokenHash(tokenHash: string): Promise<UserRecord | null>;
+  upsertUser(username: string, fields: { password_hash?: string; token_hash?: string }): Promise<UserRecord>;
+  createWebSession(tokenHash: string, userId: number, expiresAt: number): Promise<void>;
+  getWebSessionUser(tokenHash: string, now: number): Promise<UserRecord | null>;
+  deleteWebSession(tokenHash: string): Promise<void>;
+  deleteExpiredWebSessions(now: number): Promise<number>;
+
+  // agents
+  listAgents(): Promise<AgentRecord[]>;
+  getAgentByName(name: string): Promise<AgentRecord | null>;
+  getAgentByTokenHash(tokenHash: string): Promise<AgentRecord | null>;
+  upsertAgent(input: AgentUpsertRecord, now: number): Promise<{ agent: AgentRecord; created: boolean }>;
+  touchAgent(id: number, now: number, info?: { version?: string; sources?: AgentSource[] }): Promise<void>;
+
+  // sessions
+  createSession(s: NewSession): Promise<SessionRecord>;
+  getSession(id: string): Promise<SessionRecord | null>;
+  /** recent first; `before` is a session id (exclusive cursor) */
+  listSessions(opts: { limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }>;
+  listRunningSessions(): Promise<SessionRecord[]>;
+  countSessionsByStatus(): Promise<Record<SessionStatus, number>>;
+  /** running sessions whose expires_at ≤ now */
+  listOverdueSessions(now: number): Promise<SessionRecord[]>;
+  /** running → stopped/expired; false when it was not running */
+  endSession(id: string, status: 'stopped' | 'expired', at: number): Promise<boolean>;
+  getSessionAgents(id: string): Promise<SessionAgentRecord[]>;
+  countEventsByKind(id: string): Promise<Record<EventKind, number>>;
+  hasFrames(id: string): Promise<boolean>;
+  /** deletes the session, its events, agent states and share; true when it existed */
+  purgeSession(id: string): Promise<boolean>;
+
+  // events
+  ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome>;
+  reportCounters(agentId: number, counters: AgentCounters[], now: number): Promise<void>;
+  /** ascending by id, id > after; `more` tells whether another page exists */
+  listEvents(sessionId: string, after: number, limit: number): Promise<{ events: StoredEvent[]; more: boolean }>;
+
+  // retention
+  /** deletes the events of sessions that ended before `endedBefore`; returns the sessions touched */
+  deleteHistoryEndedBefore(endedBefore: number, now: number): Promise<string[]>;
+  /** drops stored frames of sessions that ended before `endedBefore`; returns the sessions touched */
+  deleteFramesEndedBefore(endedBefore: number, now: number): Promise<string[]>;
+}

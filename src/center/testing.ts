@@ -1,0 +1,82 @@
+// Test factories for the center's tests: a center on a temp data folder with known credentials,
+// agents with tokens, sessions and events. Not used by production code.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { IngestEvent, IngestResult } from '../core/schema/index.js';
+import { createCenter } from './app.js';
+import type { Center } from './app.js';
+import type { CenterConfig } from './config.js';
+
+export const OPERATOR_TOKEN = 'operator-token-0123456789abcdefghijklmnopqrstuv';
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+export const tempDataDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-center-'));
+
+export const op = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export type IngestReply = IngestResult & { error?: { code: string; message: string } };
+
+export interface TestCenter extends Center {
+  dataDir: string;
+  addAgent(name: string, opts?: { tags?: string[]; enabled?: boolean }): Promise<{ id: number; token: string }>;
+  /** POST /api/sessions as the operator; throws unless 201 */
+  newSession(body: Record<string, unknown>): Promise<string>;
+  ingest(token: string, events: unknown[], extra?: Record<string, unknown>): Promise<{ status: number; body: IngestReply }>;
+}
+
+export async function testCenter(overrides: Partial<CenterConfig> = {}): Promise<TestCenter> {
+  const dataDir = overrides.dataDir ?? tempDataDir();
+  const c = await createCenter({
+    dataDir,
+    logLevel: 'silent',
+    adminPassword: ADMIN_PASSWORD,
+    adminToken: OPERATOR_TOKEN,
+    ...overrides,
+  });
+  let n = 0;
+  return {
+    ...c,
+    dataDir,
+    async addAgent(name, opts = {}) {
+      const token = `agent-token-${name}-${++n}-abcdefghijklmnopqrstuvwxyz`;
+      const r = await c.app.inject({
+        method: 'POST',
+        url: '/api/agents',
+        headers: op,
+        payload: { name, url: 'http://127.0.0.1:9070', token, enabled: opts.enabled ?? true, tags: (opts.tags ?? []).join(',') },
+      });
+      if (r.statusCode !== 201) throw new Error(`addAgent ${name}: ${r.statusCode} ${r.body}`);
+      return { id: r.json().id as number, token };
+    },
+    async newSession(body) {
+      const r = await c.app.inject({ method: 'POST', url: '/api/sessions', headers: op, payload: body });
+      if (r.statusCode !== 201) throw new Error(`newSession: ${r.statusCode} ${r.body}`);
+      return r.json().id as string;
+    },
+    async ingest(token, events, extra = {}) {
+      const r = await c.app.inject({ method: 'POST', url: '/api/ingest', headers: bearer(token), payload: { events, ...extra } });
+      return { status: r.statusCode, body: r.json() };
+    },
+  };
+}
+
+let seqCounter = 0;
+/** A SIP INVITE event as an agent would post it. */
+export function sipEvent(session_id: string, seq: number, over: Partial<IngestEvent> = {}): Record<string, unknown> {
+  const callId = over.call_id ?? `call-${++seqCounter}@test`;
+  return {
+    session_id,
+    seq,
+    ts: 1_780_000_000_000_000 + seq,
+    kind: 'sip',
+    transport: 'udp',
+    src: { ip: '192.0.2.10', port: 5060 },
+    dst: { ip: '198.51.100.20', port: 5060 },
+    call_id: callId,
+    sip: { method: 'INVITE', cseq_seq: 1, cseq_method: 'INVITE', from_user: '15554430191', to_user: '15558672044', has_sdp: false },
+    payload: `INVITE sip:15558672044@example.com SIP/2.0\r\nCall-ID: ${callId}\r\n\r\n`,
+    ...over,
+  };
+}

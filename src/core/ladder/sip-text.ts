@@ -1,0 +1,95 @@
+// The few SIP header facts the ladder needs, read from the message text of an event (no Buffer, so it
+// runs in the browser): start line, headers by canonical lowercase name (compact forms resolved,
+// RFC 3261 §7.3.3), From/To tags, the top Via branch, User-Agent/Server. It is not a SIP parser:
+// src/protocol/sip.ts is. Malformed text gives empty fields, never an exception.
+
+// RFC 3261 §7.3.3 and the IANA registry's compact forms.
+const COMPACT: Record<string, string> = {
+  i: 'call-id',
+  f: 'from',
+  t: 'to',
+  v: 'via',
+  m: 'contact',
+  l: 'content-length',
+  c: 'content-type',
+  k: 'supported',
+  s: 'subject',
+  e: 'content-encoding',
+  o: 'event',
+  r: 'refer-to',
+  b: 'referred-by',
+  x: 'session-expires',
+  u: 'allow-events',
+  a: 'accept-contact',
+  j: 'reject-contact',
+  d: 'request-disposition',
+  y: 'identity',
+};
+
+export interface SipText {
+  startLine: string;
+  /** first value of each header, by canonical lowercase long name */
+  headers: Map<string, string>;
+  /** offset of the body in the text (after the empty line), or the text length */
+  bodyOffset: number;
+  /** Via values in all Via headers (1 = the sender originated the request) */
+  viaCount: number;
+}
+
+export function canonicalName(name: string): string {
+  const k = name.trim().toLowerCase();
+  return COMPACT[k] ?? k;
+}
+
+/** Header block of a SIP message text; folded lines (RFC 3261 §7.3.1) are unfolded. */
+export function readSipText(text: string): SipText {
+  const headers = new Map<string, string>();
+  let end = text.indexOf('\r\n\r\n');
+  let bodyOffset = end < 0 ? text.length : end + 4;
+  if (end < 0) {
+    end = text.indexOf('\n\n');
+    bodyOffset = end < 0 ? text.length : end + 2;
+  }
+  const block = end < 0 ? text : text.slice(0, end);
+  const lines = block.split(/\r?\n/);
+  const startLine = lines[0] ?? '';
+  let name = '';
+  let value = '';
+  let viaCount = 0;
+  const flush = (): void => {
+    if (name === 'via') viaCount += value.split(',').length;
+    if (name !== '' && !headers.has(name)) headers.set(name, value.trim());
+    name = '';
+  };
+  for (let i = 1; i < lines.length && i < 10_000; i++) {
+    const line = lines[i];
+    if ((line.startsWith(' ') || line.startsWith('\t')) && name !== '') {
+      value += ' ' + line.trim();
+      continue;
+    }
+    flush();
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    name = canonicalName(line.slice(0, colon));
+    value = line.slice(colon + 1);
+  }
+  flush();
+  return { startLine, headers, bodyOffset, viaCount };
+}
+
+/** `tag` parameter of a From/To value (outside the <URI>), or null. */
+export function tagOf(value: string | undefined): string | null {
+  if (!value) return null;
+  const gt = value.lastIndexOf('>');
+  const params = gt >= 0 ? value.slice(gt + 1) : value;
+  const m = /;\s*tag\s*=\s*([^;,\s]+)/i.exec(params);
+  return m ? m[1] : null;
+}
+
+/** `branch` parameter of the first (topmost) Via value, or null. */
+export function branchOf(via: string | undefined): string | null {
+  if (!via) return null;
+  const first = via.split(',')[0];
+  const m = /;\s*branch\s*=\s*([^;,\s]+)/i.exec(first);
+  return m ? m[1] : null;
+}

@@ -1,0 +1,143 @@
+// Criteria compilation (DESIGN §5): turns a session's criteria into one predicate, built once per
+// session, evaluated on every SIP message. All given criteria must match (AND); the cheapest run
+// first (Call-ID, addresses, method, text) so most messages are rejected before any header work.
+// `method` is exposed separately: it narrows which request may open a dialog, which only the
+// engine (with its dialog table) can judge.
+import type { Criteria } from '../schema/criteria.js';
+import { CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../schema/criteria.js';
+import { TunaError } from '../errors.js';
+import type { MessageView } from './message-view.js';
+import { compileIpMatcher, parseIp, type IpMatcher } from './ip-match.js';
+import { compileTextNeedle, type TextNeedle } from './text-search.js';
+import { compileUserMatcher, type UserMatcher } from './numbers.js';
+import { paramValue } from './uri-parts.js';
+
+export type { Criteria };
+
+/** Default tenant headers (DESIGN §5), lowercase. */
+export const DEFAULT_TENANT_HEADERS: readonly string[] = ['x-tenant', 'x-tenant-id', 'x-tenant-code'];
+
+export interface CompileOptions {
+  /** header names carrying the tenant; default X-Tenant, X-Tenant-Id, X-Tenant-Code */
+  tenantHeaders?: readonly string[];
+}
+
+export interface CompiledCriteria {
+  readonly criteria: Readonly<Criteria>;
+  /** uppercase method the dialog must be created by, when given */
+  readonly method: string | undefined;
+  readonly callId: string | undefined;
+  readonly text: TextNeedle | undefined;
+  /** true when `from` or `to` is given: the engine then tracks dialog orientation */
+  readonly usesIdentity: boolean;
+  /** every criterion except `method` */
+  test(v: MessageView): boolean;
+  /** a log line on its own (no dialog): only a session whose sole criterion is `text` takes it */
+  testLogLine(line: string): boolean;
+}
+
+/**
+ * Compiles criteria once per session. Throws TunaError `criteria_required` when no criterion other
+ * than `method` is given (the API's rule and message), `validation_failed` for an unusable value.
+ */
+export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): CompiledCriteria {
+  if (!hasSearchCriterion(criteria)) throw new TunaError('criteria_required', CRITERIA_REQUIRED_MESSAGE);
+  const tenantHeaders = (opts.tenantHeaders ?? DEFAULT_TENANT_HEADERS).map((h) => h.trim().toLowerCase());
+  const callId = criteria.call_id;
+  const method = criteria.method?.toUpperCase();
+  const text = criteria.text !== undefined ? compileTextNeedle(criteria.text) : undefined;
+  let ip: IpMatcher | undefined;
+  if (criteria.provider_ip !== undefined) {
+    const m = compileIpMatcher(criteria.provider_ip);
+    if (m === null) throw new TunaError('validation_failed', `provider_ip "${criteria.provider_ip}" is not an IP address or CIDR`);
+    ip = m;
+  }
+  const from: UserMatcher | undefined = criteria.from !== undefined ? compileUserMatcher(criteria.from) : undefined;
+  const to: UserMatcher | undefined = criteria.to !== undefined ? compileUserMatcher(criteria.to) : undefined;
+  const domain = criteria.domain !== undefined ? normaliseDomain(criteria.domain) : undefined;
+  const domainIsIp = domain !== undefined && parseIp(domain) !== null;
+  const tenant = criteria.tenant?.trim().toLowerCase();
+
+  const anyUser = (users: readonly string[], m: UserMatcher): boolean => {
+    for (let i = 0; i < users.length; i++) if (m.test(users[i])) return true;
+    return false;
+  };
+
+  const domainOk = (v: MessageView): boolean => {
+    const hosts = v.hosts;
+    for (let i = 0; i < hosts.length; i++) {
+      const h = hosts[i];
+      if (h === domain) return true;
+      // Parent domain on a label boundary: example.com ⊃ pbx.example.com, not badexample.com.
+      if (!domainIsIp && !looksLikeIp(h) && h.length > domain!.length && h.endsWith(domain!) && h.charCodeAt(h.length - domain!.length - 1) === 0x2e)
+        return true;
+    }
+    return false;
+  };
+
+  const tenantOk = (v: MessageView): boolean => {
+    const msg = v.msg;
+    for (const h of tenantHeaders) {
+      const val = msg.header(h);
+      if (val !== undefined && val.trim().toLowerCase() === tenant) return true;
+    }
+    for (const u of [v.ruri, v.fromUri, v.toUri]) {
+      if (u === null) continue;
+      const p = paramValue(u.params, 'tenant');
+      if (p !== undefined && p.toLowerCase() === tenant) return true;
+      const host = u.host;
+      if (host !== undefined && parseIp(host) === null) {
+        // First label of the host name (tenant1.pbx.example.com → tenant1); IP literals have none.
+        const dot = host.indexOf('.');
+        const label = dot < 0 ? host : host.slice(0, dot);
+        if (label === tenant) return true;
+      }
+    }
+    return false;
+  };
+
+  const test = (v: MessageView): boolean => {
+    const msg = v.msg;
+    if (callId !== undefined && msg.callId !== callId) return false;
+    if (ip !== undefined && !ip.test(v.srcIp) && !ip.test(v.dstIp)) return false;
+    if (text !== undefined && !text.inBuffer(msg.raw)) return false;
+    if (domain !== undefined && !domainOk(v)) return false;
+    if (from !== undefined && !anyUser(v.callerUsers, from)) return false;
+    if (to !== undefined && !anyUser(v.calledUsers, to)) return false;
+    if (tenant !== undefined && !tenantOk(v)) return false;
+    return true;
+  };
+
+  const textOnly =
+    text !== undefined &&
+    callId === undefined &&
+    ip === undefined &&
+    from === undefined &&
+    to === undefined &&
+    domain === undefined &&
+    tenant === undefined &&
+    method === undefined;
+
+  return {
+    criteria: Object.freeze({ ...criteria }),
+    method,
+    callId,
+    text,
+    usesIdentity: from !== undefined || to !== undefined,
+    test,
+    testLogLine: (line) => textOnly && text.inString(line),
+  };
+}
+
+// An IP literal (IPv4 ends in a digit, no top-level domain does; IPv6 has colons) has no parent domain.
+const looksLikeIp = (h: string): boolean => {
+  const c = h.charCodeAt(h.length - 1);
+  return (c >= 0x30 && c <= 0x39) || h.indexOf(':') >= 0;
+};
+
+function normaliseDomain(d: string): string {
+  let s = d.trim().toLowerCase();
+  if (s.endsWith('.')) s = s.slice(0, -1);
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
+  return s;
+}

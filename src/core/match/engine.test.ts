@@ -1,0 +1,348 @@
+// MatchEngine: dialog capture "from that point", life cycle and linger, bounded tables with counted
+// eviction, method narrowing, orientation, media learning and sampling, log correlation.
+import { describe, expect, it } from 'vitest';
+import { MatchEngine, type PacketMeta, type StatsEvent } from './engine.js';
+import { request, response, meta } from './testing/sip-builder.js';
+import type { CallOpts } from './testing/sip-builder.js';
+
+const S = 1_000_000;
+
+const ids = (h: { sessions: { id: string }[] } | null): string[] => (h === null ? [] : h.sessions.map((s) => s.id).sort());
+
+/** A whole INVITE dialog, in order; returns the sessions that took each message. */
+function call(e: MatchEngine, o: CallOpts, t0: number, opts: { byCallee?: boolean; fail?: number } = {}): string[][] {
+  const out: string[][] = [];
+  const at = (i: number) => meta(t0 + i * 1000);
+  const rev: CallOpts = { ...o, from: o.to ?? '<sip:bob@example.com>', to: o.from ?? '<sip:alice@example.com>', fromTag: o.toTag ?? 'ttag', toTag: o.fromTag ?? 'ftag' };
+  out.push(ids(e.onSip(at(0), request('INVITE', o))));
+  out.push(ids(e.onSip(at(1), response(100, 'INVITE', o))));
+  out.push(ids(e.onSip(at(2), response(180, 'INVITE', o))));
+  if (opts.fail !== undefined) {
+    out.push(ids(e.onSip(at(3), response(opts.fail, 'INVITE', o))));
+    out.push(ids(e.onSip(at(4), request('ACK', o, true))));
+    return out;
+  }
+  out.push(ids(e.onSip(at(3), response(200, 'INVITE', o))));
+  out.push(ids(e.onSip(at(4), request('ACK', o, true))));
+  if (opts.byCallee) {
+    out.push(ids(e.onSip(at(5), request('BYE', { ...rev, cseq: 1 }, true))));
+    out.push(ids(e.onSip(at(6), response(200, 'BYE', { ...rev, cseq: 1 }))));
+  } else {
+    out.push(ids(e.onSip(at(5), request('BYE', { ...o, cseq: 2 }, true))));
+    out.push(ids(e.onSip(at(6), response(200, 'BYE', { ...o, cseq: 2 }))));
+  }
+  return out;
+}
+
+describe('dialog capture', () => {
+  it('captures every message of a matching dialog, both directions, and nothing of others', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 's1', criteria: { from: '15551110001' } });
+    const a = call(e, { callId: 'a', from: '<sip:15551110001@example.com>', to: '<sip:15552220002@example.com>' }, 1 * S);
+    const b = call(e, { callId: 'b', from: '<sip:15553330003@example.com>', to: '<sip:15552220002@example.com>' }, 2 * S);
+    expect(a).toEqual(Array(7).fill(['s1']));
+    expect(b).toEqual(Array(7).fill([]));
+  });
+
+  it('tells why: criteria on the message that opened it, dialog afterwards', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 's1', criteria: { call_id: 'x' } });
+    e.addSession({ id: 's2', criteria: { text: 'INVITE sip:' } });
+    const h1 = e.onSip(meta(S), request('INVITE', { callId: 'x' }));
+    expect(h1?.sessions).toEqual([
+      { id: 's1', reason: 'criteria' },
+      { id: 's2', reason: 'criteria' },
+    ]);
+    const h2 = e.onSip(meta(S + 1), response(180, 'INVITE', { callId: 'x' }));
+    expect(h2?.sessions.map((s) => s.reason)).toEqual(['dialog', 'dialog']);
+  });
+
+  it('a call TO a number is not captured by from=<that number>, even when the callee hangs up', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'from-b', criteria: { from: '15552220002' } });
+    e.addSession({ id: 'to-b', criteria: { to: '15552220002' } });
+    const r = call(e, { callId: 'c', from: '<sip:15551110001@example.com>', to: '<sip:15552220002@example.com>', ruri: 'sip:15552220002@example.com' }, S, { byCallee: true });
+    expect(r).toEqual(Array(7).fill(['to-b']));
+  });
+
+  it('captures from that point when a mid-dialog message matches (BYE whose From matches)', () => {
+    const e = new MatchEngine();
+    const o = { callId: 'm', from: '<sip:15551110001@example.com>' };
+    // INVITE..ACK happen before the session exists.
+    call(e, o, S).slice(0, 5);
+    e.addSession({ id: 's', criteria: { from: '15551110001' } });
+    expect(ids(e.onSip(meta(3 * S), request('BYE', { ...o, cseq: 2 }, true)))).toEqual(['s']);
+    expect(ids(e.onSip(meta(3 * S + 1), response(200, 'BYE', { ...o, cseq: 2 })))).toEqual(['s']);
+  });
+
+  it('responses alone do not open a method-narrowed capture; in-dialog requests neither', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'inv', criteria: { from: 'alice', method: 'INVITE' } });
+    expect(e.onSip(meta(S), response(180, 'INVITE', { callId: 'r' }))).toBeNull();
+    expect(e.onSip(meta(S + 1), request('BYE', { callId: 'r' }, true))).toBeNull();
+    expect(ids(e.onSip(meta(S + 2), request('INVITE', { callId: 'r2' })))).toEqual(['inv']);
+    expect(ids(e.onSip(meta(S + 3), response(200, 'INVITE', { callId: 'r2' })))).toEqual(['inv']);
+  });
+
+  it('method narrows: the dialog must be created by that method', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'reg', criteria: { from: 'alice', method: 'REGISTER' } });
+    e.addSession({ id: 'any', criteria: { from: 'alice' } });
+    const inv = call(e, { callId: 'i' }, S);
+    expect(inv).toEqual(Array(7).fill(['any']));
+    const reg = { callId: 'reg-1', to: '<sip:alice@example.com>' };
+    expect(ids(e.onSip(meta(2 * S), request('REGISTER', { ...reg, ruri: 'sip:example.com' })))).toEqual(['any', 'reg']);
+    expect(ids(e.onSip(meta(2 * S + 1), response(200, 'REGISTER', reg)))).toEqual(['any', 'reg']);
+    const opt = e.onSip(meta(2 * S + 2), request('OPTIONS', { callId: 'o' }));
+    expect(ids(opt)).toEqual(['any']);
+  });
+});
+
+describe('dialog life cycle', () => {
+  it('BYE/200 ends the dialog; captured during the linger, not after', () => {
+    const e = new MatchEngine({ lingerUs: 5 * S });
+    e.addSession({ id: 's', criteria: { call_id: 'L' } });
+    e.addSession({ id: 't', criteria: { from: 'alice' } });
+    call(e, { callId: 'L' }, S);
+    const end = S + 6000;
+    const late = (dt: number) => ids(e.onSip(meta(end + dt), request('BYE', { callId: 'L', cseq: 2 }, true)));
+    expect(late(4 * S)).toEqual(['s', 't']);
+    // A retransmission after the linger: the dialog is gone and only criteria decide again.
+    expect(late(5 * S + 1)).toEqual(['s', 't']);
+    const e2 = new MatchEngine({ lingerUs: 5 * S });
+    e2.addSession({ id: 'm', criteria: { from: 'alice', method: 'INVITE' } });
+    call(e2, { callId: 'L' }, S);
+    expect(ids(e2.onSip(meta(end + 4 * S), request('BYE', { callId: 'L', cseq: 2 }, true)))).toEqual(['m']);
+    expect(ids(e2.onSip(meta(end + 6 * S), request('BYE', { callId: 'L', cseq: 2 }, true)))).toEqual([]);
+    expect(e2.dialogCount).toBe(0);
+  });
+
+  it('final non-2xx to the INVITE ends it after the ACK; a re-sent INVITE with credentials revives it', () => {
+    const e = new MatchEngine({ lingerUs: 5 * S });
+    e.addSession({ id: 'm', criteria: { from: 'alice', method: 'INVITE' } });
+    const r = call(e, { callId: 'auth' }, S, { fail: 407 });
+    expect(r).toEqual(Array(5).fill(['m']));
+    const o = { callId: 'auth', cseq: 2, extra: ['Proxy-Authorization: Digest x'] };
+    expect(ids(e.onSip(meta(S + 1 * S), request('INVITE', o)))).toEqual(['m']);
+    expect(e.onSip(meta(S + 1 * S + 1), response(200, 'INVITE', o))?.dialog).toBe('active');
+    // Established now: still captured well after the old linger.
+    expect(ids(e.onSip(meta(S + 60 * S), request('BYE', { callId: 'auth', cseq: 3 }, true)))).toEqual(['m']);
+  });
+
+  it('CANCEL/487 ends it', () => {
+    const e = new MatchEngine({ lingerUs: 2 * S });
+    e.addSession({ id: 'm', criteria: { from: 'alice', method: 'INVITE' } });
+    const o = { callId: 'cx' };
+    e.onSip(meta(S), request('INVITE', o));
+    e.onSip(meta(S + 1), response(180, 'INVITE', o));
+    expect(ids(e.onSip(meta(S + 2), request('CANCEL', o)))).toEqual(['m']);
+    expect(e.onSip(meta(S + 3), response(200, 'CANCEL', o))?.dialog).toBe('active');
+    expect(e.onSip(meta(S + 4), response(487, 'INVITE', o))?.dialog).toBe('ended');
+    expect(ids(e.onSip(meta(S + 5), request('ACK', o, true)))).toEqual(['m']);
+    expect(e.onSip(meta(S + 3 * S), request('ACK', o, true))).toBeNull();
+  });
+
+  it('re-INVITE non-2xx (488) does not end an established dialog', () => {
+    const e = new MatchEngine({ lingerUs: S });
+    e.addSession({ id: 'm', criteria: { from: 'alice', method: 'INVITE' } });
+    const o = { callId: 'ri' };
+    e.onSip(meta(S), request('INVITE', o));
+    e.onSip(meta(S + 1), response(200, 'INVITE', o));
+    e.onSip(meta(S + 2), request('INVITE', { ...o, cseq: 2 }, true));
+    expect(e.onSip(meta(S + 3), response(488, 'INVITE', { ...o, cseq: 2 }))?.dialog).toBe('active');
+    expect(ids(e.onSip(meta(100 * S), request('INFO', { ...o, cseq: 3 }, true)))).toEqual(['m']);
+  });
+
+  it('REGISTER/OPTIONS transactions end on their final response', () => {
+    const e = new MatchEngine({ lingerUs: S });
+    e.addSession({ id: 'r', criteria: { from: 'alice', method: 'REGISTER' } });
+    const o = { callId: 'rg', ruri: 'sip:example.com' };
+    e.onSip(meta(S), request('REGISTER', o));
+    expect(e.onSip(meta(S + 1), response(401, 'REGISTER', o))?.dialog).toBe('ended');
+    // The authenticated REGISTER within the linger continues the capture.
+    expect(ids(e.onSip(meta(S + S / 2), request('REGISTER', { ...o, cseq: 2 })))).toEqual(['r']);
+    expect(e.onSip(meta(S + S / 2 + 1), response(200, 'REGISTER', { ...o, cseq: 2 }))?.dialog).toBe('ended');
+    expect(e.onSip(meta(10 * S), response(200, 'REGISTER', { ...o, cseq: 2 }))).toBeNull();
+  });
+
+  it('an unanswered request goes away after the transaction timeout', () => {
+    const e = new MatchEngine({ transactionTimeoutUs: 32 * S });
+    e.addSession({ id: 'o', criteria: { call_id: 'opt' } });
+    e.addSession({ id: 'x', criteria: { text: 'zzz-never' } });
+    e.onSip(meta(S), request('OPTIONS', { callId: 'opt' }));
+    expect(e.dialogCount).toBe(1);
+    e.advance(40 * S);
+    expect(e.dialogCount).toBe(0);
+  });
+
+  it('time comes from packets: nothing expires without packets, however long the wall clock runs', () => {
+    const e = new MatchEngine({ lingerUs: S });
+    e.addSession({ id: 's', criteria: { from: 'alice', method: 'INVITE' } });
+    call(e, { callId: 't' }, 1000 * S, { fail: 486 });
+    expect(e.dialogCount).toBe(1);
+    // A packet from the past (reordered capture) does not move the clock back or forward.
+    e.onSip(meta(5 * S), request('OPTIONS', { callId: 'other', from: '<sip:zed@x>' }));
+    expect(e.dialogCount).toBe(1);
+    e.advance(1002 * S);
+    expect(e.dialogCount).toBe(0);
+  });
+});
+
+describe('bounded tables', () => {
+  it('evicts the least recently active dialog when the total table is full, and counts it', () => {
+    const e = new MatchEngine({ maxDialogs: 3 });
+    e.addSession({ id: 's', criteria: { from: 'alice' } });
+    for (let i = 0; i < 5; i++) e.onSip(meta(S + i), request('INVITE', { callId: `c${i}` }));
+    expect(e.dialogCount).toBe(3);
+    expect(e.counters.dialogsEvicted).toBe(2);
+    expect(e.sessionCounters('s')?.evicted).toBe(2);
+    expect(e.dialogsOf('s').sort()).toEqual(['c2', 'c3', 'c4']);
+  });
+
+  it('per-session cap evicts that session’s least recently active dialog only', () => {
+    const e = new MatchEngine({ maxDialogsPerSession: 2 });
+    e.addSession({ id: 'small', criteria: { from: 'alice' } });
+    e.addSession({ id: 'big', criteria: { domain: 'example.com' }, captureRtp: false });
+    for (let i = 0; i < 4; i++) e.onSip(meta(S + i), request('INVITE', { callId: `c${i}` }));
+    expect(e.sessionCounters('small')?.evicted).toBe(2);
+    expect(e.dialogsOf('small').sort()).toEqual(['c2', 'c3']);
+    // c2 touched again: c3 is now the least recent and goes when c4 arrives.
+    expect(ids(e.onSip(meta(S + 10), response(180, 'INVITE', { callId: 'c2' })))).toEqual(['big', 'small']);
+    e.onSip(meta(S + 11), request('INVITE', { callId: 'c4' }));
+    expect(e.dialogsOf('small').sort()).toEqual(['c2', 'c4']);
+    expect(e.sessionCounters('small')?.evicted).toBe(3);
+    expect(e.counters.dialogsEvicted).toBe(6);
+  });
+});
+
+describe('sessions', () => {
+  it('add is idempotent, remove releases dialogs, expiry uses the caller clock', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 's', criteria: { from: 'alice' }, expiresAtUs: 50 * S });
+    e.onSip(meta(S), request('INVITE', { callId: 'k' }));
+    e.addSession({ id: 's', criteria: { from: 'alice' }, expiresAtUs: 60 * S });
+    expect(e.dialogsOf('s')).toEqual(['k']);
+    expect(e.expireSessions(59 * S)).toEqual([]);
+    expect(e.expireSessions(60 * S)).toEqual(['s']);
+    expect(e.dialogCount).toBe(0);
+    expect(e.onSip(meta(S + 1), response(200, 'INVITE', { callId: 'k' }))).toBeNull();
+    expect(e.removeSession('s')).toBe(false);
+  });
+});
+
+describe('log lines', () => {
+  it('correlates by Call-ID of captured dialogs and by a text-only session', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'c', criteria: { from: 'alice' } });
+    e.addSession({ id: 'txt', criteria: { text: 'TRUNK-DOWN' } });
+    e.onSip(meta(S), request('INVITE', { callId: 'abc-123@10.0.0.1' }));
+    const h = e.onLogLine('Nov 26 kamailio[12]: NOTICE: <script>: callid=abc-123@10.0.0.1 routed', S, 'k.log');
+    expect(h?.sessions).toEqual([{ id: 'c', callId: 'abc-123@10.0.0.1' }]);
+    expect(e.onLogLine('callid=(abc-123@10.0.0.1)', S, 'k.log')?.sessions).toEqual([{ id: 'c', callId: 'abc-123@10.0.0.1' }]);
+    expect(e.onLogLine('other call zzz@10.0.0.1', S, 'k.log')).toBeNull();
+    expect(e.onLogLine('alarm: trunk-down on gw1', S, 'k.log')?.sessions).toEqual([{ id: 'txt', callId: undefined }]);
+    expect(e.sessionCounters('c')?.log).toBe(2);
+  });
+});
+
+// ---- media --------------------------------------------------------------------------------------
+
+const sdp = (ip: string, port: number, extra: string[] = []) =>
+  ['v=0', `o=- 1 1 IN IP4 ${ip}`, 's=-', `c=IN IP4 ${ip}`, 't=0 0', `m=audio ${port} RTP/AVP 9 101`, 'a=rtpmap:9 G722/8000', 'a=rtpmap:101 telephone-event/8000', ...extra, ''].join('\r\n');
+
+const rtp = (seq: number, ts: number, ssrc = 0x1234, pt = 9): Buffer => {
+  const b = Buffer.alloc(172);
+  b[0] = 0x80;
+  b[1] = pt;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(ts >>> 0, 4);
+  b.writeUInt32BE(ssrc, 8);
+  return b;
+};
+const udp = (tsUs: number, src: string, sport: number, dst: string, dport: number): PacketMeta => ({
+  tsUs,
+  transport: 'udp',
+  src: { ip: src, port: sport },
+  dst: { ip: dst, port: dport },
+});
+
+describe('media', () => {
+  it('learns endpoints from offer/answer, follows a re-INVITE, classifies RTP/RTCP/STUN/DTLS, samples', () => {
+    const stats: StatsEvent[] = [];
+    const e = new MatchEngine({ onStats: (ev) => stats.push(ev), rtpSampleFirst: 10, rtpSampleEvery: 50, statsIntervalUs: 0 });
+    e.addSession({ id: 'rtp', criteria: { from: 'alice' }, captureRtp: true });
+    e.addSession({ id: 'sig', criteria: { from: 'alice' } });
+    const o = { callId: 'media' };
+    e.onSip(meta(S), request('INVITE', { ...o, body: sdp('192.0.2.10', 4000) }));
+    e.onSip(meta(S + 1), response(200, 'INVITE', { ...o, body: sdp('198.51.100.20', 6000, ['a=rtcp-mux']) }));
+    let samples = 0;
+    let n = 0;
+    for (let i = 0; i < 200; i++) {
+      const h = e.onDatagram(udp(2 * S + i * 20000, '192.0.2.10', 4000, '198.51.100.20', 6000), rtp(65500 + i, i * 160));
+      expect(h?.kind).toBe('rtp');
+      expect((h as { sessions: string[] }).sessions).toEqual(['rtp']);
+      if ((h as { sample: boolean }).sample) samples++;
+      n++;
+    }
+    expect(n).toBe(200);
+    // first 10, then packets 60, 110, 160 (1 in 50 after the first 10)
+    expect(samples).toBe(13);
+    // RTCP on port+1 for the offerer (no rtcp-mux), on the same port for the answerer (rtcp-mux).
+    const rr = Buffer.from([0x81, 201, 0, 7, 0, 0, 0, 1, ...Array(24).fill(0)]);
+    expect(e.onDatagram(udp(3 * S, '192.0.2.10', 4001, '203.0.113.1', 9), rr)?.kind).toBe('rtcp');
+    expect(e.onDatagram(udp(3 * S, '203.0.113.1', 9, '198.51.100.20', 6000), rr)?.kind).toBe('rtcp');
+    expect(e.onDatagram(udp(3 * S, '203.0.113.1', 9, '198.51.100.20', 6001), rr)).toBeNull();
+    const stun = Buffer.alloc(20);
+    stun.writeUInt16BE(0x0001, 0);
+    stun.writeUInt32BE(0x2112a442, 4);
+    const h = e.onDatagram(udp(3 * S, '198.51.100.20', 6000, '192.0.2.10', 4000), stun);
+    expect(h).toMatchObject({ kind: 'webrtc', protocol: 'stun' });
+    const dtls = Buffer.from([22, 0xfe, 0xfd, ...Array(20).fill(0)]);
+    expect(e.onDatagram(udp(3 * S, '198.51.100.20', 6000, '192.0.2.10', 4000), dtls)).toMatchObject({ kind: 'webrtc', protocol: 'dtls' });
+    // re-INVITE moves the answerer to a new address: the old one is forgotten.
+    e.onSip(meta(4 * S), request('INVITE', { ...o, cseq: 2, body: sdp('192.0.2.10', 4000) }, true));
+    e.onSip(meta(4 * S + 1), response(200, 'INVITE', { ...o, cseq: 2, body: sdp('198.51.100.99', 7000) }));
+    expect(e.onDatagram(udp(5 * S, '203.0.113.1', 9, '198.51.100.20', 6000), rtp(1, 1, 7))).toBeNull();
+    expect(e.onDatagram(udp(5 * S, '198.51.100.99', 7000, '192.0.2.10', 4000), rtp(1, 1, 0x99))?.kind).toBe('rtp');
+    expect(e.onDatagram(udp(5 * S, '203.0.113.1', 9, '198.51.100.99', 7001), rr)?.kind).toBe('rtcp');
+    // BYE/200 + linger: final stats for the session that captures RTP.
+    e.onSip(meta(6 * S), request('BYE', { ...o, cseq: 3 }, true));
+    e.onSip(meta(6 * S + 1), response(200, 'BYE', { ...o, cseq: 3 }));
+    e.advance(20 * S);
+    const fin = stats.filter((s) => s.final);
+    expect(fin).toHaveLength(2);
+    const main = fin.find((s) => s.stats.ssrc === 0x1234)!;
+    expect(main.sessions).toEqual(['rtp']);
+    expect(main.stats).toMatchObject({ packets: 200, expected: 200, lost: 0, codec: 'G722', clockRate: 8000 });
+    expect(main.stats.maxDeltaMs).toBeCloseTo(20, 3);
+    expect(main.stats.jitterMs).toBeCloseTo(0, 6);
+    expect(e.onDatagram(udp(21 * S, '192.0.2.10', 4000, '198.51.100.20', 6000), rtp(1, 1))).toBeNull();
+  });
+
+  it('ICE candidates are media endpoints; sessions without capture_rtp get nothing', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'sig', criteria: { from: 'alice' } });
+    const o = { callId: 'ice', body: sdp('192.0.2.10', 4000, ['a=candidate:1 1 UDP 2130706431 10.1.1.1 50000 typ host']) };
+    e.onSip(meta(S), request('INVITE', o));
+    expect(e.onDatagram(udp(2 * S, '10.1.1.1', 50000, '1.2.3.4', 9), rtp(1, 1))).toBeNull();
+    const e2 = new MatchEngine();
+    e2.addSession({ id: 'rtp', criteria: { from: 'alice' }, captureRtp: true });
+    e2.onSip(meta(S), request('INVITE', o));
+    expect(e2.onDatagram(udp(2 * S, '10.1.1.1', 50000, '1.2.3.4', 9), rtp(1, 1))?.kind).toBe('rtp');
+    expect(e2.onDatagram(udp(2 * S, '::ffff:10.1.1.1', 50000, '1.2.3.4', 9), rtp(2, 161))?.kind).toBe('rtp');
+  });
+
+  it('periodic summaries follow capture time', () => {
+    const stats: StatsEvent[] = [];
+    const e = new MatchEngine({ onStats: (ev) => stats.push(ev), statsIntervalUs: 5 * S });
+    e.addSession({ id: 'rtp', criteria: { from: 'alice' }, captureRtp: true });
+    e.onSip(meta(S), request('INVITE', { callId: 'p', body: sdp('192.0.2.10', 4000) }));
+    for (let i = 0; i < 1000; i++) e.onDatagram(udp(2 * S + i * 20000, '192.0.2.10', 4000, '198.51.100.20', 6000), rtp(i, i * 160));
+    const periodic = stats.filter((s) => !s.final);
+    expect(periodic.length).toBeGreaterThanOrEqual(3);
+    expect(periodic.length).toBeLessThanOrEqual(5);
+    e.removeSession('rtp');
+    expect(stats.filter((s) => s.final)).toHaveLength(1);
+    expect(stats.at(-1)?.stats.packets).toBe(1000);
+  });
+});

@@ -1,0 +1,19 @@
+// The capture command the center PUTs to an agent (`PUT /v1/captures/{session_id}`, DESIGN §4):
+// idempotent start of one session's capture on that agent.
+import * as z from 'zod';
+import { criteriaSchema } from './criteria.js';
+import { sessionIdSchema } from './common.js';
+
+export const captureCommandSchema = z
+  .object({
+    session_id: sessionIdSchema,
+    criteria: criteriaSchema,
+    capture_rtp: z.boolean(),
+    capture_pcap: z.boolean(),
+    /** ISO 8601 UTC; the agent stops by itself at this time even when the center is gone */
+    expires_at: z.iso.datetime({ offset: true }),
+    /** where to POST events, e.g. http://center:8080/api/ingest */
+    ingest_url: z.url({ protocol: /^https?$/ }),
+  })
+  .strict();
+export type CaptureCommand = z.infer<typeof captureCommandSchema>;

@@ -1,0 +1,124 @@
+// Capture bytes → SIP messages, the offline pipeline shared by `tunaio decode`, `tunaio filter` and the
+// tshark oracle test: capture reader → dissector → (UDP: HEP → inner SIP, or SIP) / (TCP, WS, SCTP:
+// framed SIP). Pure: chunks in, rows out; reading files is the caller's job. A datagram is one whole
+// message even when its Content-Length lies (parseSipDatagram), as tshark shows it.
+import { createCaptureReader } from './capture-file.js';
+import type { CaptureEndStatus } from './capture-file.js';
+import { Dissector } from './dissector.js';
+import type { DissectorOptions, Transport, Unit } from './dissector.js';
+import { isParseError } from './errors.js';
+import type { ParseError } from './errors.js';
+import { decodeHep, HEP_PROTO_TYPE, looksLikeHep } from './hep.js';
+import { looksLikeSip, parseSip, parseSipDatagram } from './sip.js';
+import type { SipMessage } from './sip.js';
+
+export interface SipRow {
+  frame: number;
+  tsUs: number;
+  src: string;
+  dst: string;
+  transport: Transport;
+  callId?: string;
+  method?: string;
+  status?: number;
+  reason?: string;
+  cseq?: string;
+  /** set when the message came out of a HEP packet (the inner protocol's transport) */
+  hep?: boolean;
+}
+
+const endpointText = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+const IPPROTO_NAMES: Record<number, Transport> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+function rowOf(msg: SipMessage, frame: number, tsUs: number, src: string, dst: string, transport: SipRow['transport']): SipRow {
+  const row: SipRow = { frame, tsUs, src, dst, transport };
+  if (msg.callId !== undefined) row.callId = msg.callId;
+  if (msg.isRequest) row.method = msg.method;
+  else {
+    row.status = msg.statusCode;
+    row.reason = msg.reason;
+  }
+  if (msg.cseq !== undefined) row.cseq = `${msg.cseq.seq} ${msg.cseq.method}`;
+  return row;
+}
+
+/** The in-process pipeline: capture chunks in, SIP rows out. One per file. */
+export class SipDecodePipeline {
+  private readonly reader = createCaptureReader();
+  readonly dissector: Dissector;
+  /** HEP packets seen, and those that failed to decode */
+  hepPackets = 0;
+  hepErrors = 0;
+  /** payloads framed as SIP (TCP/WS/SCTP) that parseSip rejected */
+  sipErrors = 0;
+
+  constructor(opts: DissectorOptions = {}) {
+    this.dissector = new Dissector(opts);
+  }
+
+  get error(): ParseError | null {
+    return this.reader.error;
+  }
+
+  push(chunk: Buffer, onRow: (row: SipRow) => void): void {
+    const recs = this.reader.push(chunk);
+    for (let i = 0; i < recs.length; i++) {
+      const units = this.dissector.push(recs[i]);
+      for (let j = 0; j < units.length; j++) this.unit(units[j], onRow);
+    }
+  }
+
+  end(): CaptureEndStatus {
+    return this.reader.end();
+  }
+
+  private unit(u: Unit, onRow: (row: SipRow) => void): void {
+    const p = u.payload;
+    if (u.transport === 'udp') {
+      if (looksLikeHep(p)) return this.hep(u, onRow);
+      if (!looksLikeSip(p)) return;
+    }
+    // a datagram is one whole message even when its Content-Length lies (tshark shows it too)
+    const msg = u.transport === 'udp' || u.transport === 'sctp' ? parseSipDatagram(p) : parseSip(p);
+    if (isParseError(msg)) {
+      if (u.transport !== 'udp') this.sipErrors++;
+      return;
+    }
+    onRow(rowOf(msg, u.frame, u.tsUs, endpointText(u.src.ip, u.src.port), endpointText(u.dst.ip, u.dst.port), u.transport));
+  }
+
+  private hep(u: Unit, onRow: (row: SipRow) => void): void {
+    this.hepPackets++;
+    const hep = decodeHep(u.payload);
+    if (isParseError(hep)) {
+      this.hepErrors++;
+      return;
+    }
+    if (hep.protoType !== HEP_PROTO_TYPE.SIP) return; // logs, RTCP reports etc. are not SIP messages
+    const msg = parseSipDatagram(hep.payload);
+    if (isParseError(msg)) {
+      this.hepErrors++;
+      return;
+    }
+    const tsUs = hep.tsSec !== undefined ? hep.tsSec * 1_000_000 + (hep.tsUsec ?? 0) : u.tsUs;
+    const row = rowOf(
+      msg,
+      u.frame,
+      tsUs,
+      endpointText(hep.srcIp ?? '', hep.srcPort ?? 0),
+      endpointText(hep.dstIp ?? '', hep.dstPort ?? 0),
+      IPPROTO_NAMES[hep.ipProto ?? 17] ?? 'udp',
+    );
+    row.hep = true;
+    onRow(row);
+  }
+}
+
+/** Whole-buffer convenience (tests, small inputs): every row and how the capture ended. */
+export function decodeCaptureBuffer(buf: Buffer, opts: DissectorOptions = {}): { rows: SipRow[]; status: CaptureEndStatus; pipeline: SipDecodePipeline } {
+  const pipeline = new SipDecodePipeline(opts);
+  const rows: SipRow[] = [];
+  pipeline.push(buf, (r) => rows.push(r));
+  return { rows, status: pipeline.end(), pipeline };
+}

@@ -1,0 +1,373 @@
+// Frame → transport payload units. Walks link layer, tunnels (GRE incl. ERSPAN II/III and PPTP,
+// IP-in-IP, IPv6-in-IPv4/IPv6, PPPoE, PPP), IPv4/IPv6 with fragment reassembly, then UDP (each
+// datagram as is), TCP (SIP messages framed from the reassembled stream, or WebSocket messages after
+// an Upgrade) and SCTP (DATA chunk payloads). Stateful (reassembly), bounded, never throws on
+// malformed input: it counts it by reason in `stats`. Whether a UDP payload is SIP, RTP or HEP is
+// the consumer's decision.
+import type { CaptureRecord } from './capture-file.js';
+import { AddressCache, IPPROTO, newIpHeader, parseIpv4, parseIpv6 } from './ip.js';
+import type { IpHeader } from './ip.js';
+import { IpReassembler } from './ip-reassembly.js';
+import type { IpReassemblyOptions, IpReassemblyStats } from './ip-reassembly.js';
+import { ETHERTYPE, ethernetToL3, etherTypeAt, linkToL3, pppToL3, rawIpEtherType } from './link.js';
+import type { L3Pos } from './link.js';
+import { newSctpStats, SctpReassembler, sctpData } from './sctp.js';
+import type { SctpStats } from './sctp.js';
+import { newFramingStats, SipStreamFramer } from './sip-framing.js';
+import type { FramedKind, FramerLimits, FramingStats } from './sip-framing.js';
+import { TcpReassembler } from './tcp-reassembly.js';
+import type { StreamConsumer, TcpLimits, TcpStats } from './tcp-reassembly.js';
+
+/** big-endian 16-bit read without Buffer method overhead (hot path; callers check bounds) */
+const u16 = (b: Buffer, o: number): number => (b[o] << 8) | b[o + 1];
+
+export type Transport = 'udp' | 'tcp' | 'sctp' | 'ws';
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+export interface Unit {
+  /** frame that completed this unit (last fragment / segment), 1-based as tshark counts */
+  readonly frame: number;
+  readonly tsUs: number;
+  readonly transport: Transport;
+  readonly ipVersion: 4 | 6;
+  /** address text is made on first access (and cached per address) */
+  readonly src: Endpoint;
+  readonly dst: Endpoint;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** UDP: the datagram payload; TCP/WS/SCTP: one framed message. Made on first access. */
+  readonly payload: Buffer;
+  /**
+   * Fast path for filters that want to look before paying for `payload`: the payload is
+   * `payloadBuf[payloadOffset, payloadEnd)` (for UDP `payloadBuf` is usually `frameData.data`).
+   */
+  readonly payloadBuf: Buffer;
+  readonly payloadOffset: number;
+  readonly payloadEnd: number;
+  /** the capture record of `frame` (for PCAP export) */
+  readonly frameData: CaptureRecord;
+}
+
+/**
+ * The one Unit implementation: a fixed-shape object whose address text and payload view are made
+ * lazily, so a consumer that drops most packets (RTP when looking for SIP) never pays for them.
+ */
+class LazyUnit implements Unit {
+  private s: Endpoint | null;
+  private d: Endpoint | null;
+  private p: Buffer | null = null;
+
+  constructor(
+    readonly frame: number,
+    readonly tsUs: number,
+    readonly transport: Transport,
+    readonly ipVersion: 4 | 6,
+    readonly frameData: CaptureRecord,
+    private readonly addrs: AddressCache,
+    private readonly abuf: Buffer,
+    private readonly srcOff: number,
+    private readonly dstOff: number,
+    readonly srcPort: number,
+    readonly dstPort: number,
+    readonly payloadBuf: Buffer,
+    readonly payloadOffset: number,
+    readonly payloadEnd: number,
+    src: Endpoint | null,
+    dst: Endpoint | null,
+  ) {
+    this.s = src;
+    this.d = dst;
+  }
+
+  get src(): Endpoint {
+    return (this.s ??= { ip: this.addrs.at(this.ipVersion, this.abuf, this.srcOff), port: this.srcPort });
+  }
+
+  get dst(): Endpoint {
+    return (this.d ??= { ip: this.addrs.at(this.ipVersion, this.abuf, this.dstOff), port: this.dstPort });
+  }
+
+  get payload(): Buffer {
+    return (this.p ??= this.payloadOffset === 0 && this.payloadEnd === this.payloadBuf.length ? this.payloadBuf : this.payloadBuf.subarray(this.payloadOffset, this.payloadEnd));
+  }
+
+  toJSON(): object {
+    const { frame, tsUs, transport, ipVersion, src, dst } = this;
+    return { frame, tsUs, transport, ipVersion, src, dst, payloadBytes: this.payloadEnd - this.payloadOffset };
+  }
+}
+
+export interface DissectorOptions {
+  ip?: IpReassemblyOptions;
+  tcp?: Partial<TcpLimits>;
+  framing?: Partial<FramerLimits>;
+  /** nested encapsulations followed before giving up (IP-in-IP, GRE, …) */
+  maxTunnelDepth?: number;
+}
+
+export interface DissectorStats {
+  packets: number;
+  units: number;
+  udp: number;
+  tcpSegments: number;
+  /** frames without IP (ARP, LLC, …) or of link types we do not decode */
+  notIp: number;
+  /** malformed packets by reason, e.g. `ipv4_short`, `udp_length` */
+  malformed: Record<string, number>;
+  ip: IpReassemblyStats;
+  tcp: TcpStats;
+  framing: FramingStats;
+  sctp: SctpStats;
+}
+
+const NONE: Unit[] = [];
+
+export class Dissector {
+  readonly stats: DissectorStats;
+  private readonly ipr: IpReassembler;
+  private readonly tcp: TcpReassembler;
+  private readonly sctpr: SctpReassembler;
+  private readonly framerLimits: FramerLimits;
+  private readonly maxDepth: number;
+  private readonly addrs = new AddressCache();
+  private readonly pos: L3Pos = { etherType: 0, off: 0 };
+  private readonly h: IpHeader = newIpHeader();
+  // per-packet context
+  private rec: CaptureRecord | null = null;
+  private out: Unit[] = NONE;
+
+  constructor(opts: DissectorOptions = {}) {
+    this.ipr = new IpReassembler(opts.ip);
+    this.framerLimits = { maxMessageBytes: 256 * 1024, maxProbeSegments: 8, ...opts.framing };
+    const framing = newFramingStats();
+    this.tcp = new TcpReassembler((key) => this.newStreamConsumer(key), opts.tcp);
+    this.maxDepth = opts.maxTunnelDepth ?? 8;
+    this.stats = {
+      packets: 0,
+      units: 0,
+      udp: 0,
+      tcpSegments: 0,
+      notIp: 0,
+      malformed: {},
+      ip: this.ipr.stats,
+      tcp: this.tcp.stats,
+      framing,
+      sctp: newSctpStats(),
+    };
+    this.sctpr = new SctpReassembler(this.stats.sctp, this.framerLimits.maxMessageBytes);
+  }
+
+  /** Bytes held for reassembly (IP fragments, TCP out-of-order data and partial messages). */
+  get bufferedBytes(): number {
+    return this.ipr.stats.bufferedBytes + this.tcp.stats.bufferedBytes + this.stats.sctp.bufferedBytes;
+  }
+
+  /** Dissects one frame; returns the units it completed (often none, usually one). Never throws. */
+  push(rec: CaptureRecord): Unit[] {
+    this.stats.packets++;
+    this.rec = rec;
+    this.out = NONE;
+    try {
+      const b = rec.data;
+      if (!linkToL3(rec.linkType, b, 0, b.length, this.pos)) this.stats.notIp++;
+      else this.l3(this.pos.etherType, b, this.pos.off, b.length, 0);
+    } catch {
+      // a bug, not an input problem: keep going, but make it visible
+      this.malformed('internal_error');
+    }
+    const out = this.out;
+    this.out = NONE;
+    this.rec = null;
+    return out;
+  }
+
+  private malformed(reason: string): void {
+    this.stats.malformed[reason] = (this.stats.malformed[reason] ?? 0) + 1;
+  }
+
+  private l3(type: number, b: Buffer, off: number, end: number, depth: number): void {
+    if (depth > this.maxDepth) return this.malformed('tunnel_depth');
+    if (type === ETHERTYPE.RAW_IP) type = rawIpEtherType(b, off, end);
+    if (type === ETHERTYPE.ETHERNET) {
+      if (!ethernetToL3(b, off, end, this.pos)) return void this.stats.notIp++;
+      return this.l3(this.pos.etherType, b, this.pos.off, end, depth + 1);
+    }
+    const h = this.h;
+    let err: string | null;
+    if (type === ETHERTYPE.IPV4) err = parseIpv4(b, off, end, h);
+    else if (type === ETHERTYPE.IPV6) err = parseIpv6(b, off, end, h);
+    else return void this.stats.notIp++;
+    if (err !== null) return this.malformed(err);
+    if (h.fragment) {
+      const key = this.fragKey(h);
+      const whole = this.ipr.add(key, h.fragOffset, h.fragMore, b.subarray(h.payloadOff, h.payloadEnd), this.rec!.tsUs);
+      if (whole === null) return;
+      return this.l4(h, whole, 0, whole.length, depth);
+    }
+    this.l4(h, b, h.payloadOff, h.payloadEnd, depth);
+  }
+
+  private fragKey(h: IpHeader): string {
+    const len = h.version === 4 ? 4 : 16;
+    return `${h.version}|${h.buf.toString('latin1', h.srcOff, h.srcOff + len)}|${h.buf.toString('latin1', h.dstOff, h.dstOff + len)}|${h.fragId}|${h.proto}`;
+  }
+
+  private l4(h: IpHeader, b: Buffer, off: number, end: number, depth: number): void {
+    switch (h.proto) {
+      case IPPROTO.UDP:
+        return this.udp(h, b, off, end);
+      case IPPROTO.TCP:
+        return this.tcpSegment(h, b, off, end);
+      case IPPROTO.SCTP:
+        return this.sctp(h, b, off, end);
+      case IPPROTO.IPIP:
+        return this.l3(ETHERTYPE.IPV4, b, off, end, depth + 1);
+      case IPPROTO.IPV6:
+        return this.l3(ETHERTYPE.IPV6, b, off, end, depth + 1);
+      case IPPROTO.GRE:
+        return this.gre(b, off, end, depth);
+      default:
+        return;
+    }
+  }
+
+  private endpoint(h: IpHeader, src: boolean, port: number): Endpoint {
+    return { ip: this.addrs.at(h.version, h.buf, src ? h.srcOff : h.dstOff), port };
+  }
+
+  private emit(unit: Unit): void {
+    this.stats.units++;
+    if (this.out === NONE) this.out = [unit];
+    else this.out.push(unit);
+  }
+
+  private udp(h: IpHeader, b: Buffer, off: number, end: number): void {
+    if (end - off < 8) return this.malformed('udp_short');
+    const len = u16(b, off + 4);
+    let pend = off + len;
+    if (len < 8) {
+      if (len !== 0 || h.version !== 6) return this.malformed('udp_length');
+      pend = end; // jumbogram (RFC 2675)
+    } else if (pend > end) {
+      // Longer than the IP payload: cut by the snap length, or a bogus length. Like tshark, keep
+      // the bytes the IP layer delimits (and count the lie).
+      if (!h.cut) this.malformed('udp_length_exceeds_ip');
+      pend = end;
+    }
+    this.stats.udp++;
+    const rec = this.rec!;
+    this.emit(
+      new LazyUnit(rec.frame, rec.tsUs, 'udp', h.version, rec, this.addrs, h.buf, h.srcOff, h.dstOff, u16(b, off), u16(b, off + 2), b, off + 8, pend, null, null),
+    );
+  }
+
+  // TCP: the stream key carries the endpoints, so the consumer can label its messages.
+  private curSrc: Endpoint | null = null;
+  private curDst: Endpoint | null = null;
+  private curVersion: 4 | 6 = 4;
+
+  private tcpSegment(h: IpHeader, b: Buffer, off: number, end: number): void {
+    if (end - off < 20) return this.malformed('tcp_short');
+    const doff = (b[off + 12] >> 4) * 4;
+    if (doff < 20 || doff > end - off) return this.malformed('tcp_header_length');
+    this.stats.tcpSegments++;
+    const src = this.endpoint(h, true, u16(b, off));
+    const dst = this.endpoint(h, false, u16(b, off + 2));
+    this.curSrc = src;
+    this.curDst = dst;
+    this.curVersion = h.version;
+    const key = `${src.ip}|${src.port}|${dst.ip}|${dst.port}`;
+    this.tcp.segment(key, b.readUInt32BE(off + 4), b[off + 13], b.subarray(off + doff, end), this.rec!.tsUs);
+  }
+
+  private newStreamConsumer(_key: string): StreamConsumer {
+    const src = this.curSrc!;
+    const dst = this.curDst!;
+    const ipVersion = this.curVersion;
+    const framer = new SipStreamFramer(this.stats.framing, this.framerLimits);
+    const onMessage = (payload: Buffer, kind: FramedKind): void => {
+      const rec = this.rec;
+      if (rec === null) return;
+      this.emit(this.messageUnit(rec, kind, ipVersion, src, dst, payload));
+    };
+    return {
+      push: (data: Buffer) => framer.push(data, onMessage),
+      gap: () => framer.gap(),
+      get bufferedBytes() {
+        return framer.bufferedBytes;
+      },
+    };
+  }
+
+  private messageUnit(rec: CaptureRecord, transport: Transport, ipVersion: 4 | 6, src: Endpoint, dst: Endpoint, payload: Buffer): Unit {
+    return new LazyUnit(rec.frame, rec.tsUs, transport, ipVersion, rec, this.addrs, payload, 0, 0, src.port, dst.port, payload, 0, payload.length, src, dst);
+  }
+
+  private sctp(h: IpHeader, b: Buffer, off: number, end: number): void {
+    if (end - off < 12) return this.malformed('sctp_short');
+    const rec = this.rec!;
+    const src = this.endpoint(h, true, u16(b, off));
+    const dst = this.endpoint(h, false, u16(b, off + 2));
+    const ipVersion = h.version;
+    const flow = `${src.ip}|${src.port}|${dst.ip}|${dst.port}`;
+    sctpData(b, off, end, this.stats.sctp, (c) => {
+      const payload = this.sctpr.chunk(flow, c);
+      if (payload === null) return;
+      this.emit(this.messageUnit(rec, 'sctp', ipVersion, src, dst, payload));
+    });
+  }
+
+  /** GRE (RFC 2784/2890) and enhanced GRE v1 (PPTP, RFC 2637 §4.1). */
+  private gre(b: Buffer, off: number, end: number, depth: number): void {
+    if (end - off < 4) return this.malformed('gre_short');
+    const f = u16(b, off);
+    const version = f & 7;
+    const proto = u16(b, off + 2);
+    let o = off + 4;
+    const seq = (f & 0x1000) !== 0;
+    if (version === 0) {
+      if ((f & 0x8000) !== 0 || (f & 0x4000) !== 0) o += 4; // checksum (+ reserved1 / offset)
+      if ((f & 0x2000) !== 0) o += 4; // key
+      if (seq) o += 4;
+      if ((f & 0x4000) !== 0) {
+        // source routing (RFC 1701): SREs until a zero-length one
+        for (let i = 0; i < 16; i++) {
+          if (end - o < 4) return this.malformed('gre_short');
+          const sreLen = b[o + 3];
+          o += 4 + sreLen;
+          if (sreLen === 0) break;
+        }
+      }
+    } else if (version === 1) {
+      o += 4; // key: payload length + call id (mandatory in v1)
+      if (seq) o += 4;
+      if ((f & 0x0080) !== 0) o += 4; // acknowledgment number
+    } else return this.malformed('gre_version');
+    if (o > end) return this.malformed('gre_short');
+    if (proto === ETHERTYPE.TEB) return this.l3(ETHERTYPE.ETHERNET, b, o, end, depth + 1);
+    if (proto === ETHERTYPE.ERSPAN2) {
+      // ERSPAN type II has an 8-byte header and sets the GRE sequence bit; type I has neither
+      if (seq) o += 8;
+      if (o > end) return this.malformed('erspan_short');
+      return this.l3(ETHERTYPE.ETHERNET, b, o, end, depth + 1);
+    }
+    if (proto === ETHERTYPE.ERSPAN3) {
+      // ERSPAN type III: 12-byte header, plus an 8-byte platform sub-header when O is set
+      if (end - o < 12) return this.malformed('erspan_short');
+      const withSub = (b[o + 11] & 1) !== 0;
+      o += withSub ? 20 : 12;
+      if (o > end) return this.malformed('erspan_short');
+      return this.l3(ETHERTYPE.ETHERNET, b, o, end, depth + 1);
+    }
+    if (proto === ETHERTYPE.PPP) {
+      if (!pppToL3(b, o, end, this.pos)) return void this.stats.notIp++;
+      return this.l3(this.pos.etherType, b, this.pos.off, end, depth + 1);
+    }
+    if (!etherTypeAt(proto, b, o, end, this.pos)) return void this.stats.notIp++;
+    this.l3(this.pos.etherType, b, this.pos.off, end, depth + 1);
+  }
+}

@@ -1,0 +1,74 @@
+// The ladder on screen: the core renderer's SVG, windowed (only the rows in view are drawn, so 10 000
+// messages scroll smoothly), a sticky lane header, click to select an arrow.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { MouseEvent } from 'react';
+import type { Ladder } from '../../core/ladder/types.js';
+import { bodyMarkup, headerMarkup, ladderGeometry } from '../../core/ladder/svg.js';
+import { rowOfArrow, visibleRows } from '../../core/ladder/window.js';
+
+export function LadderView({
+  ladder,
+  selected,
+  onSelect,
+}: {
+  ladder: Ladder;
+  selected: number | null;
+  onSelect(i: number): void;
+}) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState({ top: 0, height: 800 });
+  const g = useMemo(() => ladderGeometry(ladder), [ladder]);
+  const header = useMemo(() => headerMarkup(ladder, g), [ladder, g]);
+  const win = visibleRows(ladder.rows.length, Math.max(0, view.top - g.headerHeight), view.height, g.rowHeight, 30);
+  const body = useMemo(
+    () => bodyMarkup(ladder, { first: win.first, end: win.end, selected, testIds: true }, g, 0),
+    [ladder, g, win.first, win.end, selected],
+  );
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el) setView({ top: el.scrollTop, height: el.clientHeight });
+  }, []);
+
+  // keep the selected arrow in view (↑/↓ and clicks in the detail panel)
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || selected === null) return;
+    const row = rowOfArrow(ladder, selected);
+    if (row < 0) return;
+    const y = g.headerHeight + row * g.rowHeight;
+    if (y < el.scrollTop + g.headerHeight) el.scrollTop = y - g.headerHeight - g.rowHeight;
+    else if (y + g.rowHeight > el.scrollTop + el.clientHeight) el.scrollTop = y + 2 * g.rowHeight - el.clientHeight;
+  }, [selected, ladder, g]);
+
+  const click = (e: MouseEvent<SVGSVGElement>): void => {
+    const hit = (e.target as Element).closest('[data-arrow]');
+    if (hit) onSelect(Number(hit.getAttribute('data-arrow')));
+  };
+
+  return (
+    <div
+      className="ladder-scroll"
+      ref={scroller}
+      onScroll={(e) => setView({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}
+      data-rows={ladder.rows.length}
+      data-arrows={ladder.arrows.length}
+    >
+      <svg
+        className="ladder-header"
+        width={g.width}
+        height={g.headerHeight}
+        viewBox={`0 0 ${g.width} ${g.headerHeight}`}
+        dangerouslySetInnerHTML={{ __html: header }}
+      />
+      <svg
+        data-testid="ladder"
+        width={g.width}
+        height={g.bodyHeight}
+        viewBox={`0 0 ${g.width} ${g.bodyHeight}`}
+        onClick={click}
+        dangerouslySetInnerHTML={{ __html: body }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,105 @@
+// The message detail panel: the full SIP text of the selected arrow with header names and the SDP body
+// highlighted, and where/when/who saw it.
+import type { ReactNode } from 'react';
+import type { Event } from '../../core/schema/event.js';
+import type { LadderArrow, Lane } from '../../core/ladder/types.js';
+import { formatClock, formatDelta } from '../../core/ladder/svg.js';
+
+/** SIP text → lines with the start line, header names and SDP `x=` keys marked up. */
+export function SipText({ text }: { text: string }) {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const out: ReactNode[] = [];
+  let inBody = false;
+  const sdp = /content-type:\s*application\/sdp/i.test(text) || /^v=0$/m.test(text);
+  lines.forEach((line, i) => {
+    let node: ReactNode;
+    if (i === 0) node = <span className="sip-start">{line}</span>;
+    else if (!inBody && line === '') {
+      inBody = true;
+      node = '';
+    } else if (!inBody) {
+      const c = line.indexOf(':');
+      node =
+        c > 0 && !line.startsWith(' ') && !line.startsWith('\t') ? (
+          <>
+            <span className="sip-hname">{line.slice(0, c)}</span>
+            {line.slice(c)}
+          </>
+        ) : (
+          line
+        );
+    } else if (sdp && /^[a-z]=/.test(line)) {
+      node = (
+        <span className="sdp-line">
+          <span className="sdp-key">{line.slice(0, 2)}</span>
+          {line.slice(2)}
+        </span>
+      );
+    } else node = line;
+    out.push(
+      <span key={i} className="line">
+        {node}
+        {'\n'}
+      </span>,
+    );
+  });
+  return <pre className="sip-text">{out}</pre>;
+}
+
+export function MessageDetail({
+  arrow,
+  event,
+  lanes,
+  total,
+  onMove,
+  onClose,
+}: {
+  arrow: LadderArrow;
+  event: Event | undefined;
+  lanes: Lane[];
+  total: number;
+  onMove(delta: number): void;
+  onClose(): void;
+}) {
+  const from = lanes[arrow.from];
+  const to = lanes[arrow.to];
+  return (
+    <aside className="detail" data-testid="message-detail" aria-label="message detail">
+      <div className="detail-head">
+        <strong>{arrow.label}</strong>
+        {arrow.retransmission && <span className="badge warn">retransmission</span>}
+        <span className="spacer" />
+        <button type="button" onClick={() => onMove(-1)} disabled={arrow.index === 0} title="previous message (↑)">
+          ↑
+        </button>
+        <button type="button" onClick={() => onMove(1)} disabled={arrow.index >= total - 1} title="next message (↓)">
+          ↓
+        </button>
+        <button type="button" onClick={onClose} title="close">
+          ✕
+        </button>
+      </div>
+      <dl className="facts">
+        <dt>#</dt>
+        <dd>
+          {arrow.index + 1} of {total}
+        </dd>
+        <dt>time</dt>
+        <dd className="mono">
+          {formatClock(arrow.ts)} UTC ({formatDelta(arrow.deltaUs)})
+        </dd>
+        <dt>from → to</dt>
+        <dd className="mono">
+          {from?.key} → {to?.key} {arrow.transport ? `(${arrow.transport.toUpperCase()})` : ''}
+        </dd>
+        <dt>Call-ID</dt>
+        <dd className="mono small">{arrow.callId ?? '—'}</dd>
+        <dt>CSeq</dt>
+        <dd className="mono">{arrow.cseq ?? '—'}</dd>
+        <dt>seen by</dt>
+        <dd>{arrow.agentNames.join(', ')}</dd>
+      </dl>
+      {event?.payload ? <SipText text={event.payload} /> : <p className="muted">The message text was not captured.</p>}
+    </aside>
+  );
+}

@@ -1,0 +1,52 @@
+// PNG export of the ladder as shown (current dialog selection): the core renderer's SVG with a title,
+// drawn onto a canvas and downloaded as `<label>-<id>.png`. Very large ladders are cut to the rows
+// around the selection so the canvas stays within the browser's size limit.
+import type { Ladder } from '../../core/ladder/types.js';
+import { ladderGeometry, renderLadderSvg } from '../../core/ladder/svg.js';
+import { rowOfArrow, rowWindow } from '../../core/ladder/window.js';
+
+const MAX_CANVAS_PX = 16_000;
+
+export async function ladderPng(ladder: Ladder, title: string, selected: number | null): Promise<Blob> {
+  const g = ladderGeometry(ladder);
+  const maxRows = Math.floor((MAX_CANVAS_PX - 200) / g.rowHeight);
+  const around = selected === null ? undefined : Math.max(0, rowOfArrow(ladder, selected));
+  const win = rowWindow(ladder, maxRows, around);
+  const cut = win.end - win.first < ladder.rows.length;
+  const svg = renderLadderSvg(ladder, {
+    ...win,
+    header: true,
+    title: cut ? `${title} (rows ${win.first + 1}–${win.end} of ${ladder.rows.length})` : title,
+  });
+  const size = /width="(\d+)" height="(\d+)"/.exec(svg);
+  const width = Number(size?.[1] ?? g.width);
+  const height = Number(size?.[2] ?? 400);
+  // twice the resolution while it fits: small text stays sharp when the picture is zoomed in a ticket
+  const scale = Math.max(1, Math.min(2, MAX_CANVAS_PX / Math.max(width, height)));
+  const img = new Image();
+  img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+  await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.ceil(width * scale);
+  canvas.height = Math.ceil(height * scale);
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('this browser cannot draw on a canvas');
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.scale(scale, scale);
+  ctx.drawImage(img, 0, 0, width, height);
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the PNG could not be made'))), 'image/png'),
+  );
+}
+
+export function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

@@ -1,0 +1,277 @@
+// End-to-end harness of the web UI: the UI built by vite into a temp folder, a real center
+// (startCenter on a temp data folder, port 0), a front server that serves the UI with
+// registerWebUi and passes /api to the center untouched (SSE included), an agent registered through
+// the API, and real traffic: sipp calls on loopback captured by tcpdump and decoded with the
+// protocol package into the events an agent posts to /api/ingest.
+import { spawn, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { build } from 'vite';
+import { startCenter } from '../../src/center/index.js';
+import type { RunningCenter } from '../../src/center/index.js';
+import { registerWebUi } from '../../src/center/web-ui.js';
+import { readCaptureFile } from '../../src/protocol/capture-file.js';
+import { Dissector } from '../../src/protocol/dissector.js';
+import { isParseError } from '../../src/protocol/errors.js';
+import { looksLikeSip, parseSipDatagram } from '../../src/protocol/sip.js';
+import { looksLikeRtp, parseRtp } from '../../src/protocol/rtp.js';
+import { RtpStream } from '../../src/core/match/rtp-stats.js';
+
+export const CHROMIUM = '/usr/lib/chromium/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+export const ADMIN_PASSWORD = 'web-ui test password 42';
+export const OPERATOR_TOKEN = 'web-ui-operator-token-0123456789abcdefghij';
+export const ARTIFACTS = path.resolve(process.cwd(), 'test-artifacts');
+
+const tmp = (p: string): string => fs.mkdtempSync(path.join(os.tmpdir(), p));
+
+export async function buildWebUi(): Promise<string> {
+  const outDir = tmp('tunaio-web-');
+  await build({
+    configFile: path.resolve(process.cwd(), 'src/web/vite.config.ts'),
+    logLevel: 'error',
+    build: { outDir, emptyOutDir: true, sourcemap: false },
+  });
+  return outDir;
+}
+
+export interface Stack {
+  /** the UI's origin (front server) */
+  url: string;
+  center: RunningCenter;
+  agent: { id: number; name: string; token: string };
+  /** operator API call through the front, with the operator token */
+  api(method: string, p: string, body?: unknown): Promise<{ status: number; json: any }>;
+  ingest(events: unknown[]): Promise<{ accepted: number; rejected: unknown[] }>;
+  close(): Promise<void>;
+}
+
+export async function startStack(webRoot: string): Promise<Stack> {
+  const center = await startCenter({
+    dataDir: tmp('tunaio-web-data-'),
+    port: 0,
+    host: '127.0.0.1',
+    adminPassword: ADMIN_PASSWORD,
+    adminToken: OPERATOR_TOKEN,
+    logLevel: 'silent',
+  });
+  const target = new URL(center.url);
+  // /api goes to the center byte for byte (streams included); everything else to the web UI plugin
+  let front: FastifyInstance | undefined;
+  const serverFactory = (handler: http.RequestListener) =>
+    http.createServer((req, res) => {
+      if (!req.url?.startsWith('/api/') && req.url !== '/api') return handler(req, res);
+      const up = http.request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      req.pipe(up);
+    });
+  front = Fastify({ serverFactory, logger: false });
+  await registerWebUi(front, { root: webRoot });
+  await front.listen({ port: 0, host: '127.0.0.1' });
+  const addr = front.server.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+
+  const api = async (method: string, p: string, body?: unknown) => {
+    const r = await fetch(url + p, {
+      method,
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, json: text === '' ? null : JSON.parse(text) };
+  };
+  const name = 'lo-agent';
+  const token = 'web-ui-agent-token-abcdefghijklmnopqrstuvwxyz';
+  const reg = await api('POST', '/api/agents', { name, url: 'http://127.0.0.1:9', token, enabled: true, tags: 'lab,loopback' });
+  if (reg.status !== 201 && reg.status !== 200) throw new Error(`agent registration: ${reg.status} ${JSON.stringify(reg.json)}`);
+  return {
+    url,
+    center,
+    agent: { id: reg.json.id ?? reg.json.agent?.id, name, token },
+    api,
+    async ingest(events) {
+      const r = await fetch(`${center.url}/api/ingest`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events }),
+      });
+      const j = (await r.json()) as { accepted: number; rejected: unknown[] };
+      if (r.status !== 200) throw new Error(`ingest ${r.status}: ${JSON.stringify(j)}`);
+      return j;
+    },
+    async close() {
+      await front?.close();
+      await center.close();
+    },
+  };
+}
+
+// --- traffic ------------------------------------------------------------------------------------
+
+/** An event as an agent posts it, without session_id and seq (added per session). */
+export type WireEvent = Record<string, unknown> & { ts: number; kind: string };
+
+function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re} (${buf})`)), ms);
+    child[stream]!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (re.test(buf)) {
+        clearTimeout(t);
+        resolve(buf);
+      }
+    });
+  });
+}
+
+/**
+ * One real sipp call on loopback (built-in uas/uac; with `rtp`, uac_pcap with RTP echo), captured
+ * by tcpdump, decoded into SIP events and, with `rtp`, RTP samples and final stream stats.
+ */
+export async function sippCall(opts: { uasPort: number; uacPort: number; rtp?: boolean; mediaPort?: number }): Promise<WireEvent[]> {
+  const dir = tmp('tunaio-sipp-');
+  const pcap = path.join(dir, 'call.pcap');
+  const filter = opts.rtp ? `udp and (port ${opts.uasPort} or port ${opts.uacPort} or portrange ${opts.mediaPort}-${(opts.mediaPort ?? 0) + 20} or portrange ${(opts.mediaPort ?? 0) + 100}-${(opts.mediaPort ?? 0) + 120})` : `udp and (port ${opts.uasPort} or port ${opts.uacPort})`;
+  const dump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-s', '4096', '-B', '8192', '-Z', 'root', '-w', pcap, filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    await waitFor(dump, 'stderr', /listening on/, 10_000);
+    if (opts.rtp) fs.symlinkSync('/usr/share/sip-tester', path.join(dir, 'pcap'));
+    const uasArgs = ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(opts.uasPort), '-bg', '-nostdin'];
+    if (opts.rtp) uasArgs.push('-rtp_echo', '-mp', String(opts.mediaPort));
+    const uasOut = execFileSync('sipp', uasArgs, { cwd: dir, encoding: 'utf8', timeout: 10_000 });
+    const pid = Number(/PID=\[(\d+)\]/.exec(uasOut)?.[1]);
+    try {
+      const uacArgs = [
+        '-sn', opts.rtp ? 'uac_pcap' : 'uac', `127.0.0.1:${opts.uasPort}`, '-i', '127.0.0.1', '-p', String(opts.uacPort),
+        '-m', '1', '-nostdin', '-timeout', '30s',
+      ];
+      if (opts.rtp) uacArgs.push('-mp', String((opts.mediaPort ?? 0) + 100));
+      execFileSync('sipp', uacArgs, { cwd: dir, stdio: 'ignore', timeout: 40_000 });
+    } finally {
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    await new Promise((r) => setTimeout(r, 300)); // let tcpdump write the last packets
+  } finally {
+    dump.kill('SIGINT');
+    await new Promise((r) => dump.once('exit', r));
+  }
+  return decodeCapture(fs.readFileSync(pcap));
+}
+
+const userOf = (v: string | undefined): string | undefined => /sips?:([^@;>]+)@/i.exec(v ?? '')?.[1];
+
+export function decodeCapture(buf: Buffer): WireEvent[] {
+  const { records } = readCaptureFile(buf);
+  const d = new Dissector();
+  const out: WireEvent[] = [];
+  const streams = new Map<string, { s: RtpStream; samples: number; callId: string | null }>();
+  let callId: string | null = null;
+  for (const rec of records) {
+    for (const u of d.push(rec)) {
+      if (u.transport !== 'udp') continue;
+      const src = { ip: u.src.ip, port: u.src.port };
+      const dst = { ip: u.dst.ip, port: u.dst.port };
+      if (looksLikeSip(u.payload)) {
+        const msg = parseSipDatagram(u.payload);
+        if (isParseError(msg)) continue;
+        callId = msg.callId ?? callId;
+        out.push({
+          ts: u.tsUs,
+          kind: 'sip',
+          transport: 'udp',
+          src,
+          dst,
+          call_id: msg.callId ?? null,
+          sip: {
+            ...(msg.isRequest ? { method: msg.method } : { status: msg.statusCode, reason: msg.reason }),
+            cseq_seq: msg.cseq?.seq,
+            cseq_method: msg.cseq?.method,
+            from_user: userOf(msg.header('from')),
+            to_user: userOf(msg.header('to')),
+            has_sdp: msg.body.length > 0 && /application\/sdp/i.test(msg.header('content-type') ?? ''),
+          },
+          payload: msg.raw.toString('utf8'),
+        });
+      } else if (looksLikeRtp(u.payload)) {
+        const h = parseRtp(u.payload);
+        if (isParseError(h) || h.payloadType >= 72) continue;
+        const key = `${src.ip}:${src.port}>${dst.ip}:${dst.port}#${h.ssrc}`;
+        let st = streams.get(key);
+        if (!st) {
+          st = { s: new RtpStream(h.ssrc, src.ip, src.port, dst.ip, dst.port), samples: 0, callId };
+          streams.set(key, st);
+        }
+        st.s.update(h.sequence, h.timestamp, h.payloadType, u.tsUs, h.payloadType === 0 ? { codec: 'PCMU', clockRate: 8000 } : undefined, h.marker);
+        if (st.samples < 3) {
+          st.samples++;
+          out.push({
+            ts: u.tsUs,
+            kind: 'rtp',
+            transport: 'udp',
+            src,
+            dst,
+            call_id: callId,
+            rtp: { ssrc: h.ssrc, pt: h.payloadType, seq: h.sequence, ts: h.timestamp, marker: h.marker },
+          });
+        }
+      }
+    }
+  }
+  for (const { s, callId: cid } of streams.values()) {
+    const snap = s.snapshot();
+    out.push({
+      ts: snap.lastTsUs,
+      kind: 'rtp',
+      transport: 'udp',
+      src: snap.src,
+      dst: snap.dst,
+      call_id: cid,
+      stats: {
+        ssrc: snap.ssrc,
+        packets: snap.packets,
+        expected: snap.expected,
+        lost: snap.lost,
+        jitter_ms: snap.jitterMs,
+        max_delta_ms: snap.maxDeltaMs,
+        mos: snap.mos ?? null,
+        codec: snap.codec ?? null,
+        final: true,
+      },
+    });
+  }
+  return out.sort((a, b) => a.ts - b.ts);
+}
+
+let seq = 0;
+export const forSession = (sessionId: string, evs: WireEvent[]): unknown[] =>
+  evs.map((e) => ({ ...e, session_id: sessionId, seq: ++seq }));
