@@ -125,3 +125,35 @@ describe('agent: replay, RTP, logs, upload', () => {
     }
   });
 });
+
+describe('agent: SIP over WebSocket is also a webrtc event', () => {
+  it('sends every message of the dialog, and a webrtc event for each one carried over WebSocket', async () => {
+    const wsFile = join(PCAPS, 'sip_websocket_and_udp_b2bua_407__heplify.pcap');
+    const wsCall = 'kovfhoptshgn59q712sr';
+    const sid = 'b0000000000000000009';
+    const wdir = mkdtempSync(join(tmpdir(), 'tunaio-agent-ws-'));
+    writeFileSync(join(wdir, 'captures.json'), JSON.stringify([{ ...capture(sid, { call_id: wsCall }, false), capture_pcap: false }]));
+    const a = new Agent({ name: 'ws', token: TOKEN, listen: null, read: wsFile, spoolDir: wdir });
+    try {
+      await a.start();
+      await (a.sources.find((s) => s.kind === 'replay') as ReplaySource).done();
+      const oracle = (filter: string): number =>
+        execFileSync('tshark', ['-r', wsFile, '-Y', filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').length;
+      const all = oracle(`sip.Call-ID == "${wsCall}"`);
+      const overWs = oracle(`websocket && sip.Call-ID == "${wsCall}"`);
+      expect(await waitFor(() => center.of(sid).length >= all + overWs)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      const evs = center.of(sid);
+      const sip = evs.filter((e) => e.kind === 'sip');
+      const webrtc = evs.filter((e) => e.kind === 'webrtc');
+      expect(sip).toHaveLength(all);
+      expect(sip.filter((e) => e.transport === 'ws')).toHaveLength(overWs);
+      expect(webrtc).toHaveLength(overWs);
+      expect(webrtc.every((e) => e.transport === 'ws' && e.call_id === wsCall && e.sip !== null && e.frame === null)).toBe(true);
+      expect(evs.every((e) => e.frame === null)).toBe(true); // capture_pcap off: no frames travel
+    } finally {
+      await a.stop();
+      rmSync(wdir, { recursive: true, force: true });
+    }
+  });
+});

@@ -36,6 +36,8 @@ export interface AgentConfig {
   rtpSampleFirst?: number;
   rtpSampleEvery?: number;
   tcpdumpPath?: string;
+  /** seconds between counter heartbeats of captures with nothing to upload (default 5) */
+  heartbeatS?: number;
   /** log pacing for the live source's counters (tests shorten it) */
   liveStatsIntervalMs?: number;
   log?: (msg: string) => void;
@@ -73,6 +75,9 @@ export class Agent {
       rtpSampleFirst: cfg.rtpSampleFirst,
       rtpSampleEvery: cfg.rtpSampleEvery,
       stateFile: cfg.spoolDir ? join(cfg.spoolDir, 'captures.json') : undefined,
+      health: () => this.health(),
+      sourceDrops: () => this.sourceDrops(),
+      heartbeatS: cfg.heartbeatS,
       log,
     });
     this.manager = manager;
@@ -146,6 +151,34 @@ export class Agent {
     return this.address;
   }
 
+  /** Whether this agent can capture at all: what the center shows per agent on the session. */
+  health(): { state: 'capturing' | 'failed'; reason?: string } {
+    if (this.sources.length === 0) return { state: 'failed', reason: 'the agent has no capture source (--interface, --hep, --log, --read)' };
+    const failed = this.sources.map((s) => s.status()).filter((st) => st.state === 'failed');
+    if (failed.length === 0) return { state: 'capturing' };
+    const reason = failed.map((st) => `${st.name}: ${st.error ?? 'failed'}`).join('; ');
+    return { state: failed.length === this.sources.length ? 'failed' : 'capturing', reason };
+  }
+
+  /** Losses at the sources that no capture can see otherwise (summed over sources of a kind). */
+  sourceDrops(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const add = (k: string, v: number | undefined): void => {
+      if (v) out[k] = (out[k] ?? 0) + v;
+    };
+    for (const s of this.sources) {
+      const c = s.status().counters;
+      if (s.kind === 'live') add('kernel_dropped', c.kernel_dropped);
+      if (s.kind === 'hep') {
+        add('hep_auth_failed', c.auth_failed);
+        for (const [k, v] of Object.entries(c)) if (k.startsWith('bad_')) add('hep_malformed', v);
+        add('hep_malformed', c.sip_malformed);
+      }
+      if (s.kind === 'log') add('log_overlong_lines', c.overlong);
+    }
+    return out;
+  }
+
   get port(): number | undefined {
     return this.address?.port;
   }
@@ -154,7 +187,8 @@ export class Agent {
     await this.api?.close();
     await Promise.all(this.sources.map((s) => s.stop().catch(() => undefined)));
     this.manager.stop();
-    await this.uploader.flush(3).catch(() => undefined);
+    // Last events (final RTP stats) go out now when the center is there; otherwise to the spool.
+    if (this.uploader.centerReachable) await this.uploader.flush(3).catch(() => undefined);
     await this.uploader.close();
   }
 

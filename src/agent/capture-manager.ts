@@ -40,7 +40,16 @@ export interface PacketInput {
 }
 
 export interface CaptureManagerOptions {
-  uploader: Pick<Uploader, 'enqueue' | 'closeSession' | 'stats'>;
+  uploader: Pick<Uploader, 'enqueue' | 'closeSession' | 'stats' | 'heartbeat'>;
+  /** whether the agent can capture at all (sources failed, none configured), sent with the counters */
+  health?: () => { state: 'capturing' | 'failed'; reason?: string };
+  /**
+   * Source-level losses that hit every capture (kernel drops of tcpdump, HEP packets refused for a
+   * bad auth key, malformed HEP): reported per capture as the growth since it started.
+   */
+  sourceDrops?: () => Record<string, number>;
+  /** seconds between counter heartbeats of a capture with nothing to upload (0 = never) */
+  heartbeatS?: number;
   tenantHeaders?: string[];
   /** RTP sampling: first N packets per stream, then 1 in M */
   rtpSampleFirst?: number;
@@ -57,6 +66,7 @@ interface Capture {
   expiresAtMs: number;
   startedAtMs: number;
   seenBase: number;
+  dropBase: Record<string, number>;
   matched: number;
   emitted: number;
   dropped: Record<string, number>;
@@ -94,6 +104,7 @@ export class CaptureManager {
   private packetsSeen = 0;
   private logLinesSeen = 0;
   private timer: NodeJS.Timeout | undefined;
+  private ticks = 0;
   /** when false (a replay runs), the engine clock follows packet time only */
   wallClockAdvance = true;
   readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, events: 0, internal_errors: 0 };
@@ -129,6 +140,10 @@ export class CaptureManager {
     const now = this.now();
     for (const [id, c] of this.captures) if (c.expiresAtMs <= now) this.remove(id, 'expired');
     if (this.wallClockAdvance) this.engine.advance(now * 1000);
+    const every = this.o.heartbeatS ?? 5;
+    if (every > 0 && ++this.ticks % every === 0) {
+      for (const c of this.captures.values()) this.o.uploader.heartbeat(c.cmd.session_id, c.cmd.ingest_url);
+    }
   }
 
   /**
@@ -155,6 +170,7 @@ export class CaptureManager {
         expiresAtMs,
         startedAtMs: this.now(),
         seenBase: this.packetsSeen,
+        dropBase: this.o.sourceDrops?.() ?? {},
         matched: 0,
         emitted: 0,
         dropped: {},
@@ -183,6 +199,17 @@ export class CaptureManager {
     return true;
   }
 
+  /** Drops of a capture: its own, plus source-level losses since it started. */
+  private dropsOf(c: Capture): Record<string, number> {
+    const out: Record<string, number> = { ...c.dropped };
+    const now = this.o.sourceDrops?.() ?? {};
+    for (const [k, v] of Object.entries(now)) {
+      const d = v - (c.dropBase[k] ?? 0);
+      if (d > 0) out[k] = (out[k] ?? 0) + d;
+    }
+    return out;
+  }
+
   ids(): string[] {
     return [...this.captures.keys()];
   }
@@ -196,7 +223,7 @@ export class CaptureManager {
     if (!c) return undefined;
     const up = this.o.uploader.stats(id);
     const ec = this.engine.sessionCounters(id);
-    const dropped: Record<string, number> = { ...c.dropped };
+    const dropped = this.dropsOf(c);
     for (const [k, v] of Object.entries(up?.dropped ?? {})) dropped[k] = (dropped[k] ?? 0) + v;
     if (ec && ec.evicted > 0) dropped.dialogs_evicted = ec.evicted;
     return {
@@ -240,7 +267,14 @@ export class CaptureManager {
         dropped: {},
       };
     }
-    return { session_id: id, packets_seen: this.packetsSeen - c.seenBase, packets_matched: c.matched, dropped: { ...c.dropped } };
+    const h = this.o.health?.();
+    return {
+      session_id: id,
+      packets_seen: this.packetsSeen - c.seenBase,
+      packets_matched: c.matched,
+      dropped: this.dropsOf(c),
+      ...(h ? { state: h.state, ...(h.reason ? { reason: h.reason.slice(0, 512) } : {}) } : {}),
+    };
   }
 
   // ---- input --------------------------------------------------------------------------------

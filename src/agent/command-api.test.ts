@@ -2,8 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
 import { Agent } from './agent.js';
+import type { HepSource } from './sources/hep.js';
 import { tokenMatches } from './command-api.js';
+import { IngestServer, waitFor } from './testing/ingest-server.js';
 
 const TOKEN = 'agent-token-abcdefghijklmnop';
 const SID = '0123456789abcdef0123';
@@ -128,5 +131,34 @@ describe('command API captures', () => {
     agent = new Agent({ name: 'test-agent', token: TOKEN, listen: { host: '127.0.0.1', port: 0 }, spoolDir: dir });
     await agent.start();
     expect(agent.manager.ids()).toEqual([SID]);
+  });
+});
+
+describe('counters for the center', () => {
+  it('sends a capture\'s counters even when nothing matches, with the reason the agent cannot capture', async () => {
+    const center = new IngestServer(TOKEN);
+    await center.start(0);
+    const a = new Agent({ name: 'idle', token: TOKEN, listen: { host: '127.0.0.1', port: 0 }, heartbeatS: 1, hep: ['udp:127.0.0.1:0'] });
+    const b = new Agent({ name: 'no-sources', token: TOKEN, listen: { host: '127.0.0.1', port: 0 }, heartbeatS: 1 });
+    try {
+      await a.start();
+      await b.start();
+      a.manager.put(cmd({ ingest_url: center.url }));
+      b.manager.put(cmd({ session_id: 'fedcba9876543210fedc', ingest_url: center.url }));
+      expect(await waitFor(() => center.countersOf(SID) !== undefined && center.countersOf('fedcba9876543210fedc') !== undefined, 5000)).toBe(true);
+      expect(center.countersOf(SID)).toMatchObject({ packets_seen: 0, packets_matched: 0, events_uploaded: 0, state: 'capturing' });
+      // hostile bytes on the HEP port show up on the session as a drop reason
+      const sock = createSocket('udp4');
+      const port = (a.sources[0] as HepSource).port;
+      await new Promise<void>((r) => sock.send(Buffer.from('HEP3 but not really'), port, '127.0.0.1', () => r()));
+      sock.close();
+      expect(await waitFor(() => (center.countersOf(SID)?.dropped.hep_malformed ?? 0) === 1, 5000)).toBe(true);
+      expect(center.countersOf('fedcba9876543210fedc')).toMatchObject({ state: 'failed', reason: expect.stringMatching(/no capture source/) });
+      expect(center.events).toEqual([]);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await center.stop();
+    }
   });
 });

@@ -152,6 +152,11 @@ export class Spool {
   }
 
   reserveSeq(sessionId: string, upTo: number): void {
+    if (!(sessionId in this.seqReserved)) {
+      // Bounded: forget the oldest sessions' reservations (their seqs start from the clock floor anyway).
+      const keys = Object.keys(this.seqReserved);
+      for (let i = 0; i < keys.length - 9_999; i++) delete this.seqReserved[keys[i]];
+    }
     this.seqReserved[sessionId] = upTo;
     this.reserveSeqFlush();
   }

@@ -107,12 +107,6 @@ export class Uploader {
     lane.closing = false;
     lane.ingestUrl = ingestUrl;
     const ev = { ...event, seq: this.takeSeq(lane) } as SpooledEvent;
-    if (lane.spooling && this.o.spool) {
-      if (this.o.spool.append(sessionId, ingestUrl, [ev]) === 1) lane.stats.spooled++;
-      else this.drop(lane, 'spool_full', 1);
-      this.schedule(lane, this.o.batchMs);
-      return true;
-    }
     if (this.memTotal >= this.o.queueMax) {
       this.drop(lane, 'queue_full', 1);
       return false;
@@ -120,6 +114,12 @@ export class Uploader {
     lane.mem.push(ev);
     lane.stats.queued++;
     this.memTotal++;
+    if (lane.spooling && this.o.spool) {
+      // The center is away: behind what is already spooled, in batches, so the disk sees few writes.
+      if (lane.mem.length >= this.o.batchMax) this.spill(lane);
+      this.schedule(lane, this.o.batchMs);
+      return true;
+    }
     this.schedule(lane, lane.mem.length >= this.o.batchMax ? 0 : this.o.batchMs);
     return true;
   }
@@ -127,6 +127,22 @@ export class Uploader {
   /** What the agent says about itself with each batch (version, sources). */
   setAgentInfo(info: NonNullable<UploaderOptions['agentInfo']>): void {
     this.o.agentInfo = info;
+  }
+
+  /**
+   * Sends a session's counters alone (an empty batch) when nothing else is on its way, so the center
+   * can show why nothing arrives (no packets seen, nothing matched, drops). Fire and forget.
+   */
+  heartbeat(sessionId: string, ingestUrl: string): void {
+    if (this.closed) return;
+    const lane = this.lane(sessionId, ingestUrl);
+    if (lane.inflight || lane.timer || lane.mem.length > 0 || lane.spooling) return;
+    lane.inflight = this.post(lane, [])
+      .then(() => undefined)
+      .catch(() => undefined)
+      .finally(() => {
+        lane.inflight = undefined;
+      });
   }
 
   /** The capture for this session ended: send what is left, then forget the lane. */
@@ -236,6 +252,7 @@ export class Uploader {
   private takeBatch(lane: Lane): { events: SpooledEvent[]; fromSpool: boolean } {
     const spool = this.o.spool;
     if (lane.spooling && spool) {
+      this.spill(lane); // newer events go behind the spooled ones: seq order holds on the wire
       const events = spool.peek(lane.sessionId, this.o.batchMax);
       if (events.length > 0) return { events: this.capBytes(events), fromSpool: true };
       lane.spooling = false; // the spool is empty: back to memory

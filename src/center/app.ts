@@ -25,6 +25,7 @@ import { agentRoutes } from './routes/agents/routes.js';
 import { ingestRoutes } from './routes/ingest/routes.js';
 import { authRoutes } from './routes/auth/routes.js';
 import { systemRoutes } from './routes/system/routes.js';
+import { registerWebUi } from './web-ui.js';
 
 export interface Center {
   app: FastifyInstance;
@@ -41,7 +42,7 @@ export interface Center {
 export async function createCenter(input: CenterConfig): Promise<Center> {
   const config = resolveConfig(input);
   fs.mkdirSync(pcapRoot(config.dataDir), { recursive: true });
-  const storage = openSqliteStorage(dbFile(config.dataDir));
+  const storage = input.storage ?? openSqliteStorage(dbFile(config.dataDir));
   const logger = pino({ level: config.logLevel, base: { service: 'tunaio-center' } });
   const onError = (err: unknown): void => logger.error({ err }, 'background job failed');
   const hub = new Hub();
@@ -58,7 +59,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
 
   let bootstrap: BootstrapCredentials | null;
   try {
-    bootstrap = await bootstrapAdmin(storage, { password: config.adminPassword, token: config.adminToken });
+    bootstrap = await bootstrapAdmin(storage, { password: config.adminPassword, token: config.adminToken }, config.scryptLog2N);
     await lifecycle.start();
   } catch (e) {
     lifecycle.close();
@@ -79,6 +80,16 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     return503OnClosing: true,
   });
   await app.register(cookie);
+  // An empty body with a JSON content type (fetch clients that always set it, e.g. on DELETE or
+  // logout) means "no body", not a 400; anything else goes to Fastify's safe JSON parser. The API
+  // takes JSON only: other content types get 400.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    parseJson(req, text, done);
+  });
   registerErrorHandling(app);
   registerAuth(app, ctx);
   app.addHook('onResponse', async (req, reply) => {
@@ -91,6 +102,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   ingestRoutes(app, ctx);
   authRoutes(app, ctx);
   systemRoutes(app, ctx, () => storage.countSessionsByStatus());
+  if (config.webRoot !== undefined) await registerWebUi(app, { root: config.webRoot });
   await app.ready();
 
   let closed = false;

@@ -1,5 +1,6 @@
 // The command center's configuration: what the composition root (cli) passes to startCenter().
 // Nothing in center reads the environment; defaults live here, in one place.
+import type { Storage } from './storage/types.js';
 
 export interface CenterConfig {
   /** data folder: `tunaio.db` (SQLite) and `pcap/<session>/` */
@@ -32,14 +33,20 @@ export interface CenterConfig {
   webSessionHours?: number;
   /** set the cookie's Secure flag (behind HTTPS) */
   cookieSecure?: boolean;
+  /** scrypt cost of new password hashes, log2(N); lowered only by tests to keep them fast */
+  scryptLog2N?: number;
   /** pino level; 'silent' in tests */
   logLevel?: string;
   /** clock in epoch ms, for tests of expiry and retention */
   now?: () => number;
+  /** a storage to use instead of SQLite under dataDir (another backend, or a test wrapper); closed by close() */
+  storage?: Storage;
+  /** folder of the built web UI (index.html, assets/), served at `/`; no UI when omitted */
+  webRoot?: string;
 }
 
-export type ResolvedConfig = Required<Omit<CenterConfig, 'adminPassword' | 'adminToken'>> &
-  Pick<CenterConfig, 'adminPassword' | 'adminToken'>;
+export type ResolvedConfig = Required<Omit<CenterConfig, 'adminPassword' | 'adminToken' | 'storage' | 'webRoot'>> &
+  Pick<CenterConfig, 'adminPassword' | 'adminToken' | 'webRoot'>;
 
 export const CENTER_DEFAULTS = {
   port: 8080,
@@ -58,6 +65,7 @@ export const CENTER_DEFAULTS = {
   webSessionHours: 12,
   cookieSecure: false,
   logLevel: 'info',
+  scryptLog2N: 15,
 } as const;
 
 export function resolveConfig(c: CenterConfig): ResolvedConfig {
@@ -69,6 +77,7 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     host: pick('host'),
     adminPassword: c.adminPassword,
     adminToken: c.adminToken,
+    webRoot: c.webRoot,
     eventRetentionHours: pick('eventRetentionHours'),
     pcapRetentionHours: pick('pcapRetentionHours'),
     maxSessionEvents: pick('maxSessionEvents'),
@@ -83,6 +92,7 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     webSessionHours: pick('webSessionHours'),
     cookieSecure: pick('cookieSecure'),
     logLevel: pick('logLevel'),
+    scryptLog2N: pick('scryptLog2N'),
     now: c.now ?? Date.now,
   };
 }

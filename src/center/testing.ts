@@ -31,6 +31,7 @@ export async function testCenter(overrides: Partial<CenterConfig> = {}): Promise
   const c = await createCenter({
     dataDir,
     logLevel: 'silent',
+    scryptLog2N: 10,
     adminPassword: ADMIN_PASSWORD,
     adminToken: OPERATOR_TOKEN,
     ...overrides,
@@ -79,4 +80,86 @@ export function sipEvent(session_id: string, seq: number, over: Partial<IngestEv
     payload: `INVITE sip:15558672044@example.com SIP/2.0\r\nCall-ID: ${callId}\r\n\r\n`,
     ...over,
   };
+}
+
+/** The center listening on an ephemeral loopback port, for tests that need real sockets (SSE). */
+export async function testServer(overrides: Partial<CenterConfig> = {}): Promise<TestCenter & { url: string }> {
+  const c = await testCenter({ ...overrides });
+  await c.app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = c.app.server.address();
+  if (!addr || typeof addr !== 'object') throw new Error('no address');
+  return Object.assign(c, { url: `http://127.0.0.1:${addr.port}` });
+}
+
+export interface SseMessage {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** A minimal SSE client over node:http that records messages and comments. */
+export interface SseClient {
+  messages: SseMessage[];
+  comments: string[];
+  status: number;
+  ended: Promise<void>;
+  isEnded(): boolean;
+  waitFor(pred: (c: SseClient) => boolean, timeoutMs?: number): Promise<void>;
+  close(): void;
+}
+
+export async function openSse(url: string, headers: Record<string, string>): Promise<SseClient> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+      let buf = '';
+      let ended = false;
+      let endResolve: () => void = () => undefined;
+      const client: SseClient = {
+        messages: [],
+        comments: [],
+        status: res.statusCode ?? 0,
+        ended: new Promise<void>((r) => (endResolve = r)),
+        isEnded: () => ended,
+        async waitFor(pred, timeoutMs = 10_000) {
+          const deadline = Date.now() + timeoutMs;
+          while (!pred(client)) {
+            if (Date.now() > deadline) throw new Error(`SSE wait timed out (${client.messages.length} messages)`);
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        },
+        close: () => req.destroy(),
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const msg: SseMessage = { event: 'message', data: '' };
+          let isMessage = false;
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) client.comments.push(line.slice(1).trim());
+            else if (line.startsWith('id: ')) msg.id = line.slice(4);
+            else if (line.startsWith('event: ')) msg.event = line.slice(7);
+            else if (line.startsWith('data: ')) {
+              msg.data = line.slice(6);
+              isMessage = true;
+            }
+          }
+          if (isMessage) client.messages.push(msg);
+        }
+      });
+      const finish = () => {
+        ended = true;
+        endResolve();
+      };
+      res.on('end', finish);
+      res.on('close', finish);
+      resolve(client);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

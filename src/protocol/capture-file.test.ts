@@ -185,6 +185,23 @@ describe('pcapng reader', () => {
     expect(got.map(strip)).toEqual(a);
   });
 
+  it('reads what Wireshark writes: editcap to pcapng and to nanosecond pcap give the same records', () => {
+    for (const name of ['sip_websocket_and_udp_b2bua_407__heplify.pcap', 'sip_udp_h263-video-rtp_null-loopback__wireshark.pcap', 'sip_sctp_invite-403_sll__heplify.pcap']) {
+      const src = path.join(PCAPS, name);
+      const want = readCaptureFile(readFileSync(src)).records.map(strip);
+      for (const [fmt, expected] of [
+        ['pcapng', 'pcapng'],
+        ['nsecpcap', 'pcap-ns'],
+      ] as const) {
+        const out = path.join(tmp, `${name}.${fmt}`);
+        execFileSync('editcap', ['-F', fmt, src, out], { stdio: 'ignore' });
+        const { records, status } = readCaptureFile(readFileSync(out));
+        expect(status).toMatchObject({ format: expected, truncated: false });
+        expect(records.map(strip)).toEqual(want);
+      }
+    }
+  });
+
   it('a packet naming an undescribed interface is corrupt', () => {
     const file = pcapng([{ linkType: 1 }], [{ iface: 3, ts: 1n, data: Buffer.alloc(20) }]);
     const { records, status } = readCaptureFile(file);

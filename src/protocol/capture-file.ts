@@ -22,6 +22,37 @@ export interface CaptureRecord {
   interfaceId: number;
 }
 
+/**
+ * What the reader returns: a CaptureRecord whose `data` view is made on first access. Hot paths
+ * (the dissector) read `buf[offset, offset + caplen)` directly and never pay for a Buffer object per
+ * frame. `buf` is the caller's chunk (or a copy when the record spanned chunks).
+ */
+export class ReaderRecord implements CaptureRecord {
+  private view: Buffer | null = null;
+
+  constructor(
+    readonly frame: number,
+    readonly linkType: number,
+    readonly tsUs: number,
+    readonly tsSec: number,
+    readonly tsNsec: number,
+    readonly caplen: number,
+    readonly origLen: number,
+    readonly interfaceId: number,
+    readonly buf: Buffer,
+    readonly offset: number,
+  ) {}
+
+  get data(): Buffer {
+    return (this.view ??= this.buf.subarray(this.offset, this.offset + this.caplen));
+  }
+
+  toJSON(): object {
+    const { frame, linkType, tsUs, caplen, origLen, interfaceId } = this;
+    return { frame, linkType, tsUs, caplen, origLen, interfaceId };
+  }
+}
+
 export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng';
 
 export interface CaptureEndStatus {
@@ -38,7 +69,11 @@ export interface CaptureEndStatus {
 }
 
 export interface CaptureReader {
-  /** Feeds the next bytes; returns the records completed by them (possibly none). */
+  /**
+   * Feeds the next bytes; returns the records completed by them (possibly none). Records point into
+   * `chunk` (no copy): do not reuse or modify a chunk while its records are in use, and copy
+   * `record.data` before keeping it long (it keeps the whole chunk alive).
+   */
   push(chunk: Buffer): CaptureRecord[];
   /** No more bytes: reports whether the file ended cleanly. */
   end(): CaptureEndStatus;
@@ -136,15 +171,16 @@ class Reader implements CaptureReader {
       }
     }
     const len = chunk.length;
-    if (this.format === 'pcap' || this.format === 'pcap-ns') {
-      off = this.pcapRecords(chunk, off, len, out === NONE ? (out = []) : out);
-      if (this.error !== null || off >= len) return out;
-    }
     while (off < len) {
+      if (this.format === 'pcap' || this.format === 'pcap-ns') {
+        // fast path; the generic code below handles the record it stops at (incomplete or corrupt)
+        off = this.pcapRecords(chunk, off, len, out === NONE ? (out = []) : out);
+        if (off >= len) return out;
+      }
       const need = this.unitSize(chunk, off, len - off);
       if (need < 0) return out;
       if (len - off < need) {
-        this.pending = Buffer.from(chunk.subarray(off)); // copy: the caller may reuse its chunk
+        this.pending = Buffer.from(chunk.subarray(off)); // copy: the rest of the record comes in another chunk
         return out;
       }
       const rec = this.unit(chunk, off, need);
@@ -175,17 +211,7 @@ class Reader implements CaptureReader {
       if (len - off - 16 < caplen) return off;
       const origLen = le ? (b[off + 12] | (b[off + 13] << 8) | (b[off + 14] << 16)) + b[off + 15] * 0x1000000 : b[off + 12] * 0x1000000 + ((b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]);
       const nsec = ns ? frac : frac * 1000;
-      out.push({
-        frame: ++this.frame,
-        linkType,
-        tsUs: sec * 1_000_000 + (ns ? Math.floor(frac / 1000) : frac),
-        tsSec: sec,
-        tsNsec: nsec,
-        caplen,
-        origLen,
-        data: b.subarray(off + 16, off + 16 + caplen),
-        interfaceId: 0,
-      });
+      out.push(new ReaderRecord(++this.frame, linkType, sec * 1_000_000 + (ns ? Math.floor(frac / 1000) : frac), sec, nsec, caplen, origLen, 0, b, off + 16));
       off += 16 + caplen;
       this.fileOff += 16 + caplen;
     }
@@ -267,17 +293,7 @@ class Reader implements CaptureReader {
     const caplen = size - 16;
     const origLen = le ? b.readUInt32LE(off + 12) : b.readUInt32BE(off + 12);
     const nsec = this.ns ? frac : frac * 1000;
-    return {
-      frame: ++this.frame,
-      linkType: this.linkType,
-      tsUs: sec * 1_000_000 + Math.floor(nsec / 1000),
-      tsSec: sec,
-      tsNsec: nsec,
-      caplen,
-      origLen,
-      data: b.subarray(off + 16, off + size),
-      interfaceId: 0,
-    };
+    return new ReaderRecord(++this.frame, this.linkType, sec * 1_000_000 + Math.floor(nsec / 1000), sec, nsec, caplen, origLen, 0, b, off + 16);
   }
 
   private u32(b: Buffer, o: number): number {
@@ -305,7 +321,7 @@ class Reader implements CaptureReader {
         const caplen = this.u32(b, off + 20);
         const orig = this.u32(b, off + 24);
         if (28 + caplen > end - off) return this.badBlock(at, `enhanced packet block captured length ${caplen} exceeds the block`);
-        return this.packet(id, this.u32(b, off + 12), this.u32(b, off + 16), b.subarray(off + 28, off + 28 + caplen), orig, at);
+        return this.packet(id, this.u32(b, off + 12), this.u32(b, off + 16), b, off + 28, caplen, orig, at);
       }
       case 3: {
         // Simple Packet Block (pcapng §4.4): interface 0, no timestamp, captured = min(orig, snaplen, block)
@@ -314,7 +330,7 @@ class Reader implements CaptureReader {
         const iface = this.ifaces[0];
         let caplen = Math.min(orig, end - off - 12);
         if (iface !== undefined && iface.snaplen > 0) caplen = Math.min(caplen, iface.snaplen);
-        return this.packet(0, 0, 0, b.subarray(off + 12, off + 12 + caplen), orig, at);
+        return this.packet(0, 0, 0, b, off + 12, caplen, orig, at);
       }
       case 2: {
         // obsolete Packet Block (pcapng appendix)
@@ -323,7 +339,7 @@ class Reader implements CaptureReader {
         const caplen = this.u32(b, off + 20);
         const orig = this.u32(b, off + 24);
         if (28 + caplen > end - off) return this.badBlock(at, `packet block captured length ${caplen} exceeds the block`);
-        return this.packet(id, this.u32(b, off + 12), this.u32(b, off + 16), b.subarray(off + 28, off + 28 + caplen), orig, at);
+        return this.packet(id, this.u32(b, off + 12), this.u32(b, off + 16), b, off + 28, caplen, orig, at);
       }
       default:
         return null; // NRB, ISB, DSB, custom and unknown blocks are skipped by their length
@@ -363,7 +379,7 @@ class Reader implements CaptureReader {
     this.ifaces.push(iface);
   }
 
-  private packet(id: number, hi: number, lo: number, data: Buffer, orig: number, at: number): CaptureRecord | null {
+  private packet(id: number, hi: number, lo: number, b: Buffer, dataOff: number, caplen: number, orig: number, at: number): CaptureRecord | null {
     const iface = this.ifaces[id];
     if (iface === undefined) return this.badBlock(at, `packet refers to interface ${id}, which no interface block described`);
     let sec: number;
@@ -392,17 +408,7 @@ class Reader implements CaptureReader {
       nsec = Number(unitsNs);
     }
     sec += iface.offsetSec;
-    return {
-      frame: ++this.frame,
-      linkType: iface.linkType,
-      tsUs: sec * 1_000_000 + Math.floor(nsec / 1000),
-      tsSec: sec,
-      tsNsec: nsec,
-      caplen: data.length,
-      origLen: orig,
-      data,
-      interfaceId: id,
-    };
+    return new ReaderRecord(++this.frame, iface.linkType, sec * 1_000_000 + Math.floor(nsec / 1000), sec, nsec, caplen, orig, id, b, dataOff);
   }
 
   end(): CaptureEndStatus {

@@ -74,11 +74,15 @@ export class SipDecodePipeline {
   }
 
   private unit(u: Unit, onRow: (row: SipRow) => void): void {
+    if (u.transport === 'udp') {
+      // RTP/RTCP/DTLS (first byte ≥ 0x80) and tiny datagrams leave before any Buffer is made
+      if (u.payloadEnd - u.payloadOffset < 6 || u.payloadBuf[u.payloadOffset] >= 0x80) return;
+    }
     const p = u.payload;
     if (u.transport === 'udp') {
       if (looksLikeHep(p)) return this.hep(u, onRow);
       if (!looksLikeSip(p)) return;
-    }
+    } else if (u.transport === 'tcp' && p[0] === 0x48 && looksLikeHep(p)) return this.hep(u, onRow); // HEP over TCP
     // a datagram is one whole message even when its Content-Length lies (tshark shows it too)
     const msg = u.transport === 'udp' || u.transport === 'sctp' ? parseSipDatagram(p) : parseSip(p);
     if (isParseError(msg)) {

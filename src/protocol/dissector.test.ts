@@ -9,6 +9,7 @@ import type { CaptureRecord } from './capture-file.js';
 import { decodeCaptureBuffer } from './decode-pipeline.js';
 import type { SipRow } from './decode-pipeline.js';
 import { Dissector } from './dissector.js';
+import { encodeHep3 } from './hep.js';
 import type { Unit } from './dissector.js';
 import { ipv6Text } from './ip.js';
 import { PcapWriter } from './pcap-writer.js';
@@ -310,6 +311,21 @@ describe('TCP', () => {
       }
     }
     expect(d.stats.tcp.evicted + d.stats.tcp.gaps).toBeGreaterThan(0);
+  });
+});
+
+describe('HEP over TCP', () => {
+  it('a stream that starts with HEP3 is framed as HEP packets; the pipeline decodes the inner SIP', () => {
+    const hep = (callId: string) =>
+      encodeHep3({ ipFamily: 2, ipProto: 17, srcIp: '10.9.9.1', dstIp: '10.9.9.2', srcPort: 5060, dstPort: 5060, tsSec: 1_700_000_000, tsUsec: 42, protoType: 1, captureId: 7, payload: sipRequest('INVITE', callId, 1) });
+    const stream = Buffer.concat([hep('hep-tcp-1'), hep('hep-tcp-2'), hep('hep-tcp-3')]);
+    const cuts = [0, 100, 700, stream.length];
+    const frames = cuts.slice(1).map((c, i) => ethernet(0x0800, tcp4('192.0.2.50', 41000, '192.0.2.60', 9060, 1 + cuts[i], TCP.PSH, stream.subarray(cuts[i], c))));
+    const w = new PcapWriter({ linkType: 1 });
+    const { rows } = decodeCaptureBuffer(w.file(frames.map((data, i) => ({ tsUs: 1_700_000_100_000_000 + i, data }))));
+    expect(rows.map((r) => [r.callId, r.hep, r.src, r.tsUs])).toEqual(
+      ['hep-tcp-1', 'hep-tcp-2', 'hep-tcp-3'].map((c) => [c, true, '10.9.9.1:5060', 1_700_000_000_000_042]),
+    );
   });
 });
 

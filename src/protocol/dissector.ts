@@ -1,9 +1,10 @@
 // Frame → transport payload units. Walks link layer, tunnels (GRE incl. ERSPAN II/III and PPTP,
 // IP-in-IP, IPv6-in-IPv4/IPv6, PPPoE, PPP), IPv4/IPv6 with fragment reassembly, then UDP (each
-// datagram as is), TCP (SIP messages framed from the reassembled stream, or WebSocket messages after
-// an Upgrade) and SCTP (DATA chunk payloads). Stateful (reassembly), bounded, never throws on
-// malformed input: it counts it by reason in `stats`. Whether a UDP payload is SIP, RTP or HEP is
-// the consumer's decision.
+// datagram as is), TCP (SIP messages framed from the reassembled stream, WebSocket messages after an
+// Upgrade, or HEP packets on a HEP-over-TCP stream) and SCTP (DATA chunk payloads). Stateful
+// (reassembly), bounded, never throws on malformed input: it counts it by reason in `stats`. Whether
+// a UDP payload is SIP, RTP or HEP is the consumer's decision.
+import { ReaderRecord } from './capture-file.js';
 import type { CaptureRecord } from './capture-file.js';
 import { AddressCache, IPPROTO, newIpHeader, parseIpv4, parseIpv6 } from './ip.js';
 import type { IpHeader } from './ip.js';
@@ -13,6 +14,7 @@ import { ETHERTYPE, ethernetToL3, etherTypeAt, linkToL3, pppToL3, rawIpEtherType
 import type { L3Pos } from './link.js';
 import { newSctpStats, SctpReassembler, sctpData } from './sctp.js';
 import type { SctpStats } from './sctp.js';
+import { HepStreamFramer } from './hep.js';
 import { newFramingStats, SipStreamFramer } from './sip-framing.js';
 import type { FramedKind, FramerLimits, FramingStats } from './sip-framing.js';
 import { TcpReassembler } from './tcp-reassembly.js';
@@ -43,7 +45,8 @@ export interface Unit {
   readonly payload: Buffer;
   /**
    * Fast path for filters that want to look before paying for `payload`: the payload is
-   * `payloadBuf[payloadOffset, payloadEnd)` (for UDP `payloadBuf` is usually `frameData.data`).
+   * `payloadBuf[payloadOffset, payloadEnd)` (for UDP `payloadBuf` is usually the buffer that holds
+   * the frame, i.e. the reader's chunk).
    */
   readonly payloadBuf: Buffer;
   readonly payloadOffset: number;
@@ -172,9 +175,20 @@ export class Dissector {
     this.rec = rec;
     this.out = NONE;
     try {
-      const b = rec.data;
-      if (!linkToL3(rec.linkType, b, 0, b.length, this.pos)) this.stats.notIp++;
-      else this.l3(this.pos.etherType, b, this.pos.off, b.length, 0);
+      // reader records expose their chunk and offset: no Buffer view per frame on the hot path
+      let b: Buffer;
+      let off = 0;
+      let end: number;
+      if (rec instanceof ReaderRecord) {
+        b = rec.buf;
+        off = rec.offset;
+        end = off + rec.caplen;
+      } else {
+        b = rec.data;
+        end = b.length;
+      }
+      if (!linkToL3(rec.linkType, b, off, end, this.pos)) this.stats.notIp++;
+      else this.l3(this.pos.etherType, b, this.pos.off, end, 0);
     } catch {
       // a bug, not an input problem: keep going, but make it visible
       this.malformed('internal_error');
@@ -284,21 +298,38 @@ export class Dissector {
     this.tcp.segment(key, b.readUInt32BE(off + 4), b[off + 13], b.subarray(off + doff, end), this.rec!.tsUs);
   }
 
+  /**
+   * A TCP stream carries SIP (framed by Content-Length, or WebSocket after an Upgrade) unless its
+   * first bytes are "HEP3": then it is HEP over TCP (Kamailio/heplify `tcp:` transport) and each HEP
+   * packet becomes a unit (transport 'tcp'; the consumer decodes the HEP).
+   */
   private newStreamConsumer(_key: string): StreamConsumer {
     const src = this.curSrc!;
     const dst = this.curDst!;
     const ipVersion = this.curVersion;
-    const framer = new SipStreamFramer(this.stats.framing, this.framerLimits);
+    let sip: SipStreamFramer | null = null;
+    let hep: HepStreamFramer | null = null;
     const onMessage = (payload: Buffer, kind: FramedKind): void => {
       const rec = this.rec;
       if (rec === null) return;
       this.emit(this.messageUnit(rec, kind, ipVersion, src, dst, payload));
     };
     return {
-      push: (data: Buffer) => framer.push(data, onMessage),
-      gap: () => framer.gap(),
+      push: (data: Buffer) => {
+        if (sip === null && hep === null) {
+          if (data.length >= 4 && data[0] === 0x48 && data[1] === 0x45 && data[2] === 0x50 && data[3] === 0x33) hep = new HepStreamFramer();
+          else sip = new SipStreamFramer(this.stats.framing, this.framerLimits);
+        }
+        if (sip !== null) return sip.push(data, onMessage);
+        for (const p of hep!.push(data)) onMessage(p, 'tcp');
+        if (hep!.pending > this.framerLimits.maxMessageBytes) hep = new HepStreamFramer(); // bounded
+      },
+      gap: () => {
+        if (sip !== null) sip.gap();
+        else if (hep !== null) hep = new HepStreamFramer();
+      },
       get bufferedBytes() {
-        return framer.bufferedBytes;
+        return sip !== null ? sip.bufferedBytes : hep !== null ? hep.pending : 0;
       },
     };
   }

@@ -91,8 +91,17 @@ export const HEP3_CHUNK_NAMES: Readonly<Record<number, string>> = {
   0x27: 'tag type',
 };
 
-/** HEP proto types seen in practice (chunk 0x000b). */
-export const HEP_PROTO_TYPE = { SIP: 1, XMPP: 2, SDP: 3, RTP: 4, RTCP_JSON: 5, MGCP: 6, MEGACO: 7, M2UA: 8, M3UA: 9, IAX: 10, H322: 11, H321: 12, M2PA: 13, WEBRTC_JSON: 14, RTP_AGENT: 34, RTCP_XR: 35, DNS: 53, LOG: 100 } as const;
+/** HEP proto types (chunk 0x000b) as heplify-server and the HEP Wireshark plugin name them. */
+export const HEP_PROTO_TYPE = {
+  SIP: 1,
+  RTCP_JSON: 5, // RTCP report as JSON (rtpengine, FreeSWITCH)
+  QOS_JSON: 32,
+  RTP_AGENT: 34,
+  RTCP_XR: 35,
+  HORACLIFIX: 38,
+  DNS: 53,
+  LOG: 100,
+} as const;
 
 export interface HepChunk {
   vendorId: number;

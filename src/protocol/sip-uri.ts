@@ -5,7 +5,7 @@
 
 export interface SipUri {
   scheme: 'sip' | 'sips' | 'tel';
-  /** sip/sips: user part (unescaped only of nothing: as written); tel: the number (global or local) */
+  /** sip/sips: user part as written (not %-unescaped); tel: the number (global or local), as written */
   user?: string;
   password?: string;
   /** hostname, IPv4, or IPv6 with its brackets (`[2001:db8::1]`) as written */
@@ -107,7 +107,14 @@ export function splitHostPort(s: string): { host: string; port?: number } | null
   const colon = t.indexOf(':');
   if (colon < 0) return { host: t };
   if (t.indexOf(':', colon + 1) >= 0) {
-    // A bare IPv6 address without brackets (seen from some UAs): keep it whole as the host.
+    // An IPv6 address without brackets (invalid, but sent by real UAs, e.g. heplify's IPv6 capture:
+    // `sip:fec0:0:0:0:216:d3ff:fe0d:22c:5060`). Nine groups without `::` means eight address groups
+    // and a port; otherwise the whole text is the address. (tshark splits at the first colon.)
+    const parts = t.split(':');
+    if (parts.length === 9 && !t.includes('::')) {
+      const port = parsePort(parts[8]);
+      if (typeof port === 'number') return { host: parts.slice(0, 8).join(':'), port };
+    }
     return { host: t };
   }
   const port = parsePort(t.slice(colon + 1));
@@ -211,8 +218,8 @@ export function parseNameAddr(s: string): NameAddr | null {
     return out;
   }
   if (displayName !== undefined) return null; // a quoted display name needs a <uri>
-  // addr-spec: the URI ends at the first ';' after the host (header params follow); for tel the
-  // ';' params are kept on the URI only when they are tel params — keep it simple: header params.
+  // addr-spec: RFC 3261 §20.10 — a URI with ';', ',' or '?' must be in <>, so in the bare form every
+  // ';' parameter belongs to the header (tel URIs included).
   const semi = t.indexOf(';');
   const rawUri = (semi < 0 ? t : t.slice(0, semi)).trim();
   if (rawUri === '' || rawUri.indexOf(' ') >= 0) return null;

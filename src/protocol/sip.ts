@@ -8,6 +8,7 @@
 //   `SIP/2.0 SP 3DIGIT SP reason` (exactly tshark 4.0's `sip_parse_line` with strict_sip_version);
 //   a NUL byte in the first line means "not SIP". The method token is kept as written, so fuzzed
 //   methods such as `REGIStER` are still requests.
+// - Line endings: CRLF, bare LF, and (inside the header block, like tshark) a lone CR.
 // - Tolerant about content: header names are case-insensitive, spacing around the colon is free,
 //   unknown headers are kept, and a header line without a colon is skipped and counted in
 //   `malformedHeaders` (never an error). A header block not ended by an empty line (a truncated
@@ -198,12 +199,26 @@ interface FirstLine {
   next: number;
   sp1: number;
   sp2: number;
+  /** no byte >= 0x80 in the line: string offsets equal byte offsets after decoding */
+  ascii: boolean;
 }
 
 // Mirrors tshark 4.0 packet-sip.c sip_parse_line() (strict_sip_version = TRUE) and the NUL check of
 // dissect_sip_common(): the line ends at the first CR or LF.
 function classifyFirstLine(buf: Buffer, start: number, end: number, out: FirstLine): void {
   out.kind = 0;
+  out.ascii = true;
+  // A method token or "SIP/2.0" starts with a visible ASCII char: RTP (0x80…), STUN (0x00/0x01) and
+  // DTLS records (20–25) fall out here without a scan. tshark has no such rule, but no capture shows
+  // a SIP start line beginning with a control or non-ASCII byte.
+  const c0 = buf[start];
+  if (c0 === undefined || c0 <= 0x20 || c0 >= 0x7f) {
+    out.lineEnd = start;
+    out.next = start;
+    out.sp1 = -1;
+    out.sp2 = -1;
+    return;
+  }
   let sp1 = -1;
   let sp2 = -1;
   let i = start;
@@ -211,6 +226,7 @@ function classifyFirstLine(buf: Buffer, start: number, end: number, out: FirstLi
     const c = buf[i];
     if (c === 0x0d || c === 0x0a) break;
     if (c === 0) return;
+    if (c >= 0x80) out.ascii = false;
     if (c === 0x20) {
       if (sp1 < 0) sp1 = i;
       else if (sp2 < 0) sp2 = i;
@@ -248,14 +264,13 @@ function classifyFirstLine(buf: Buffer, start: number, end: number, out: FirstLi
 }
 
 /** Cheap first-line check for hot paths: true when parseSip would accept the start line. */
+const scratch: FirstLine = { kind: 0, lineEnd: 0, next: 0, sp1: -1, sp2: -1, ascii: true };
+
 export function looksLikeSip(buf: Buffer, offset = 0): boolean {
   const c = buf[offset];
-  // A method token or "SIP/2.0" starts with a visible ASCII char other than space; RTP (0x80…),
-  // STUN (0x00/0x01) and DTLS (20–63) fall out here without a scan.
-  if (c === undefined || c <= 0x20 || c >= 0x7f) return false;
-  const fl: FirstLine = { kind: 0, lineEnd: 0, next: 0, sp1: -1, sp2: -1 };
-  classifyFirstLine(buf, offset, buf.length, fl);
-  return fl.kind !== 0;
+  if (c === undefined || c <= 0x20 || c >= 0x7f) return false; // same first-byte rule, no call
+  classifyFirstLine(buf, offset, buf.length, scratch);
+  return scratch.kind !== 0;
 }
 
 const NEEDLE_LF_CRLF = Buffer.from('\n\r\n', 'latin1');
@@ -266,13 +281,14 @@ function findHeaderEnd(buf: Buffer, from: number, end: number): number {
   // `from` is the start of a line. An empty line is LF or CRLF right at a line start.
   if (from < end && buf[from] === 0x0a) return from + 1;
   if (from + 1 < end && buf[from] === 0x0d && buf[from + 1] === 0x0a) return from + 2;
-  // Native searches (memmem) beat a JS byte loop; an empty line is "\n\r\n" or "\n\n".
-  // Both searches are bounded by `end` afterwards; indexOf itself may look past it.
-  const a = buf.indexOf(NEEDLE_LF_CRLF, from);
-  const lim = a >= 0 && a + 3 <= end ? a : end;
-  const b = buf.indexOf(NEEDLE_LF_LF, from);
-  if (b >= 0 && b + 2 <= end && b < lim) return b + 2;
-  if (a >= 0 && a + 3 <= end) return a + 3;
+  // Native searches (memmem) beat a JS byte loop; an empty line is "\n\r\n" or "\n\n". Views
+  // starting at 0 keep offsets and bound each search, so a big stream buffer is never rescanned
+  // past `end` (or past the first CRLF empty line), which would make framing quadratic.
+  const view = end >= buf.length ? buf : buf.subarray(0, end);
+  const a = view.indexOf(NEEDLE_LF_CRLF, from);
+  const b = (a >= 0 ? buf.subarray(0, a + 2) : view).indexOf(NEEDLE_LF_LF, from);
+  if (b >= 0) return b + 2;
+  if (a >= 0) return a + 3;
   return -1;
 }
 
@@ -331,9 +347,9 @@ function pushHeader(headers: SipHeader[], name: string, value: string): void {
 }
 
 /** Parse the header block text (after the start line, before the empty line). Returns malformed lines. */
-function parseHeaderBlock(text: string, headers: SipHeader[]): number {
+function parseHeaderBlock(text: string, from: number, headers: SipHeader[]): number {
   let malformed = 0;
-  let pos = 0;
+  let pos = from;
   const n = text.length;
   let name = '';
   let value = '';
@@ -343,6 +359,12 @@ function parseHeaderBlock(text: string, headers: SipHeader[]): number {
     if (eol < 0) eol = n;
     let lineEnd = eol;
     if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--;
+    // A lone CR also ends a line (tshark's tvb_find_line_end does the same; seen in fuzzed captures).
+    const cr = text.indexOf('\r', pos);
+    if (cr >= 0 && cr < lineEnd) {
+      lineEnd = cr;
+      eol = cr;
+    }
     if (lineEnd > pos) {
       const first = text.charCodeAt(pos);
       if (first === 0x20 || first === 0x09) {
@@ -410,7 +432,7 @@ function parseSipUnsafe(buf: Buffer, start: number, end: number): SipMessage | P
   if (start < 0) start = 0;
   if (end > buf.length) end = buf.length;
   if (end - start <= 0) return parseError('not_sip', 0, 'empty input is not SIP');
-  const fl: FirstLine = { kind: 0, lineEnd: 0, next: 0, sp1: -1, sp2: -1 };
+  const fl: FirstLine = { kind: 0, lineEnd: 0, next: 0, sp1: -1, sp2: -1, ascii: true };
   classifyFirstLine(buf, start, end, fl);
   if (fl.kind === 0) {
     return parseError('not_sip', 0, 'first line is neither a SIP request line nor a SIP status line');
@@ -427,8 +449,15 @@ function parseSipUnsafe(buf: Buffer, start: number, end: number): SipMessage | P
     if (textEnd > headerStart && buf[textEnd - 1] === 0x0d) textEnd--;
   }
   const headers: SipHeader[] = [];
-  const malformed =
-    textEnd > headerStart ? parseHeaderBlock(buf.toString('utf8', headerStart, textEnd), headers) : 0;
+  // One decode for the start line and the header block when the start line is ASCII (the rule).
+  let text = '';
+  let malformed = 0;
+  if (fl.ascii) {
+    text = buf.toString('utf8', start, Math.max(textEnd, fl.lineEnd));
+    if (textEnd > headerStart) malformed = parseHeaderBlock(text, headerStart - start, headers);
+  } else if (textEnd > headerStart) {
+    malformed = parseHeaderBlock(buf.toString('utf8', headerStart, textEnd), 0, headers);
+  }
 
   let callId: string | undefined;
   let cseqRaw: string | undefined;
@@ -453,11 +482,16 @@ function parseSipUnsafe(buf: Buffer, start: number, end: number): SipMessage | P
   const body = complete ? buf.subarray(hdrEnd, bodyEnd) : buf.subarray(end, end);
   const msg = new ParsedSip(isRequest, headers, body, buf.subarray(start, complete ? bodyEnd : end), malformed, complete);
   if (isRequest) {
-    msg.method = buf.toString('latin1', start, fl.sp1);
-    msg.requestUri = buf.toString('utf8', fl.sp1 + 1, fl.sp2);
+    if (fl.ascii) {
+      msg.method = text.slice(0, fl.sp1 - start);
+      msg.requestUri = text.slice(fl.sp1 + 1 - start, fl.sp2 - start);
+    } else {
+      msg.method = buf.toString('latin1', start, fl.sp1);
+      msg.requestUri = buf.toString('utf8', fl.sp1 + 1, fl.sp2);
+    }
   } else {
     msg.statusCode = (buf[fl.sp1 + 1] - 0x30) * 100 + (buf[fl.sp1 + 2] - 0x30) * 10 + (buf[fl.sp1 + 3] - 0x30);
-    msg.reason = buf.toString('utf8', fl.sp2 + 1, fl.lineEnd);
+    msg.reason = fl.ascii ? text.slice(fl.sp2 + 1 - start, fl.lineEnd - start) : buf.toString('utf8', fl.sp2 + 1, fl.lineEnd);
   }
   if (callId !== undefined) msg.callId = callId;
   if (cseqRaw !== undefined) {

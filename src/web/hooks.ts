@@ -2,7 +2,8 @@
 // stream over SSE.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { EVENT_KINDS } from '../core/schema/event.js';
-import type { Event } from '../core/schema/event.js';
+import type { Event, EventPage } from '../core/schema/event.js';
+import { api } from './api.js';
 
 export function useNow(periodMs = 1000): number {
   const [now, setNow] = useState(Date.now());
@@ -56,23 +57,28 @@ export function usePoll<T>(load: () => Promise<T>, everyMs: number, deps: unknow
   return { data, error, loading, reload };
 }
 
-export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'error';
+export type StreamState = 'loading' | 'connecting' | 'live' | 'reconnecting' | 'ended' | 'error';
+
+const PAGE = 1000;
+const MAX_PAGES = 10_000;
 
 /**
- * Every event of a session, history then live, from `<base>/stream`. EventSource reconnects by itself
- * with Last-Event-ID; when it gives up (HTTP error) we reopen with ?after=<last id>. Ids are
- * checked, so nothing is shown twice and nothing is skipped. Updates are batched (100 ms) so a burst
- * of thousands of events renders a few times, not thousands.
+ * Every event of a session, history then live. The history is read in pages from `<base>/events`
+ * (one render for thousands of events), then `<base>/stream?after=<last id>` carries what follows.
+ * EventSource reconnects by itself with Last-Event-ID; when it gives up (HTTP error) we reopen with
+ * ?after=<last id>. Ids are checked, so nothing is shown twice and nothing is skipped. Live updates
+ * are batched (100 ms) so a burst renders a few times, not once per event.
  */
-export function useEventStream(streamUrl: string | null, onStatus?: () => void): { events: Event[]; state: StreamState } {
+export function useEventStream(base: string | null, onStatus?: () => void): { events: Event[]; state: StreamState; loaded: number } {
   const [events, setEvents] = useState<Event[]>([]);
-  const [state, setState] = useState<StreamState>('connecting');
+  const [state, setState] = useState<StreamState>('loading');
+  const [loaded, setLoaded] = useState(0);
   const onStatusRef = useRef(onStatus);
   onStatusRef.current = onStatus;
   useEffect(() => {
-    if (streamUrl === null) return;
+    if (base === null) return;
     setEvents([]);
-    setState('connecting');
+    setState('loading');
     let last = 0;
     let es: EventSource | null = null;
     let ended = false;
@@ -98,9 +104,11 @@ export function useEventStream(streamUrl: string | null, onStatus?: () => void):
       flushTimer ??= setTimeout(flush, 100);
     };
     const open = (): void => {
-      const url = last > 0 ? `${streamUrl}${streamUrl.includes('?') ? '&' : '?'}after=${last}` : streamUrl;
+      if (ended) return;
+      const url = `${base}/stream${last > 0 ? `?after=${last}` : ''}`;
       const src = new EventSource(url, { withCredentials: true });
       es = src;
+      setState((s) => (s === 'loading' ? 'connecting' : s));
       for (const k of EVENT_KINDS) src.addEventListener(k, onEvent as EventListener);
       src.addEventListener('status', () => {
         ended = true;
@@ -119,13 +127,30 @@ export function useEventStream(streamUrl: string | null, onStatus?: () => void):
         } else setState('reconnecting');
       };
     };
-    open();
+    const history = async (): Promise<void> => {
+      const all: Event[] = [];
+      try {
+        for (let i = 0; i < MAX_PAGES && !ended; i++) {
+          const page = await api<EventPage>(`${base}/events?after=${last}&limit=${PAGE}`, { quiet401: true });
+          for (const e of page.events) if (e.id > last) all.push(e);
+          last = Math.max(last, page.next_after);
+          setLoaded(all.length);
+          if (!page.more) break;
+        }
+      } catch {
+        // no events API here (or it failed): the stream replays the history from `last` instead
+      }
+      if (ended) return;
+      setEvents(all);
+      open();
+    };
+    void history();
     return () => {
       ended = true;
       es?.close();
       clearTimeout(flushTimer);
       clearTimeout(retryTimer);
     };
-  }, [streamUrl]);
-  return { events, state };
+  }, [base]);
+  return { events, state, loaded };
 }

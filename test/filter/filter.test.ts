@@ -187,3 +187,14 @@ describe('tunaio filter CLI', () => {
     expect(r.stderr).toMatch(/rtp 10\.0\.2\.15:17472 -> 10\.0\.2\.20:6000 .* packets=425 expected=425 lost=0/);
   });
 });
+
+describe('filter output without a match', () => {
+  it('is an empty pcap of the input link type (Linux SLL here)', async () => {
+    const o = out();
+    const s = await runFilter({ files: [path.join(PCAPS, 'sip_sctp_invite-403_sll__heplify.pcap')], criteria: { call_id: 'none' }, write: o, output: null });
+    expect(s.written).toBe(0);
+    const b = readFileSync(o);
+    expect(b.length).toBe(24);
+    expect(b.readUInt32LE(20)).toBe(113);
+  });
+});

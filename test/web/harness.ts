@@ -1,26 +1,24 @@
-// End-to-end harness of the web UI: the UI built by vite into a temp folder, a real center
-// (startCenter on a temp data folder, port 0), a front server that serves the UI with
-// registerWebUi and passes /api to the center untouched (SSE included), an agent registered through
-// the API, and real traffic: sipp calls on loopback captured by tcpdump and decoded with the
+// End-to-end harness of the web UI: the UI built by vite into a temp folder, a real center serving
+// it (startCenter with webRoot, temp data folder, port 0), a pass-through proxy in front of it whose
+// only job is to cut SSE connections on demand (reconnect tests), an agent registered through the
+// API, and real traffic: sipp calls on loopback captured by tcpdump and decoded with the
 // protocol package into the events an agent posts to /api/ingest.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
 import { build } from 'vite';
 import { startCenter } from '../../src/center/index.js';
 import type { RunningCenter } from '../../src/center/index.js';
-import { registerWebUi } from '../../src/center/web-ui.js';
 import { readCaptureFile } from '../../src/protocol/capture-file.js';
 import { Dissector } from '../../src/protocol/dissector.js';
 import { isParseError } from '../../src/protocol/errors.js';
 import { looksLikeSip, parseSipDatagram } from '../../src/protocol/sip.js';
 import { looksLikeRtp, parseRtp } from '../../src/protocol/rtp.js';
-import { RtpStream } from '../../src/core/match/rtp-stats.js';
+import { RtpStream, STATIC_PAYLOAD_TYPES } from '../../src/core/match/rtp-stats.js';
 
 export const CHROMIUM = '/usr/lib/chromium/chromium';
 export const CHROMIUM_ARGS = [
@@ -41,11 +39,19 @@ const tmp = (p: string): string => fs.mkdtempSync(path.join(os.tmpdir(), p));
 
 export async function buildWebUi(): Promise<string> {
   const outDir = tmp('tunaio-web-');
-  await build({
-    configFile: path.resolve(process.cwd(), 'src/web/vite.config.ts'),
-    logLevel: 'error',
-    build: { outDir, emptyOutDir: true, sourcemap: false },
-  });
+  // vitest sets NODE_ENV=test, which would make vite bundle React's development build
+  const env = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: path.resolve(process.cwd(), 'src/web/vite.config.ts'),
+      mode: 'production',
+      logLevel: 'error',
+      build: { outDir, emptyOutDir: true, sourcemap: false },
+    });
+  } finally {
+    process.env.NODE_ENV = env;
+  }
   return outDir;
 }
 
@@ -55,41 +61,43 @@ export interface Stack {
   center: RunningCenter;
   agent: { id: number; name: string; token: string };
   /** operator API call through the front, with the operator token */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers of every shape, read by the tests
   api(method: string, p: string, body?: unknown): Promise<{ status: number; json: any }>;
   ingest(events: unknown[]): Promise<{ accepted: number; rejected: unknown[] }>;
+  /** cuts every open SSE connection, as a flaky network would; returns how many were cut */
+  dropStreams(): number;
   close(): Promise<void>;
 }
 
 export async function startStack(webRoot: string): Promise<Stack> {
+  const dataDir = tmp('tunaio-web-data-');
   const center = await startCenter({
-    dataDir: tmp('tunaio-web-data-'),
+    dataDir,
     port: 0,
     host: '127.0.0.1',
     adminPassword: ADMIN_PASSWORD,
     adminToken: OPERATOR_TOKEN,
     logLevel: 'silent',
+    webRoot,
   });
   const target = new URL(center.url);
-  // /api goes to the center byte for byte (streams included); everything else to the web UI plugin
-  let front: FastifyInstance | undefined;
-  const serverFactory = (handler: http.RequestListener) =>
-    http.createServer((req, res) => {
-      if (!req.url?.startsWith('/api/') && req.url !== '/api') return handler(req, res);
-      const up = http.request(
-        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
-      up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
-      req.pipe(up);
+  const streams = new Set<http.ServerResponse>();
+  // every request goes to the center byte for byte (SSE included); open streams are remembered
+  const front = http.createServer((req, res) => {
+    const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
     });
-  front = Fastify({ serverFactory, logger: false });
-  await registerWebUi(front, { root: webRoot });
-  await front.listen({ port: 0, host: '127.0.0.1' });
-  const addr = front.server.address();
+    up.on('error', () => res.destroy());
+    if (req.url?.includes('/stream')) {
+      streams.add(res);
+      res.on('close', () => streams.delete(res));
+    }
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', () => resolve()));
+  const addr = front.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
 
   const api = async (method: string, p: string, body?: unknown) => {
@@ -120,9 +128,16 @@ export async function startStack(webRoot: string): Promise<Stack> {
       if (r.status !== 200) throw new Error(`ingest ${r.status}: ${JSON.stringify(j)}`);
       return j;
     },
+    dropStreams() {
+      const n = streams.size;
+      for (const res of streams) res.destroy();
+      return n;
+    },
     async close() {
-      await front?.close();
+      front.closeAllConnections();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
       await center.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -146,11 +161,26 @@ function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, m
   });
 }
 
+/** A UDP port that is free now (other suites run sipp on loopback at the same time). */
+export async function freeUdpPort(): Promise<number> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  const port = sock.address().port;
+  await new Promise<void>((resolve) => sock.close(() => resolve()));
+  return port;
+}
+
 /**
  * One real sipp call on loopback (built-in uas/uac; with `rtp`, uac_pcap with RTP echo), captured
  * by tcpdump, decoded into SIP events and, with `rtp`, RTP samples and final stream stats.
  */
-export async function sippCall(opts: { uasPort: number; uacPort: number; rtp?: boolean; mediaPort?: number }): Promise<WireEvent[]> {
+export async function sippCall(rtp = false): Promise<WireEvent[]> {
+  const uasPort = await freeUdpPort();
+  let uacPort = await freeUdpPort();
+  while (uacPort === uasPort) uacPort = await freeUdpPort();
+  // sipp takes mp, mp+1 (RTCP) and mp+2/mp+3 (video): an even base in a range the kernel does not hand out
+  const mediaPort = 20_000 + 4 * Math.floor(Math.random() * 2500);
+  const opts = { uasPort, uacPort, rtp, mediaPort };
   const dir = tmp('tunaio-sipp-');
   const pcap = path.join(dir, 'call.pcap');
   const filter = opts.rtp ? `udp and (port ${opts.uasPort} or port ${opts.uacPort} or portrange ${opts.mediaPort}-${(opts.mediaPort ?? 0) + 20} or portrange ${(opts.mediaPort ?? 0) + 100}-${(opts.mediaPort ?? 0) + 120})` : `udp and (port ${opts.uasPort} or port ${opts.uacPort})`;
@@ -162,8 +192,10 @@ export async function sippCall(opts: { uasPort: number; uacPort: number; rtp?: b
     if (opts.rtp) fs.symlinkSync('/usr/share/sip-tester', path.join(dir, 'pcap'));
     const uasArgs = ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(opts.uasPort), '-bg', '-nostdin'];
     if (opts.rtp) uasArgs.push('-rtp_echo', '-mp', String(opts.mediaPort));
-    const uasOut = execFileSync('sipp', uasArgs, { cwd: dir, encoding: 'utf8', timeout: 10_000 });
-    const pid = Number(/PID=\[(\d+)\]/.exec(uasOut)?.[1]);
+    // sipp -bg exits 99 once the background process is started, printing its PID
+    const uas = spawnSync('sipp', uasArgs, { cwd: dir, encoding: 'utf8', timeout: 10_000 });
+    const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout ?? '')?.[1]);
+    if (!(pid > 0)) throw new Error(`sipp uas did not start: ${uas.stdout} ${uas.stderr}`);
     try {
       const uacArgs = [
         '-sn', opts.rtp ? 'uac_pcap' : 'uac', `127.0.0.1:${opts.uasPort}`, '-i', '127.0.0.1', '-p', String(opts.uacPort),
@@ -185,7 +217,11 @@ export async function sippCall(opts: { uasPort: number; uacPort: number; rtp?: b
     dump.kill('SIGINT');
     await new Promise((r) => dump.once('exit', r));
   }
-  return decodeCapture(fs.readFileSync(pcap));
+  try {
+    return decodeCapture(fs.readFileSync(pcap));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const userOf = (v: string | undefined): string | undefined => /sips?:([^@;>]+)@/i.exec(v ?? '')?.[1];
@@ -231,7 +267,7 @@ export function decodeCapture(buf: Buffer): WireEvent[] {
           st = { s: new RtpStream(h.ssrc, src.ip, src.port, dst.ip, dst.port), samples: 0, callId };
           streams.set(key, st);
         }
-        st.s.update(h.sequence, h.timestamp, h.payloadType, u.tsUs, h.payloadType === 0 ? { codec: 'PCMU', clockRate: 8000 } : undefined, h.marker);
+        st.s.update(h.sequence, h.timestamp, h.payloadType, u.tsUs, STATIC_PAYLOAD_TYPES[h.payloadType], h.marker);
         if (st.samples < 3) {
           st.samples++;
           out.push({

@@ -41,6 +41,8 @@ export interface HepSourceOptions {
   now?: () => number;
 }
 
+/** HEP proto type 4: a raw RTP packet (captagent-style); types 5/32/34/35 carry JSON reports we do not use. */
+const HEP_RAW_RTP = 4;
 const IPPROTO_TRANSPORT: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 const MAX_CAPTURE_IDS = 64;
 const MAX_TCP_FLOWS = 4096;
@@ -254,7 +256,7 @@ export class HepSource implements Source {
       for (const l of line.split(/\r?\n/)) if (l !== '') this.o.onLogLine(l, tsUs, source);
       return;
     }
-    if (type !== HEP_PROTO_TYPE.SIP && type !== HEP_PROTO_TYPE.RTP) {
+    if (type !== HEP_PROTO_TYPE.SIP && type !== HEP_RAW_RTP) {
       const k = `proto_${type ?? 'none'}`;
       this.ignored[k] = (this.ignored[k] ?? 0) + 1;
       return;
@@ -278,7 +280,7 @@ export class HepSource implements Source {
       const data = synthFrame({ src, dst, transport, payload, tcpSeq });
       return data ? { linkType: LINKTYPE_RAW, data, origLen: data.length } : null;
     };
-    if (type === HEP_PROTO_TYPE.RTP) {
+    if (type === HEP_RAW_RTP) {
       this.counters.media++;
       this.o.onPacket({ tsUs, transport, src, dst, payload, frame });
       return;

@@ -1,6 +1,6 @@
 // Live capture with real tcpdump on lo and real sipp (ports 5092-5093 belong to this file).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import { LiveSource } from './live.js';
 const TOKEN = 'live-test-token-0123456789';
 const UAS_PORT = 5092;
 const UAC_PORT = 5093;
+const MEDIA_UAS = 6000;
+const MEDIA_UAC = 6100;
 const S_CALL = 'a0000000000000000001';
 const S_FROM = 'a0000000000000000002';
 const S_NONE = 'a0000000000000000003';
@@ -22,13 +24,13 @@ let center: IngestServer;
 let agent: Agent;
 let uasPid: number | undefined;
 
-const put = async (id: string, criteria: Record<string, string>): Promise<number> => {
+const put = async (id: string, criteria: Record<string, string>, captureRtp = false): Promise<number> => {
   const res = await fetch(`http://127.0.0.1:${agent.port}/v1/captures/${id}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       criteria,
-      capture_rtp: false,
+      capture_rtp: captureRtp,
       capture_pcap: true,
       expires_at: new Date(Date.now() + 120_000).toISOString(),
       ingest_url: center.url,
@@ -46,7 +48,7 @@ beforeAll(async () => {
     token: TOKEN,
     listen: { host: '127.0.0.1', port: 0 },
     interfaces: ['lo'],
-    bpf: `udp portrange ${UAS_PORT}-${UAC_PORT}`,
+    bpf: `udp portrange ${UAS_PORT}-${UAC_PORT} or udp portrange ${MEDIA_UAS}-${MEDIA_UAC + 10}`,
     snaplen: 4096,
     liveStatsIntervalMs: 200,
   });
@@ -143,6 +145,110 @@ describe('live capture on lo with sipp', () => {
     expect(await waitFor(() => (live.status().counters.received_by_filter ?? 0) > 0, 5000)).toBe(true);
     expect(live.status().counters.kernel_dropped).toBe(0);
   });
+});
+
+describe('live capture: criteria against calls from several callers to several DIDs (sipp injection file)', () => {
+  // calls.csv: 1 = +15551230001 → 4420700001 @pbx.example.com, tenant acme
+  //            2 = +15551230002 → 4420700002 @pbx.example.com, tenant globex
+  //            3 = +15551230003 → 4420700001 @other.example.net, tenant acme
+  const cases: [string, Record<string, string>, number[]][] = [
+    ['a0000000000000000011', { from: '5551230001' }, [1]], // national form matches the international caller
+    ['a0000000000000000012', { to: '4420700001' }, [1, 3]],
+    ['a0000000000000000013', { from: '4420700001' }, []], // a call *to* a number never matches `from`
+    ['a0000000000000000014', { domain: 'example.com' }, [1, 2]], // parent domain
+    ['a0000000000000000015', { tenant: 'globex' }, [2]], // X-Tenant header
+    ['a0000000000000000016', { text: 'GLOBEX' }, [2]], // case-insensitive substring
+    ['a0000000000000000017', { provider_ip: '127.0.0.0/8' }, [1, 2, 3]],
+    ['a0000000000000000018', { to: '4420700001', domain: 'other.example.net' }, [3]], // every criterion must hold
+    ['a0000000000000000019', { from: '5551230001', method: 'REGISTER' }, []], // method narrows to REGISTER dialogs
+  ];
+
+  it('gives each session every message of exactly the matching dialogs', async () => {
+    for (const [id, criteria] of cases) expect(await put(id, criteria)).toBe(201);
+    const fixtures = new URL('../testing/sipp/', import.meta.url).pathname;
+    const uas = spawnSync('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(UAS_PORT), '-bg'], { cwd: dir, encoding: 'utf8', timeout: 10_000 });
+    const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout)?.[1]);
+    try {
+      const uac = spawnSync(
+        'sipp',
+        [`127.0.0.1:${UAS_PORT}`, '-sf', join(fixtures, 'uac-injected.xml'), '-inf', join(fixtures, 'calls.csv'), '-i', '127.0.0.1', '-p', String(UAC_PORT), '-m', '3', '-r', '5', '-nostdin', '-cid_str', 'inj-%u@tunaio'],
+        { cwd: dir, encoding: 'utf8', timeout: 30_000 },
+      );
+      expect(uac.status).toBe(0);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+    const total = cases.reduce((n, [, , calls]) => n + calls.length * 6, 0);
+    await waitFor(() => cases.reduce((n, [id]) => n + center.of(id).length, 0) >= total, 10_000);
+    await new Promise((r) => setTimeout(r, 400));
+    for (const [id, criteria, calls] of cases) {
+      const evs = center.of(id);
+      const perCall = new Map<string, string[]>();
+      for (const e of evs) perCall.set(e.call_id!, [...(perCall.get(e.call_id!) ?? []), e.sip?.method ?? String(e.sip?.status)]);
+      const want = new Map(calls.map((n) => [`inj-${n}@tunaio`, ['INVITE', '180', '200', 'ACK', 'BYE', '200']]));
+      expect(perCall, JSON.stringify(criteria)).toEqual(want);
+    }
+  });
+});
+
+describe('live capture: RTP of the matched call only (sipp uac_pcap against an rtp_echo UAS)', () => {
+  it('sends samples and final stats with 0 loss for the matched call, nothing for the other', async () => {
+    const S_RTP = 'a0000000000000000021';
+    const S_NO_RTP = 'a0000000000000000022';
+    // The second call is the matched one: sipp's echo UAS answers every call from the same media
+    // port, so the first call's packets must not leak into it.
+    expect(await put(S_RTP, { call_id: 'rtp-2@tunaio' }, true)).toBe(201);
+    expect(await put(S_NO_RTP, { call_id: 'rtp-1@tunaio' }, false)).toBe(201);
+    symlinkSync('/usr/share/sip-tester', join(dir, 'pcap'));
+    const uas = spawnSync('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(UAS_PORT), '-rtp_echo', '-mp', String(MEDIA_UAS), '-bg'], { cwd: dir, encoding: 'utf8', timeout: 10_000 });
+    const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout)?.[1]);
+    try {
+      // two calls one after the other (-l 1): the echo UAS uses one media port for every call
+      const uac = spawnSync(
+        'sipp',
+        ['-sn', 'uac_pcap', `127.0.0.1:${UAS_PORT}`, '-i', '127.0.0.1', '-p', String(UAC_PORT), '-mp', String(MEDIA_UAC), '-m', '2', '-l', '1', '-r', '5', '-nostdin', '-cid_str', 'rtp-%u@tunaio'],
+        { cwd: dir, encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(uac.status, `${uas.stdout}\n${uac.stdout}\n${uac.stderr}`).toBe(0);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    // Stopping the capture sends the final summary of each stream.
+    const del = await fetch(`http://127.0.0.1:${agent.port}/v1/captures/${S_RTP}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(del.status).toBe(200);
+    await waitFor(() => center.of(S_RTP).some((e) => e.stats?.final), 5000);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const evs = center.of(S_RTP);
+    expect(evs.every((e) => e.call_id === 'rtp-2@tunaio')).toBe(true);
+    const finals = evs.filter((e) => e.stats?.final);
+    const dbg = new Map<string, number>();
+    for (const e of evs) { const k = `${e.kind} ${e.src?.port}>${e.dst?.port} ${e.stats ? 'stats' + e.stats.final : ''}`; dbg.set(k, (dbg.get(k) ?? 0) + 1); }
+    console.log(JSON.stringify([...dbg]), JSON.stringify(agent.manager.engine.counters));
+    // audio both ways (the echo keeps the SSRC), plus the RFC 2833 DTMF both ways
+    expect(finals.map((e) => `${e.src!.port}>${e.dst!.port} ${e.stats!.codec}`).sort()).toEqual([
+      `${MEDIA_UAS}>${MEDIA_UAC + 4} PCMA`,
+      `${MEDIA_UAS}>${MEDIA_UAC + 4} telephone-event`,
+      `${MEDIA_UAC + 4}>${MEDIA_UAS} PCMA`,
+      `${MEDIA_UAC + 4}>${MEDIA_UAS} telephone-event`,
+    ]);
+    expect(finals.filter((e) => e.stats!.codec === 'PCMA').every((e) => e.stats!.packets > 200)).toBe(true);
+    for (const f of finals) expect(f.stats).toMatchObject({ lost: 0, final: true });
+    const samples = evs.filter((e) => e.kind === 'rtp' && e.rtp !== null);
+    for (const f of finals) {
+      const n = f.stats!.packets;
+      const mine = samples.filter((e) => e.src!.port === f.src!.port && e.dst!.port === f.dst!.port && e.rtp!.ssrc === f.stats!.ssrc);
+      expect(mine.length, JSON.stringify(f)).toBe(Math.min(n, 10) + Math.max(0, Math.floor((n - 10) / 50)));
+    }
+    const other = center.of(S_NO_RTP);
+    expect(other.length).toBeGreaterThan(0);
+    expect(other.every((e) => e.kind === 'sip')).toBe(true);
+  }, 90_000);
 });
 
 describe('live source failures', () => {

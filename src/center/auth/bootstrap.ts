@@ -18,19 +18,20 @@ export interface BootstrapCredentials {
 export async function bootstrapAdmin(
   storage: Storage,
   configured: { password?: string; token?: string },
+  scryptLog2N?: number,
 ): Promise<BootstrapCredentials | null> {
   const existing = await storage.getUserByName(ADMIN);
   if (existing) {
     if (configured.password === undefined && configured.token === undefined) return null;
     await storage.upsertUser(ADMIN, {
-      password_hash: configured.password === undefined ? undefined : await hashPassword(configured.password),
+      password_hash: configured.password === undefined ? undefined : await hashPassword(configured.password, scryptLog2N),
       token_hash: configured.token === undefined ? undefined : hashToken(configured.token),
     });
     return null;
   }
   const password = configured.password ?? newToken().slice(0, 24);
   const token = configured.token ?? newToken();
-  await storage.upsertUser(ADMIN, { password_hash: await hashPassword(password), token_hash: hashToken(token) });
+  await storage.upsertUser(ADMIN, { password_hash: await hashPassword(password, scryptLog2N), token_hash: hashToken(token) });
   const generated: BootstrapCredentials = { username: ADMIN };
   if (configured.password === undefined) generated.password = password;
   if (configured.token === undefined) generated.token = token;

@@ -17,8 +17,9 @@ export function digestsEqual(a: string, b: string): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
-// scrypt parameters (RFC 7914): N=2^15, r=8, p=1 costs ~32 MB and tens of ms, stored with the hash.
-const N = 32768;
+// scrypt parameters (RFC 7914): N=2^15, r=8, p=1 costs ~32 MB and tens of ms, stored with the hash
+// (so verification follows whatever cost a hash was made with).
+export const SCRYPT_DEFAULT_LOG2N = 15;
 const R = 8;
 const P = 1;
 const KEYLEN = 32;
@@ -29,7 +30,8 @@ const derive = (password: string, salt: Buffer, n: number, r: number, p: number,
   );
 
 /** `scrypt$N$r$p$salt$hash` with base64 salt and hash. */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, log2N = SCRYPT_DEFAULT_LOG2N): Promise<string> {
+  const N = 2 ** log2N;
   const salt = randomBytes(16);
   const key = await derive(password, salt, N, R, P, KEYLEN);
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${key.toString('base64')}`;
@@ -39,6 +41,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [n, r, p] = parts.slice(1, 4).map(Number);
+  if (![n, r, p].every((x) => Number.isInteger(x) && x > 0) || n > 2 ** 20 || r > 32 || p > 16) return false;
   const salt = Buffer.from(parts[4], 'base64');
   const expected = Buffer.from(parts[5], 'base64');
   const key = await derive(password, salt, n, r, p, expected.length);

@@ -31,7 +31,7 @@ export function toErrorResponse(err: unknown): { status: number; code: string; m
       return { status: 413, code: 'payload_too_large', message: 'request body is too large', internal: false };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, code: 'bad_request', message: `body is not valid JSON: ${fe.message ?? ''}`.trim(), internal: false };
+      return { status: 400, code: 'bad_request', message: 'body is not valid JSON', internal: false };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 400, code: 'bad_request', message: 'send the body as application/json', internal: false };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

@@ -1,8 +1,127 @@
-// Options shared by `tunaio center` and `tunaio standalone` (DESIGN §1, §7).
-import type { OptionSpec } from '../options.js';
+// Options shared by `tunaio center` and `tunaio standalone` (DESIGN §1, §7), and their translation
+// into the center's configuration. This is the composition root: the only place that reads the
+// environment for the center (TUNAIO_ADMIN_PASSWORD / TUNAIO_ADMIN_TOKEN are environment-only, so
+// secrets never appear in a process listing).
+import { fileURLToPath } from 'node:url';
+import type { OptionSpec, OptionValues } from '../options.js';
+import { UsageError } from '../options.js';
+import { CENTER_DEFAULTS } from '../../center/index.js';
+import type { CenterConfig } from '../../center/index.js';
 
 export const centerOptions: OptionSpec[] = [
   { name: 'port', type: 'number', default: 8080, arg: 'PORT', help: 'HTTP port of the command center' },
   { name: 'host', type: 'string', default: '127.0.0.1', arg: 'HOST', help: 'address the command center listens on' },
   { name: 'data', type: 'string', default: './data', arg: 'DIR', help: 'data folder: SQLite database and PCAP files' },
+  {
+    name: 'event-retention-hours',
+    type: 'number',
+    default: CENTER_DEFAULTS.eventRetentionHours,
+    arg: 'HOURS',
+    help: 'delete the event history of sessions that ended longer ago than this',
+  },
+  {
+    name: 'pcap-retention-hours',
+    type: 'number',
+    default: CENTER_DEFAULTS.pcapRetentionHours,
+    arg: 'HOURS',
+    help: 'delete the packet data (PCAP export) of sessions that ended longer ago than this',
+  },
+  {
+    name: 'max-session-events',
+    type: 'number',
+    default: CENTER_DEFAULTS.maxSessionEvents,
+    arg: 'N',
+    help: 'per-session cap on stored events; further events are rejected and the session shows capped',
+  },
+  {
+    name: 'max-session-bytes',
+    type: 'number',
+    default: CENTER_DEFAULTS.maxSessionBytes,
+    arg: 'BYTES',
+    help: 'per-session cap on stored event and packet bytes; further events are rejected and the session shows capped',
+  },
+  {
+    name: 'heartbeat-seconds',
+    type: 'number',
+    default: CENTER_DEFAULTS.heartbeatSeconds,
+    arg: 'SECONDS',
+    help: 'period of the SSE comment heartbeat',
+  },
+  {
+    name: 'retention-interval-seconds',
+    type: 'number',
+    default: CENTER_DEFAULTS.retentionIntervalSeconds,
+    arg: 'SECONDS',
+    help: 'how often the retention job runs',
+  },
+  {
+    name: 'ingest-grace-seconds',
+    type: 'number',
+    default: CENTER_DEFAULTS.ingestGraceSeconds,
+    arg: 'SECONDS',
+    help: 'ingest still accepted this long after a session stopped or expired (batches in flight)',
+  },
+  {
+    name: 'agent-offline-seconds',
+    type: 'number',
+    default: CENTER_DEFAULTS.agentOfflineSeconds,
+    arg: 'SECONDS',
+    help: 'an agent not heard from for this long is shown offline',
+  },
+  {
+    name: 'login-max-failures',
+    type: 'number',
+    default: CENTER_DEFAULTS.loginMaxFailures,
+    arg: 'N',
+    help: 'failed logins per IP and username per minute before 429',
+  },
+  { name: 'cookie-secure', type: 'boolean', help: 'mark the login cookie Secure (when served over HTTPS)' },
+  { name: 'log-level', type: 'string', default: CENTER_DEFAULTS.logLevel, arg: 'LEVEL', help: 'log level: fatal, error, warn, info, debug, trace or silent' },
 ];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function positive(values: OptionValues, name: string, opts: { integer?: boolean; min?: number } = {}): number {
+  const v = values[name];
+  const min = opts.min ?? 0;
+  if (typeof v !== 'number' || !(v > min) || (opts.integer && !Number.isInteger(v))) {
+    throw new UsageError(`--${name} must be a ${opts.integer ? 'whole ' : ''}number greater than ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Options + environment → the center's configuration. */
+export function centerConfigFrom(values: OptionValues, env: NodeJS.ProcessEnv): CenterConfig {
+  const port = values.port;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`--port must be 0..65535, got ${String(port)}`);
+  }
+  const logLevel = String(values['log-level']);
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const secret = (name: string): string | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    if (v.length < 8) throw new UsageError(`${name} must have at least 8 characters`);
+    return v;
+  };
+  return {
+    dataDir: String(values.data),
+    port,
+    host: String(values.host),
+    adminPassword: secret('TUNAIO_ADMIN_PASSWORD'),
+    adminToken: secret('TUNAIO_ADMIN_TOKEN'),
+    eventRetentionHours: positive(values, 'event-retention-hours'),
+    pcapRetentionHours: positive(values, 'pcap-retention-hours'),
+    maxSessionEvents: positive(values, 'max-session-events', { integer: true }),
+    maxSessionBytes: positive(values, 'max-session-bytes', { integer: true }),
+    heartbeatSeconds: positive(values, 'heartbeat-seconds'),
+    retentionIntervalSeconds: positive(values, 'retention-interval-seconds'),
+    ingestGraceSeconds: positive(values, 'ingest-grace-seconds'),
+    agentOfflineSeconds: positive(values, 'agent-offline-seconds'),
+    loginMaxFailures: positive(values, 'login-max-failures', { integer: true }),
+    cookieSecure: values['cookie-secure'] === true,
+    logLevel,
+    // the built UI (`dist/web` at the repository root), from src/cli/commands and dist/cli/commands alike
+    webRoot: fileURLToPath(new URL('../../../dist/web/', import.meta.url)),
+  };
+}

@@ -18,7 +18,7 @@ import { Dissector } from '../../protocol/dissector.js';
 import type { Unit } from '../../protocol/dissector.js';
 import { decodeHep, HEP_PROTO_TYPE, looksLikeHep } from '../../protocol/hep.js';
 import { PcapWriter } from '../../protocol/pcap-writer.js';
-import { parseSip, parseSipDatagram } from '../../protocol/sip.js';
+import { parseSipDatagram } from '../../protocol/sip.js';
 import type { SipMessage } from '../../protocol/sip.js';
 import { criteriaSchema, CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../../core/schema/criteria.js';
 import type { Criteria } from '../../core/schema/criteria.js';
@@ -71,6 +71,8 @@ class Output {
   private size = 0;
   written = 0;
   linkTypeSkipped = 0;
+  /** link type of the first frame read: the type of an output with no match */
+  firstLinkType: number | undefined;
   constructor(private readonly path: string | undefined) {}
 
   frame(rec: CaptureRecord): void {
@@ -102,8 +104,8 @@ class Output {
 
   close(): void {
     if (this.path !== undefined && this.writer === null) {
-      // No match: still an empty but valid pcap, so scripts can open it (Ethernet by default).
-      this.writer = new PcapWriter({ linkType: 1 });
+      // No match: still an empty but valid pcap, so scripts can open it.
+      this.writer = new PcapWriter({ linkType: this.firstLinkType ?? 1 });
       this.fd = openSync(this.path, 'w');
       this.push(this.writer.header());
     }
@@ -189,30 +191,18 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
     meta.transport = u.transport;
     meta.src = u.src;
     meta.dst = u.dst;
-    if (u.transport === 'udp') {
-      if (p.length > 4 && (p[0] === 0x48 || p[0] === 1 || p[0] === 2) && looksLikeHep(p)) return hepUnit(u);
-      const before = engine.counters.sipMessages;
-      const hit: SipHit | MediaHit | null = engine.onDatagram(meta, p);
-      if (engine.counters.sipMessages !== before) summary.sipMessages++;
-      if (hit === null) return;
-      take(u);
-      if (hit.kind === 'sip') {
-        summary.matchedSip++;
-        line(hit, u, meta, false);
-      } else summary.matchedMedia++;
-      return;
-    }
-    const msg = parseSip(p);
-    if (!msg.ok) {
-      summary.malformed++;
-      return;
-    }
-    summary.sipMessages++;
-    const hit = engine.onSip(meta, msg);
+    if (u.transport === 'udp' && p.length > 4 && (p[0] === 0x48 || p[0] === 1 || p[0] === 2) && looksLikeHep(p)) return hepUnit(u);
+    // Datagrams and framed TCP/WebSocket/SCTP messages alike: the engine's no-match path skips
+    // the parse of messages no session can take.
+    const before = engine.counters.sipMessages;
+    const hit: SipHit | MediaHit | null = engine.onDatagram(meta, p);
+    if (engine.counters.sipMessages !== before) summary.sipMessages++;
     if (hit === null) return;
     take(u);
-    summary.matchedSip++;
-    line(hit, u, meta, false);
+    if (hit.kind === 'sip') {
+      summary.matchedSip++;
+      line(hit, u, meta, false);
+    } else summary.matchedMedia++;
   };
 
   const hepUnit = (u: Unit): void => {
@@ -253,6 +243,7 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
       try {
         for await (const chunk of stream) {
           const recs = reader.push(chunk as Buffer);
+          if (out.firstLinkType === undefined && recs.length > 0) out.firstLinkType = recs[0].linkType;
           for (let i = 0; i < recs.length; i++) {
             const units = dissector.push(recs[i]);
             for (let j = 0; j < units.length; j++) unit(units[j]);
@@ -345,7 +336,7 @@ export const filter: Command = {
       { name: 'rtp', type: 'boolean', help: 'also keep RTP/RTCP negotiated by matched dialogs' },
       { name: 'write', type: 'string', arg: 'OUT.pcap', help: 'write matching packets to this pcap' },
       { name: 'json', type: 'boolean', help: 'print matching SIP messages as JSON lines' },
-      { name: 'tenant-header', type: 'string', multiple: true, arg: 'HEADER', help: 'header carrying the tenant (default X-Tenant, X-Tenant-Id, X-Tenant-Code)' },
+      { name: 'tenant-header', type: 'string', multiple: true, arg: 'HEADER', help: 'SIP header naming the tenant (default X-Tenant, X-Tenant-Id, X-Tenant-Code)' },
     ],
   },
   async run(values, positionals) {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
 import { describe, expect, it } from 'vitest';
 import { buildLadder } from './build.js';
 import { renderLadderSvg } from './svg.js';
@@ -103,6 +104,15 @@ describe('buildLadder on the B2BUA capture (WebSocket and UDP legs, 407)', () =>
     for (const l of ladder.lanes) expect(svg).toContain(`>${l.key}<`);
     expect(svg).toContain('b2bua &lt;test&gt;');
     expect(svg).toContain('407 Proxy Authentication Required');
+  });
+
+  it('is an SVG a server-side rasteriser (resvg) draws at its declared size', () => {
+    const svg = renderLadderSvg(ladder, { title: 'b2bua' });
+    const [, w, h] = /width="(\d+)" height="(\d+)"/.exec(svg)!.map(Number);
+    const png = new Resvg(svg, { font: { loadSystemFonts: true } }).render();
+    expect([png.width, png.height]).toEqual([w, h]);
+    expect(h).toBe(28 + 58 + 39 * 32 + 16);
+    expect(png.asPng().length).toBeGreaterThan(20_000);
   });
 });
 

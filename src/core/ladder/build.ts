@@ -43,10 +43,25 @@ interface Sighting {
   cseqMethod: string | null;
 }
 
+const WANTED: ReadonlySet<string> = new Set(['call-id', 'from', 'to', 'via', 'cseq', 'user-agent', 'server']);
+
+// Reading the message text is most of the work; a live session rebuilds the ladder for every batch,
+// so what each event says is remembered (per event object, released with it).
+const described = new WeakMap<LadderEvent, Sighting>();
+
 function describe(ev: LadderEvent): Sighting {
+  let s = described.get(ev);
+  if (s === undefined) {
+    s = read(ev);
+    described.set(ev, s);
+  }
+  return s;
+}
+
+function read(ev: LadderEvent): Sighting {
   const sip = ev.sip;
   const text = ev.payload ?? '';
-  const parsed = text !== '' ? readSipText(text) : null;
+  const parsed = text !== '' ? readSipText(text, WANTED) : null;
   const h = parsed?.headers;
   const status = sip?.status ?? null;
   const isRequest = status === null;

@@ -41,37 +41,49 @@ export function canonicalName(name: string): string {
   return COMPACT[k] ?? k;
 }
 
-/** Header block of a SIP message text; folded lines (RFC 3261 §7.3.1) are unfolded. */
-export function readSipText(text: string): SipText {
+/**
+ * Header block of a SIP message text; folded lines (RFC 3261 §7.3.1) are unfolded. `only` limits
+ * the headers kept to those names (canonical), which makes reading thousands of messages cheap.
+ */
+export function readSipText(text: string, only?: ReadonlySet<string>): SipText {
   const headers = new Map<string, string>();
-  let end = text.indexOf('\r\n\r\n');
-  let bodyOffset = end < 0 ? text.length : end + 4;
-  if (end < 0) {
-    end = text.indexOf('\n\n');
-    bodyOffset = end < 0 ? text.length : end + 2;
-  }
-  const block = end < 0 ? text : text.slice(0, end);
-  const lines = block.split(/\r?\n/);
-  const startLine = lines[0] ?? '';
+  let viaCount = 0;
+  let pos = text.indexOf('\n');
+  const startLine = (pos < 0 ? text : text.slice(0, pos)).replace(/\r$/, '');
   let name = '';
   let value = '';
-  let viaCount = 0;
   const flush = (): void => {
     if (name === 'via') viaCount += value.split(',').length;
-    if (name !== '' && !headers.has(name)) headers.set(name, value.trim());
+    if (name !== '' && !headers.has(name) && (only === undefined || only.has(name))) headers.set(name, value.trim());
     name = '';
   };
-  for (let i = 1; i < lines.length && i < 10_000; i++) {
-    const line = lines[i];
-    if ((line.startsWith(' ') || line.startsWith('\t')) && name !== '') {
-      value += ' ' + line.trim();
-      continue;
+  let bodyOffset = text.length;
+  for (let n = 0; pos >= 0 && n < 10_000; n++) {
+    const from = pos + 1;
+    const to = text.indexOf('\n', from);
+    const lineEnd = to < 0 ? text.length : to;
+    const line = text.charCodeAt(lineEnd - 1) === 13 ? text.slice(from, lineEnd - 1) : text.slice(from, lineEnd);
+    if (line === '') {
+      bodyOffset = to < 0 ? text.length : to + 1;
+      break;
     }
-    flush();
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    name = canonicalName(line.slice(0, colon));
-    value = line.slice(colon + 1);
+    const first = line.charCodeAt(0);
+    if ((first === 32 || first === 9) && name !== '') {
+      value += ' ' + line.trim();
+    } else {
+      flush();
+      const colon = line.indexOf(':');
+      if (colon > 0) {
+        const raw = line.slice(0, colon);
+        const lower = raw.length === 1 ? (COMPACT[raw.toLowerCase()] ?? raw.toLowerCase()) : raw.trimEnd().toLowerCase();
+        if (lower === 'via' || only === undefined || only.has(lower)) {
+          name = lower;
+          value = line.slice(colon + 1);
+        }
+      }
+    }
+    if (to < 0) break;
+    pos = to;
   }
   flush();
   return { startLine, headers, bodyOffset, viaCount };

@@ -166,11 +166,17 @@ export function headerMarkup(ladder: Pick<Ladder, 'lanes' | 'rows'>, g = ladderG
     const x = g.laneX(lane.index);
     const w = GEOMETRY.laneWidth - 14;
     out.push(`<rect x="${x - w / 2}" y="${y0 + 6}" width="${w}" height="${g.headerHeight - 12}" rx="6" fill="#ffffff" stroke="#94a3b8"/>`);
+    const name = lane.name ?? (lane.port === null ? 'media' : null);
+    if (name !== null) {
+      out.push(
+        `<text x="${x}" y="${y0 + 25}" text-anchor="middle" font-family="${GEOMETRY.font}" font-size="12" font-weight="700" fill="#111827">${escapeXml(clip(name, 26))}</text>`,
+      );
+    }
+    // the IP:port is always there, in full: it must survive the export
+    // (an IPv6 key is shrunk to fit the lane, never cut: a monospace glyph is about 0.6 em wide)
+    const size = Math.min(name === null ? 12 : 11, Math.floor(((w - 8) / lane.key.length / 0.6) * 10) / 10);
     out.push(
-      `<text x="${x}" y="${y0 + 25}" text-anchor="middle" font-family="${GEOMETRY.font}" font-size="12" font-weight="700" fill="#111827">${escapeXml(clip(lane.name ?? (lane.port === null ? 'media' : 'endpoint'), 26))}</text>`,
-    );
-    out.push(
-      `<text x="${x}" y="${y0 + 42}" text-anchor="middle" font-family="${GEOMETRY.mono}" font-size="11" fill="#111827">${escapeXml(clip(lane.key, 30))}</text>`,
+      `<text x="${x}" y="${y0 + (name === null ? 34 : 42)}" text-anchor="middle" font-family="${GEOMETRY.mono}" font-size="${size}" font-weight="${name === null ? 700 : 400}" fill="#111827">${escapeXml(lane.key)}</text>`,
     );
   }
   return out.join('');

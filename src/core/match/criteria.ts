@@ -9,8 +9,9 @@ import { TunaError } from '../errors.js';
 import type { MessageView } from './message-view.js';
 import { compileIpMatcher, parseIp, type IpMatcher } from './ip-match.js';
 import { compileTextNeedle, type TextNeedle } from './text-search.js';
-import { compileUserMatcher, type UserMatcher } from './numbers.js';
+import { compileUserMatcher, MIN_SUFFIX_DIGITS, telephoneDigits, type UserMatcher } from './numbers.js';
 import { paramValue } from './uri-parts.js';
+import { containsDigits, digitsFailure, startsWithBytes } from './raw-scan.js';
 
 export type { Criteria };
 
@@ -32,6 +33,12 @@ export interface CompiledCriteria {
   readonly usesIdentity: boolean;
   /** every criterion except `method` */
   test(v: MessageView): boolean;
+  /**
+   * A necessary condition on the raw bytes of a message that opens no known dialog (method
+   * included): false means test() would be false, so the message need not be parsed. True means
+   * "maybe". It looks for the criteria's text in the bytes, wherever it is.
+   */
+  prefilter(raw: Buffer, srcIp: string, dstIp: string): boolean;
   /** a log line on its own (no dialog): only a session whose sole criterion is `text` takes it */
   testLogLine(line: string): boolean;
 }
@@ -108,6 +115,46 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
     return true;
   };
 
+  // Raw necessary conditions. Identities: a telephone number's last significant digits (at most 7,
+  // the suffix rule's minimum) appear in the message, with visual separators only where the URI may
+  // hold them (tel: or user=phone); a user name appears as such.
+  const rawUser = (value: string | undefined): ((raw: Buffer) => boolean) | undefined => {
+    if (value === undefined) return undefined;
+    let v = value.trim();
+    if (/^(tel|sips?):/i.test(v)) {
+      v = v.slice(v.indexOf(':') + 1);
+      const at = v.indexOf('@');
+      if (at >= 0) v = v.slice(0, at);
+    }
+    const digits = telephoneDigits(v);
+    if (digits === null) {
+      const n = compileTextNeedle(v);
+      return (raw) => n.inBuffer(raw);
+    }
+    let sig = digits.replace(/^0+(?=\d)/, '');
+    if (sig.length > MIN_SUFFIX_DIGITS) sig = sig.slice(-MIN_SUFFIX_DIGITS);
+    const tail = Buffer.from(sig, 'latin1');
+    const fail = digitsFailure(tail);
+    return (raw) => containsDigits(raw, tail, fail);
+  };
+  const rawFrom = rawUser(criteria.from);
+  const rawTo = rawUser(criteria.to);
+  const rawCallIdBytes = callId !== undefined ? Buffer.from(callId, 'utf8') : undefined;
+  const rawDomain = domain !== undefined ? compileTextNeedle(domain) : undefined;
+  const rawTenant = tenant !== undefined ? compileTextNeedle(tenant) : undefined;
+  const rawMethod = method !== undefined ? Buffer.from(`${method} `, 'latin1') : undefined;
+  const prefilter = (raw: Buffer, srcIp: string, dstIp: string): boolean => {
+    if (rawMethod !== undefined && !startsWithBytes(raw, rawMethod)) return false;
+    if (rawCallIdBytes !== undefined && raw.indexOf(rawCallIdBytes) < 0) return false;
+    if (ip !== undefined && !ip.test(srcIp) && !ip.test(dstIp)) return false;
+    if (text !== undefined && !text.inBuffer(raw)) return false;
+    if (rawDomain !== undefined && !rawDomain.inBuffer(raw)) return false;
+    if (rawFrom !== undefined && !rawFrom(raw)) return false;
+    if (rawTo !== undefined && !rawTo(raw)) return false;
+    if (rawTenant !== undefined && !rawTenant.inBuffer(raw)) return false;
+    return true;
+  };
+
   const textOnly =
     text !== undefined &&
     callId === undefined &&
@@ -125,6 +172,7 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
     text,
     usesIdentity: from !== undefined || to !== undefined,
     test,
+    prefilter,
     testLogLine: (line) => textOnly && text.inString(line),
   };
 }

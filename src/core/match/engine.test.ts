@@ -230,6 +230,17 @@ describe('sessions', () => {
   });
 });
 
+describe('SIP over WebSocket', () => {
+  it('is a sip hit flagged webrtc, counted as webrtc too', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'w', criteria: { from: 'alice' } });
+    const h = e.onSip(meta(S, '192.0.2.10', '198.51.100.20', 'ws'), request('INVITE', { callId: 'ws-1' }));
+    expect(h).toMatchObject({ kind: 'sip', webrtc: true });
+    expect(e.sessionCounters('w')).toMatchObject({ sip: 1, webrtc: 1 });
+    expect(e.onSip(meta(S + 1), response(200, 'INVITE', { callId: 'ws-1' }))?.webrtc).toBe(false);
+  });
+});
+
 describe('log lines', () => {
   it('correlates by Call-ID of captured dialogs and by a text-only session', () => {
     const e = new MatchEngine();

@@ -19,6 +19,7 @@ import { MessageView } from './message-view.js';
 import { RtpStream, type StreamStats } from './rtp-stats.js';
 import { sdpMedia } from './sdp-media.js';
 import { headerTag } from './uri-parts.js';
+import { rawCallId, rawHeaderValue, startsWithBytes } from './raw-scan.js';
 
 export interface Endpoint {
   ip: string;
@@ -119,10 +120,14 @@ export interface StatsEvent {
 }
 
 export interface EngineCounters {
+  /** SIP messages seen (datagrams that look like SIP, and messages given to onSip) */
   sipMessages: number;
+  /** of those, dropped before parsing: no captured dialog, no session's raw condition */
+  sipPrefiltered: number;
   sipMatched: number;
   sipMalformed: number;
   sipWithoutCallId: number;
+  /** payloads given to onDatagram */
   datagrams: number;
   mediaMatched: number;
   dialogsOpened: number;
@@ -187,6 +192,7 @@ class DialogMedia {
 
 class Dialog {
   readonly callId: string;
+  readonly callIdBytes: Buffer;
   kind: Kind;
   createdBy: string | undefined;
   initiatorTag: string | undefined;
@@ -200,6 +206,7 @@ class Dialog {
   media: DialogMedia | null = null;
   constructor(callId: string, kind: Kind) {
     this.callId = callId;
+    this.callIdBytes = Buffer.from(callId, 'utf8');
     this.kind = kind;
   }
 }
@@ -214,11 +221,16 @@ const kindOf = (method: string | undefined): Kind => {
   return Kind.Transaction;
 };
 
+const INVITE_SP = Buffer.from('INVITE ');
+const SUBSCRIBE_SP = Buffer.from('SUBSCRIBE ');
+const REFER_SP = Buffer.from('REFER ');
+
 const LOG_DELIMS = /[\s=,;"'[\]()<>]+/;
 
 export class MatchEngine {
   readonly counters: EngineCounters = {
     sipMessages: 0,
+    sipPrefiltered: 0,
     sipMatched: 0,
     sipMalformed: 0,
     sipWithoutCallId: 0,
@@ -374,8 +386,10 @@ export class MatchEngine {
   // ---- input ----------------------------------------------------------------------------------
 
   /**
-   * A UDP datagram (or any packet payload): media of a captured dialog when it comes from or goes to
-   * a learned endpoint; otherwise SIP when it looks like SIP. Null when no session takes it.
+   * A UDP datagram, or one SIP message framed from TCP/WebSocket/SCTP: media of a captured dialog
+   * when it comes from or goes to a learned endpoint; otherwise SIP when it looks like SIP (parsed
+   * only when a captured dialog or a session's raw condition may want it). Null when no session
+   * takes it.
    */
   onDatagram(meta: PacketMeta, payload: Buffer): SipHit | MediaHit | null {
     this.counters.datagrams++;
@@ -388,19 +402,67 @@ export class MatchEngine {
       if (d !== null) return this.onMedia(d, meta, payload);
       return null;
     }
-    if (this.sessions.length === 0 && this.dialogs.size === 0) return null;
     if (!looksLikeSip(payload)) return null;
+    this.counters.sipMessages++;
+    if (this.sessions.length === 0 && this.dialogs.size === 0) return null;
+    // The no-match path without a parse: a message of no captured dialog that no session's raw
+    // necessary condition admits is dropped here. Initial INVITE/SUBSCRIBE/REFER still leave their
+    // From-tag for orientation when a session uses from/to.
+    let tracked = false;
+    const nd = this.dialogs.size;
+    if (nd > 0 && nd <= 4) {
+      // A few dialogs: look for their Call-IDs in the bytes (native memmem, no string built).
+      for (let x = this.head; x !== null && !tracked; x = x.next) tracked = payload.indexOf(x.callIdBytes) >= 0;
+    } else if (nd > 0) {
+      const cid = rawCallId(payload);
+      tracked = cid !== undefined && this.dialogs.has(cid);
+    }
+    if (!tracked) {
+      let maybe = false;
+      const list = this.sessions;
+      for (let i = 0; i < list.length; i++) {
+        if (list[i].compiled.prefilter(payload, meta.src.ip, meta.dst.ip)) {
+          maybe = true;
+          break;
+        }
+      }
+      if (!maybe) {
+        this.advance(meta.tsUs);
+        if (this.identitySessions > 0) this.rememberInitiator(payload);
+        this.counters.sipPrefiltered++;
+        return null;
+      }
+    }
     const msg = parseSipDatagram(payload);
     if (!msg.ok) {
       this.counters.sipMalformed++;
       return null;
     }
-    return this.onSip(meta, msg);
+    return this.handleSip(meta, msg);
   }
 
-  /** One parsed SIP message (from a datagram, TCP/WebSocket framing or HEP). */
+  /** One parsed SIP message (from TCP/WebSocket framing, SCTP or HEP). */
   onSip(meta: PacketMeta, msg: SipMessage): SipHit | null {
     this.counters.sipMessages++;
+    return this.handleSip(meta, msg);
+  }
+
+  // INVITE, SUBSCRIBE, REFER outside a dialog: remember the initiator's From-tag (raw peek).
+  private rememberInitiator(p: Buffer): void {
+    const c = p[0];
+    if (c !== 0x49 /* I */ && c !== 0x53 /* S */ && c !== 0x52 /* R */) return;
+    if (!(startsWithBytes(p, INVITE_SP) || startsWithBytes(p, SUBSCRIBE_SP) || startsWithBytes(p, REFER_SP))) return;
+    if (headerTag(rawHeaderValue(p, 'to', 't')) !== undefined) return;
+    const callId = rawCallId(p);
+    const tag = headerTag(rawHeaderValue(p, 'from', 'f'));
+    if (callId === undefined || tag === undefined) return;
+    const cache = this.orientation;
+    if (cache.has(callId)) return;
+    if (cache.size >= this.opts.orientationCacheSize) cache.delete(cache.keys().next().value as string);
+    cache.set(callId, tag);
+  }
+
+  private handleSip(meta: PacketMeta, msg: SipMessage): SipHit | null {
     this.advance(meta.tsUs);
     const callId = msg.callId;
     if (callId === undefined) {

@@ -33,8 +33,7 @@ export function SessionPage(props: Props) {
     [base],
   );
   const s = detail.data;
-  const { events, state } = useEventStream(detail.error && !s ? null : `${base}/stream`, detail.reload);
-  const now = useNow();
+  const { events, state, loaded } = useEventStream(detail.error && !s ? null : base, detail.reload);
 
   if (detail.error && !s) {
     const gone = detail.error instanceof ApiError && detail.error.status === 404;
@@ -52,8 +51,8 @@ export function SessionPage(props: Props) {
 
   return (
     <section className="session">
-      <SessionHeader s={s} mode={props.mode} base={base} now={now} state={state} reload={detail.reload} />
-      <SessionBody s={s} events={events} />
+      <SessionHeader s={s} mode={props.mode} base={base} state={state} reload={detail.reload} />
+      <SessionBody s={s} events={events} loading={state === 'loading' ? loaded : null} />
     </section>
   );
 }
@@ -62,17 +61,16 @@ function SessionHeader({
   s,
   mode,
   base,
-  now,
   state,
   reload,
 }: {
   s: SessionView;
   mode: 'operator' | 'share';
   base: string;
-  now: number;
   state: StreamState;
   reload(): void;
 }) {
+  const now = useNow();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [share, setShare] = useState<{ token: string; url: string } | null>(null);
@@ -243,11 +241,13 @@ function SessionHeader({
   );
 }
 
-function SessionBody({ s, events }: { s: SessionView; events: Event[] }) {
+function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; loading: number | null }) {
   const [callId, setCallId] = useState<string | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const [exporting, setExporting] = useState<string | null>(null);
-  const agentNames = useMemo(() => Object.fromEntries((s.agents ?? []).map((a) => [a.id, a.name])), [s.agents]);
+  // the detail is polled: key the names by content so a poll does not rebuild the ladder
+  const namesKey = JSON.stringify((s.agents ?? []).map((a) => [a.id, a.name]));
+  const agentNames = useMemo(() => Object.fromEntries(JSON.parse(namesKey) as [number, string][]), [namesKey]);
   const ladder: Ladder = useMemo(() => buildLadder(events, { agentNames, callId }), [events, agentNames, callId]);
   const byId = useMemo(() => {
     const m = new Map<number, Event>();
@@ -328,7 +328,11 @@ function SessionBody({ s, events }: { s: SessionView; events: Event[] }) {
       </div>
       {exporting && <p className="muted">{exporting}</p>}
       <div className="ladder-area">
-        {events.length === 0 ? (
+        {loading !== null ? (
+          <div className="empty" data-testid="ladder-loading">
+            Loading events… {loading > 0 ? loading : ''}
+          </div>
+        ) : events.length === 0 ? (
           <div className="empty" data-testid="ladder-empty">
             {s.status === 'running' ? 'Waiting for matching traffic… messages appear here as agents see them.' : 'This session captured no events.'}
           </div>

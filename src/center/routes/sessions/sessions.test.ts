@@ -113,6 +113,16 @@ describe('POST /api/sessions', () => {
     expect(r.statusCode).toBe(400);
     expect(r.json().error.code).toBe('bad_request');
     expect(r.body).not.toMatch(/at .*\.(js|ts):\d+/);
+    const proto = await c.app.inject({
+      method: 'POST',
+      url: '/api/sessions',
+      headers: { ...op, 'content-type': 'application/json' },
+      payload: '{"__proto__": {"admin": true}, "criteria": {"from": "1"}}',
+    });
+    expect(proto.statusCode).toBe(400);
+    const text = await c.app.inject({ method: 'POST', url: '/api/sessions', headers: { ...op, 'content-type': 'text/plain' }, payload: 'x' });
+    expect(text.statusCode).toBe(400);
+    expect(text.json().error.message).toContain('application/json');
   });
 });
 
@@ -232,7 +242,12 @@ describe('DELETE /api/sessions/{id}', () => {
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ id, status: 'stopped' });
     expect(r.json().stopped_at).not.toBeNull();
-    const again = await del(`/api/sessions/${id}`);
+    const again = await c.app.inject({
+      method: 'DELETE',
+      url: `/api/sessions/${id}`,
+      headers: { ...op, 'content-type': 'application/json' },
+      payload: '',
+    });
     expect(again.statusCode).toBe(200);
     expect(again.json().stopped_at).toBe(r.json().stopped_at);
   });

@@ -1,0 +1,90 @@
+// decode benchmark: packets/s of pcap → SIP message summaries. Measures, on the same corpus:
+// our SipDecodePipeline in-process (file streamed in 1 MB chunks, rows counted), the whole
+// `tunaio decode --json FILE > /dev/null` process, tshark's field output of the same summaries,
+// and the bare Node loop (bare-loop.ts), the practical ceiling. Checks first that we and tshark
+// find the same number of SIP messages.
+import { createReadStream } from 'node:fs';
+import { SipDecodePipeline } from '../src/protocol/decode-pipeline.js';
+import { bareLoop } from './bare-loop.js';
+import { cmdLine, mustRun, timeRuns } from './lib/bench.js';
+import type { Benchmark, BenchArgs, BenchResult, Timing } from './lib/bench.js';
+import { fmtRate, fmtS } from './lib/report.js';
+import { run } from './lib/proc.js';
+import { REPO } from './corpus/corpora.js';
+
+export const TUNAIO = `${REPO}/bin/tunaio.js`;
+
+export async function decodeInProcess(path: string): Promise<{ packets: number; rows: number }> {
+  const p = new SipDecodePipeline();
+  let rows = 0;
+  const onRow = (): void => {
+    rows++;
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) p.push(chunk as Buffer, onRow);
+  p.end();
+  return { packets: p.dissector.stats.packets, rows };
+}
+
+const secondsOf = async (fn: () => Promise<unknown>): Promise<number> => {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+};
+
+export const tsharkDecodeArgs = (file: string): string[] => ['-r', file, '-Y', 'sip', '-T', 'fields', '-e', 'frame.number', '-e', 'sip.Call-ID', '-e', 'sip.Method', '-e', 'sip.Status-Code'];
+
+export const decodeBench: Benchmark = {
+  name: 'decode',
+  corpora: ['aaa1500', 'sipp-mixed'],
+  async run(a: BenchArgs): Promise<BenchResult> {
+    const file = a.corpus.path;
+    const packets = a.corpus.meta.packets;
+    const notes: string[] = [];
+
+    // Correctness first: the same SIP message count as tshark (UDP corpora: one message per frame).
+    const ours = await decodeInProcess(file);
+    if (ours.packets !== packets) throw new Error(`decode: pipeline saw ${ours.packets} packets, corpus has ${packets}`);
+    const ts = await mustRun('tshark', [...tsharkDecodeArgs(file), '-E', 'occurrence=f'], { timeoutS: 600 });
+    const tsharkRows = ts.stdout.split('\n').filter((l) => l.length > 0).length;
+    const ourCli = await mustRun('node', [TUNAIO, 'decode', '--json', file], { timeoutS: 600 });
+    const cliRows = ourCli.stdout.split('\n').filter((l) => l.length > 0).length;
+    if (ours.rows !== tsharkRows || cliRows !== tsharkRows)
+      throw new Error(`decode: SIP message count differs: pipeline ${ours.rows}, tunaio decode ${cliRows}, tshark ${tsharkRows}`);
+    notes.push(`Checked: pipeline, \`tunaio decode\` and tshark each report ${tsharkRows} SIP messages.`);
+
+    const bareCheck = await bareLoop(file);
+    notes.push(`The bare loop spotted ${bareCheck.sip} SIP messages (it recognises less than a decoder does).`);
+
+    const rows: { name: string; cmd: string; t: Timing }[] = [];
+    const inproc = await timeRuns(a.runs, a.budgetS, () => secondsOf(() => decodeInProcess(file)));
+    rows.push({ name: 'tunaio SipDecodePipeline (in-process)', cmd: 'decodeInProcess(FILE) in bench/decode.ts', t: inproc });
+    const bare = await timeRuns(a.runs, a.budgetS, () => secondsOf(() => bareLoop(file)));
+    rows.push({ name: 'bare Node loop (in-process, ceiling)', cmd: 'bareLoop(FILE) in bench/bare-loop.ts', t: bare });
+    const cliArgs = [TUNAIO, 'decode', '--json', file];
+    const cli = await timeRuns(a.runs, a.budgetS, async () => (await mustRun('node', cliArgs, { stdoutFile: '/dev/null', timeoutS: 600 })).seconds);
+    rows.push({ name: 'tunaio decode --json (process)', cmd: `${cmdLine('node', ['bin/tunaio.js', 'decode', '--json', 'FILE'])} > /dev/null`, t: cli });
+    const tsArgs = tsharkDecodeArgs(file);
+    const tshark = await timeRuns(a.runs, a.budgetS, async () => (await run('tshark', tsArgs, { stdoutFile: '/dev/null', timeoutS: 600 })).seconds);
+    rows.push({ name: 'tshark -T fields (process)', cmd: `${cmdLine('tshark', tsharkDecodeArgs('FILE'))} > /dev/null`, t: tshark });
+
+    const pps = (t: Timing): number => packets / t.median;
+    const tsharkPps = pps(tshark);
+    const barePps = pps(bare);
+    return {
+      table: {
+        headers: ['what', 'runs', 'median s', 'min s', 'packets/s', '× tshark', 'bare loop ÷ this'],
+        rows: rows.map((r) => [
+          r.name,
+          String(r.t.seconds.length),
+          fmtS(r.t.median),
+          fmtS(r.t.min),
+          fmtRate(pps(r.t)),
+          `${(pps(r.t) / tsharkPps).toFixed(2)}×`,
+          `${(barePps / pps(r.t)).toFixed(2)}`,
+        ]),
+      },
+      commands: rows.map((r) => r.cmd),
+      notes,
+    };
+  },
+};

@@ -1,0 +1,149 @@
+// Byte-level peeks into a SIP datagram for the engine's no-match path: the Call-ID (to consult the
+// dialog table) and a header value, read without parsing the message. Most packets match no
+// session and belong to no captured dialog; these peeks let the engine drop them at a fraction of
+// a full parse. They are approximations only in what they skip (folded headers are not unfolded);
+// anything that might match goes through protocol/sip.ts.
+
+const lower = (c: number): number => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+
+/**
+ * First value of a header (long name lowercase, optional compact form) in the header block, as a
+ * trimmed latin1 string; undefined when absent. Stops at the empty line.
+ */
+export function rawHeaderValue(buf: Buffer, name: string, compact?: string): string | undefined {
+  // Fast path: the usual spelling (`\nCall-ID:`, `\nFrom:`…) found by the native memmem, accepted
+  // when it lies in the header block and no earlier line could be the same header.
+  const canon = CANONICAL.get(name);
+  if (canon !== undefined) {
+    const at = buf.indexOf(canon);
+    if (at >= 0) {
+      let end = buf.indexOf(CRLFCRLF);
+      if (end < 0) end = buf.indexOf(LFLF);
+      if ((end < 0 || at < end) && (compact === undefined || !hasEarlierCompact(buf, at, compact.charCodeAt(0)))) {
+        return valueAt(buf, at + canon.length);
+      }
+    }
+  }
+  return scanHeader(buf, name, compact);
+}
+
+const CANONICAL = new Map<string, Buffer>(
+  ['Call-ID', 'From', 'To', 'Content-Type'].map((h) => [h.toLowerCase(), Buffer.from(`\n${h}:`, 'latin1')]),
+);
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LFLF = Buffer.from('\n\n');
+
+// A compact form of the header before the canonical one would be the first value; rare, so a
+// cheap check for "\n<c>:" / "\n<c> :" before `at` keeps the fast path exact.
+function hasEarlierCompact(buf: Buffer, at: number, c: number): boolean {
+  for (let i = buf.indexOf(0x0a); i >= 0 && i < at; i = buf.indexOf(0x0a, i + 1)) {
+    const x = buf[i + 1];
+    if (x === c || x === c - 0x20) {
+      let k = i + 2;
+      while (buf[k] === 0x20 || buf[k] === 0x09) k++;
+      if (buf[k] === 0x3a) return true;
+    }
+  }
+  return false;
+}
+
+function valueAt(buf: Buffer, from: number): string {
+  const n = buf.length;
+  let a = from;
+  while (a < n && (buf[a] === 0x20 || buf[a] === 0x09)) a++;
+  let b = buf.indexOf(0x0a, a);
+  if (b < 0) b = n;
+  while (b > a && (buf[b - 1] === 0x0d || buf[b - 1] === 0x20 || buf[b - 1] === 0x09)) b--;
+  return buf.toString('utf8', a, b);
+}
+
+function scanHeader(buf: Buffer, name: string, compact?: string): string | undefined {
+  // Byte loops rather than Buffer.indexOf: its per-call cost exceeds a short line's scan.
+  const n = buf.length;
+  const first = name.charCodeAt(0);
+  const short = compact === undefined ? -1 : compact.charCodeAt(0);
+  let i = 0;
+  while (i < n && buf[i] !== 0x0a) i++; // start line
+  while (++i < n) {
+    const c = buf[i];
+    if (c === 0x0d || c === 0x0a) return undefined; // the empty line ends the header block
+    const lc = lower(c);
+    if (lc === first || lc === short) {
+      let k = -1;
+      if (lc === short) {
+        k = i + 1;
+        while (k < n && (buf[k] === 0x20 || buf[k] === 0x09)) k++;
+        if (buf[k] !== 0x3a) k = -1;
+      }
+      if (k < 0 && lc === first && i + name.length < n) {
+        let j = 1;
+        while (j < name.length && lower(buf[i + j]) === name.charCodeAt(j)) j++;
+        if (j === name.length) {
+          k = i + j;
+          while (k < n && (buf[k] === 0x20 || buf[k] === 0x09)) k++;
+          if (buf[k] !== 0x3a) k = -1;
+        }
+      }
+      if (k >= 0) {
+        let a = k + 1;
+        while (a < n && (buf[a] === 0x20 || buf[a] === 0x09)) a++;
+        let b = a;
+        while (b < n && buf[b] !== 0x0a) b++;
+        while (b > a && (buf[b - 1] === 0x0d || buf[b - 1] === 0x20 || buf[b - 1] === 0x09)) b--;
+        return buf.toString('utf8', a, b);
+      }
+    }
+    while (i < n && buf[i] !== 0x0a) i++;
+  }
+  return undefined;
+}
+
+/** The Call-ID (long or compact `i:` form) of a SIP message in a buffer, without parsing it. */
+export const rawCallId = (buf: Buffer): string | undefined => rawHeaderValue(buf, 'call-id', 'i');
+
+const SEP = new Uint8Array(256);
+for (const c of '-.()') SEP[c.charCodeAt(0)] = 1;
+const TEL = Buffer.from('tel:');
+const USER_PHONE = Buffer.from('user=phone');
+
+/**
+ * True when `digits` occurs in buf, contiguously (native memmem) or — when the message has a
+ * telephone-number context (`tel:` or `user=phone`, lowercase as written in practice) — with RFC 3966
+ * visual separators (`-` `.` `(` `)`) between the digits (one KMP pass, no allocation).
+ */
+export function containsDigits(buf: Buffer, digits: Buffer, fail: Int32Array): boolean {
+  if (buf.indexOf(digits) >= 0) return true;
+  if (buf.indexOf(TEL) < 0 && buf.indexOf(USER_PHONE) < 0) return false;
+  const m = digits.length;
+  let j = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (c >= 0x30 && c <= 0x39) {
+      while (j > 0 && digits[j] !== c) j = fail[j - 1];
+      if (digits[j] === c) j++;
+      if (j === m) return true;
+    } else if (SEP[c] === 0 || j === 0) {
+      j = 0;
+    }
+  }
+  return false;
+}
+
+/** KMP failure table for containsDigits. */
+export function digitsFailure(digits: Buffer): Int32Array {
+  const f = new Int32Array(digits.length);
+  let k = 0;
+  for (let i = 1; i < digits.length; i++) {
+    while (k > 0 && digits[i] !== digits[k]) k = f[k - 1];
+    if (digits[i] === digits[k]) k++;
+    f[i] = k;
+  }
+  return f;
+}
+
+/** buf starts with p (a byte loop: cheaper than Buffer.compare for a few bytes). */
+export function startsWithBytes(buf: Buffer, p: Buffer): boolean {
+  if (buf.length < p.length) return false;
+  for (let i = 0; i < p.length; i++) if (buf[i] !== p[i]) return false;
+  return true;
+}
