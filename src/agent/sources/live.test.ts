@@ -90,6 +90,8 @@ describe('live capture on lo with sipp', () => {
       { cwd: dir, encoding: 'utf8', timeout: 30_000 },
     );
     expect(uac.status).toBe(0);
+    process.kill(uasPid, 'SIGKILL'); // the next tests start their own UAS on the same port
+    uasPid = undefined;
 
     await waitFor(() => center.of(S_FROM).length >= 30 && center.of(S_CALL).length >= 6 && center.of(S_TEXT).length >= 6, 10_000);
     // a little longer, so that anything extra would have arrived too
@@ -168,6 +170,7 @@ describe('live capture: criteria against calls from several callers to several D
     const fixtures = new URL('../testing/sipp/', import.meta.url).pathname;
     const uas = spawnSync('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(UAS_PORT), '-bg'], { cwd: dir, encoding: 'utf8', timeout: 10_000 });
     const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout)?.[1]);
+    expect(pid).toBeGreaterThan(0);
     try {
       const uac = spawnSync(
         'sipp',
@@ -227,9 +230,6 @@ describe('live capture: RTP of the matched call only (sipp uac_pcap against an r
     const evs = center.of(S_RTP);
     expect(evs.every((e) => e.call_id === 'rtp-2@tunaio')).toBe(true);
     const finals = evs.filter((e) => e.stats?.final);
-    const dbg = new Map<string, number>();
-    for (const e of evs) { const k = `${e.kind} ${e.src?.port}>${e.dst?.port} ${e.stats ? 'stats' + e.stats.final : ''}`; dbg.set(k, (dbg.get(k) ?? 0) + 1); }
-    console.log(JSON.stringify([...dbg]), JSON.stringify(agent.manager.engine.counters));
     // audio both ways (the echo keeps the SSRC), plus the RFC 2833 DTMF both ways
     expect(finals.map((e) => `${e.src!.port}>${e.dst!.port} ${e.stats!.codec}`).sort()).toEqual([
       `${MEDIA_UAS}>${MEDIA_UAC + 4} PCMA`,
