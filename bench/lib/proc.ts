@@ -10,6 +10,8 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   seconds: number;
+  /** newlines on stdout (with `countLines`) */
+  lines: number;
 }
 
 export interface RunOptions {
@@ -19,6 +21,8 @@ export interface RunOptions {
   /** send stdout to this file (e.g. /dev/null) instead of collecting it */
   stdoutFile?: string;
   env?: NodeJS.ProcessEnv;
+  /** count stdout newlines instead of keeping stdout */
+  countLines?: boolean;
 }
 
 /** Runs a command to completion; wall time measured around spawn → exit. */
@@ -30,9 +34,15 @@ export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ru
     const child = spawn(cmd, args, { cwd: o.cwd, stdio, env: o.env ?? process.env });
     let stdout = '';
     let stderr = '';
-    child.stdout?.setEncoding('latin1').on('data', (d: string) => {
-      if (stdout.length < 64 << 20) stdout += d;
-    });
+    let lines = 0;
+    if (o.countLines === true)
+      child.stdout?.on('data', (d: Buffer) => {
+        for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
+      });
+    else
+      child.stdout?.setEncoding('latin1').on('data', (d: string) => {
+        if (stdout.length < 64 << 20) stdout += d;
+      });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 1 << 20) stderr += d;
     });
@@ -46,7 +56,7 @@ export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ru
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       clearTimeout(timer);
       if (outFd !== null) closeSync(outFd);
-      resolve({ code, signal, stdout, stderr, seconds });
+      resolve({ code, signal, stdout, stderr, seconds, lines });
     });
   });
 }

@@ -221,4 +221,13 @@ describe('Uploader', () => {
     await until(() => center.texts.length === 20);
     expectInOrderOnce(20);
   });
+
+  it('sends counters alone as a heartbeat, and events queued meanwhile still go out', async () => {
+    const u = make({ countersFor: (s) => ({ session_id: s, packets_seen: 42, packets_matched: 0 }) });
+    u.heartbeat(SESSION, center.url);
+    u.enqueue(SESSION, center.url, ev(0)); // while the heartbeat is in flight
+    await until(() => center.texts.length === 1);
+    expect(center.batches[0]).toBe(0);
+    expect(center.counters[0]).toMatchObject({ session_id: SESSION, packets_seen: 42 });
+  });
 });

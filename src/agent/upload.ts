@@ -142,6 +142,9 @@ export class Uploader {
       .catch(() => undefined)
       .finally(() => {
         lane.inflight = undefined;
+        // Events that came while the heartbeat was on its way were not scheduled (inflight): do it now.
+        if (lane.mem.length > 0 || lane.spooling) this.schedule(lane, 0);
+        else if (lane.closing && this.lanes.get(lane.sessionId) === lane) this.schedule(lane, 0);
       });
   }
 

@@ -26,6 +26,12 @@ import { ingestRoutes } from './routes/ingest/routes.js';
 import { authRoutes } from './routes/auth/routes.js';
 import { systemRoutes } from './routes/system/routes.js';
 import { registerWebUi } from './web-ui.js';
+import { FilePcapStore } from './pcap/store.js';
+import { PcapRecorder } from './pcap/recorder.js';
+import { exportRoutes } from './routes/export/routes.js';
+import { shareRoutes } from './routes/share/routes.js';
+import { AgentCommander } from './agents/commander.js';
+import { TokenVault } from './agents/token-vault.js';
 
 export interface Center {
   app: FastifyInstance;
@@ -55,6 +61,16 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     lifecycle,
     loginLimiter: new FailureLimiter(config.loginMaxFailures, config.loginWindowSeconds * 1000),
     serial: serialRunner(),
+    pcap: new PcapRecorder(new FilePcapStore(pcapRoot(config.dataDir)), storage),
+    agents: new AgentCommander({
+      storage,
+      vault: new TokenVault(config.dataDir),
+      now: config.now,
+      timeoutMs: config.agentTimeoutSeconds * 1000,
+      reconcileMs: config.reconcileSeconds * 1000,
+      onError,
+      log: (msg, fields) => logger.warn(fields ?? {}, msg),
+    }),
   };
 
   let bootstrap: BootstrapCredentials | null;
@@ -101,6 +117,8 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   agentRoutes(app, ctx);
   ingestRoutes(app, ctx);
   authRoutes(app, ctx);
+  exportRoutes(app, ctx);
+  shareRoutes(app, ctx);
   systemRoutes(app, ctx, () => storage.countSessionsByStatus());
   if (config.webRoot !== undefined) await registerWebUi(app, { root: config.webRoot });
   await app.ready();
@@ -116,6 +134,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     async close() {
       if (closed) return;
       closed = true;
+      await ctx.agents.close();
       lifecycle.close();
       retention.close();
       await app.close();

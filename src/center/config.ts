@@ -43,10 +43,16 @@ export interface CenterConfig {
   storage?: Storage;
   /** folder of the built web UI (index.html, assets/), served at `/`; no UI when omitted */
   webRoot?: string;
+  /** how often the reconciler polls agents (GET /v1/status) and re-asserts running captures; 0 = never */
+  reconcileSeconds?: number;
+  /** timeout of each call to an agent's command API */
+  agentTimeoutSeconds?: number;
+  /** the center's URL as agents reach it (ingest_url); default: the address it listens on */
+  publicUrl?: string;
 }
 
-export type ResolvedConfig = Required<Omit<CenterConfig, 'adminPassword' | 'adminToken' | 'storage' | 'webRoot'>> &
-  Pick<CenterConfig, 'adminPassword' | 'adminToken' | 'webRoot'>;
+export type ResolvedConfig = Required<Omit<CenterConfig, 'adminPassword' | 'adminToken' | 'storage' | 'webRoot' | 'publicUrl'>> &
+  Pick<CenterConfig, 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl'>;
 
 export const CENTER_DEFAULTS = {
   port: 8080,
@@ -66,6 +72,8 @@ export const CENTER_DEFAULTS = {
   cookieSecure: false,
   logLevel: 'info',
   scryptLog2N: 15,
+  reconcileSeconds: 5,
+  agentTimeoutSeconds: 3,
 } as const;
 
 export function resolveConfig(c: CenterConfig): ResolvedConfig {
@@ -78,6 +86,7 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     adminPassword: c.adminPassword,
     adminToken: c.adminToken,
     webRoot: c.webRoot,
+    publicUrl: c.publicUrl,
     eventRetentionHours: pick('eventRetentionHours'),
     pcapRetentionHours: pick('pcapRetentionHours'),
     maxSessionEvents: pick('maxSessionEvents'),
@@ -93,6 +102,8 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     cookieSecure: pick('cookieSecure'),
     logLevel: pick('logLevel'),
     scryptLog2N: pick('scryptLog2N'),
+    reconcileSeconds: pick('reconcileSeconds'),
+    agentTimeoutSeconds: pick('agentTimeoutSeconds'),
     now: c.now ?? Date.now,
   };
 }

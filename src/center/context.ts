@@ -7,6 +7,8 @@ import type { Hub } from './sse/hub.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { SessionLifecycle } from './lifecycle/lifecycle.js';
 import type { FailureLimiter } from './auth/rate-limit.js';
+import type { PcapRecorder } from './pcap/recorder.js';
+import type { AgentCommander } from './agents/commander.js';
 
 export interface CenterContext {
   config: ResolvedConfig;
@@ -15,8 +17,12 @@ export interface CenterContext {
   metrics: Metrics;
   lifecycle: SessionLifecycle;
   loginLimiter: FailureLimiter;
+  /** PCAP retention: frames of capture_pcap sessions, appended at ingest, read by export.tar */
+  pcap: PcapRecorder;
   /** runs ingest transactions and their hub publication one at a time, so live events go out in id order */
   serial: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** pushes captures to agents and reconciles them (agents/commander.ts) */
+  agents: AgentCommander;
 }
 
 /** Data folder layout: `<data>/tunaio.db`, `<data>/pcap/<session id>/`. */

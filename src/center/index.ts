@@ -31,9 +31,12 @@ export async function startCenter(config: CenterConfig): Promise<RunningCenter> 
   const addr = center.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : center.config.port;
   const host = center.config.host.includes(':') ? `[${center.config.host}]` : center.config.host;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+  // agents are called only once the center can be reached back (ingest_url)
+  center.ctx.agents.start(center.config.publicUrl ?? url);
   return {
     ...center,
-    url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`,
+    url,
     async ensureAgent(a) {
       const { agent } = await upsertAgent(center.ctx, { enabled: true, ...a });
       return agent;

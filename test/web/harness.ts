@@ -5,7 +5,6 @@
 // protocol package into the events an agent posts to /api/ingest.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -161,63 +160,71 @@ function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, m
   });
 }
 
-/** A UDP port that is free now (other suites run sipp on loopback at the same time). */
-export async function freeUdpPort(): Promise<number> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
-  const port = sock.address().port;
-  await new Promise<void>((resolve) => sock.close(() => resolve()));
-  return port;
+/** Ports of one sipp call: UAS and UAC signalling, and the media bases (each takes 4 ports). */
+export interface SippPorts {
+  uas: number;
+  uac: number;
+  uasMedia: number;
+  uacMedia: number;
 }
 
 /**
- * One real sipp call on loopback (built-in uas/uac; with `rtp`, uac_pcap with RTP echo), captured
- * by tcpdump, decoded into SIP events and, with `rtp`, RTP samples and final stream stats.
+ * Ten consecutive ports under the kernel's ephemeral range (so no socket is handed them meanwhile),
+ * at a random base (other suites run sipp on loopback at the same time): `portrange first-last`
+ * covers the whole call for a capture filter.
  */
-export async function sippCall(rtp = false): Promise<WireEvent[]> {
-  const uasPort = await freeUdpPort();
-  let uacPort = await freeUdpPort();
-  while (uacPort === uasPort) uacPort = await freeUdpPort();
-  // sipp takes mp, mp+1 (RTCP) and mp+2/mp+3 (video): an even base in a range the kernel does not hand out
-  const mediaPort = 20_000 + 4 * Math.floor(Math.random() * 2500);
-  const opts = { uasPort, uacPort, rtp, mediaPort };
+export function sippPorts(): SippPorts & { first: number; last: number } {
+  const first = 21_000 + 10 * Math.floor(Math.random() * 900);
+  return { uas: first, uac: first + 1, uasMedia: first + 2, uacMedia: first + 6, first, last: first + 9 };
+}
+
+/** Runs one real sipp call on loopback (built-in uas/uac; with `rtp`, uac_pcap with RTP echo). */
+export async function runSippCall(ports: SippPorts, rtp: boolean): Promise<void> {
   const dir = tmp('tunaio-sipp-');
-  const pcap = path.join(dir, 'call.pcap');
-  const filter = opts.rtp ? `udp and (port ${opts.uasPort} or port ${opts.uacPort} or portrange ${opts.mediaPort}-${(opts.mediaPort ?? 0) + 20} or portrange ${(opts.mediaPort ?? 0) + 100}-${(opts.mediaPort ?? 0) + 120})` : `udp and (port ${opts.uasPort} or port ${opts.uacPort})`;
-  const dump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-s', '4096', '-B', '8192', '-Z', 'root', '-w', pcap, filter], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
   try {
-    await waitFor(dump, 'stderr', /listening on/, 10_000);
-    if (opts.rtp) fs.symlinkSync('/usr/share/sip-tester', path.join(dir, 'pcap'));
-    const uasArgs = ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(opts.uasPort), '-bg', '-nostdin'];
-    if (opts.rtp) uasArgs.push('-rtp_echo', '-mp', String(opts.mediaPort));
+    if (rtp) fs.symlinkSync('/usr/share/sip-tester', path.join(dir, 'pcap'));
+    const uasArgs = ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(ports.uas), '-bg', '-nostdin'];
+    if (rtp) uasArgs.push('-rtp_echo', '-mp', String(ports.uasMedia));
     // sipp -bg exits 99 once the background process is started, printing its PID
     const uas = spawnSync('sipp', uasArgs, { cwd: dir, encoding: 'utf8', timeout: 10_000 });
     const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout ?? '')?.[1]);
     if (!(pid > 0)) throw new Error(`sipp uas did not start: ${uas.stdout} ${uas.stderr}`);
     try {
-      const uacArgs = [
-        '-sn', opts.rtp ? 'uac_pcap' : 'uac', `127.0.0.1:${opts.uasPort}`, '-i', '127.0.0.1', '-p', String(opts.uacPort),
-        '-m', '1', '-nostdin', '-timeout', '30s',
-      ];
-      if (opts.rtp) uacArgs.push('-mp', String((opts.mediaPort ?? 0) + 100));
+      const uacArgs = ['-sn', rtp ? 'uac_pcap' : 'uac', `127.0.0.1:${ports.uas}`, '-i', '127.0.0.1', '-p', String(ports.uac), '-m', '1', '-nostdin', '-timeout', '30s'];
+      if (rtp) uacArgs.push('-mp', String(ports.uacMedia));
       execFileSync('sipp', uacArgs, { cwd: dir, stdio: 'ignore', timeout: 40_000 });
     } finally {
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          /* already gone */
-        }
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* already gone */
       }
     }
-    await new Promise((r) => setTimeout(r, 300)); // let tcpdump write the last packets
   } finally {
-    dump.kill('SIGINT');
-    await new Promise((r) => dump.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One real sipp call captured by tcpdump and decoded into SIP events and, with `rtp`, RTP samples
+ * and final stream stats: what an agent would post, for tests that drive ingest themselves.
+ */
+export async function sippCall(rtp = false): Promise<WireEvent[]> {
+  const ports = sippPorts();
+  const dir = tmp('tunaio-sippcap-');
+  const pcap = path.join(dir, 'call.pcap');
+  const dump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-s', '4096', '-B', '8192', '-Z', 'root', '-w', pcap, `udp and portrange ${ports.first}-${ports.last}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   try {
+    try {
+      await waitFor(dump, 'stderr', /listening on/, 10_000);
+      await runSippCall(ports, rtp);
+      await new Promise((r) => setTimeout(r, 300)); // let tcpdump write the last packets
+    } finally {
+      dump.kill('SIGINT');
+      await new Promise((r) => dump.once('exit', r));
+    }
     return decodeCapture(fs.readFileSync(pcap));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CRITERIA_REQUIRED_MESSAGE } from '../../src/core/schema/criteria.js';
-import { ADMIN_PASSWORD, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, buildWebUi, forSession, sippCall, startStack } from './harness.js';
+import { Agent } from '../../src/agent/agent.js';
+import { ADMIN_PASSWORD, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, buildWebUi, forSession, runSippCall, sippCall, sippPorts, startStack } from './harness.js';
 import type { Stack, WireEvent } from './harness.js';
 
 let stack: Stack;
@@ -246,8 +247,55 @@ describe('web UI in Chromium', () => {
     expect(Number(cells[3])).toBeGreaterThan(100);
     expect(cells[4]).toBe('0.0');
     expect(Number(cells[6])).toBeGreaterThan(4);
-    // media are drawn on the ladder too
-    expect(await page.locator('[data-media]').count()).toBeGreaterThanOrEqual(2);
+    // media are drawn on the ladder too, between the lanes of the endpoints whose SDP announced them
+    expect(await page.locator('[data-media] line').count()).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shows a call captured by a real agent (tcpdump on lo) live, with its RTP streams', async () => {
+    const ports = sippPorts();
+    const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-web-spool-'));
+    const agent = new Agent({
+      name: stack.agent.name,
+      token: stack.agent.token,
+      listen: { host: '127.0.0.1', port: 0 },
+      interfaces: ['lo'],
+      bpf: `udp and portrange ${ports.first}-${ports.last}`,
+      spoolDir: spool,
+      log: () => undefined,
+    });
+    const addr = await agent.start();
+    try {
+      await expect.poll(() => agent.sources[0].status().state, { timeout: 10_000 }).toBe('running');
+      await page.goto(stack.url + '/');
+      const id = await createThroughForm(page, 'real agent call', { to: 'service' }, true);
+      // what the center's agent reconciler does: hand the capture to the agent
+      const put = await fetch(`http://127.0.0.1:${addr!.port}/v1/captures/${id}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${stack.agent.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          criteria: { to: 'service' },
+          capture_rtp: true,
+          capture_pcap: false,
+          expires_at: new Date(Date.now() + 600_000).toISOString(),
+          ingest_url: `${stack.center.url}/api/ingest`,
+        }),
+      });
+      expect(put.status).toBe(201);
+      await runSippCall(ports, true);
+      await expect.poll(() => arrowLabels(page), { timeout: 15_000 }).toEqual(['INVITE (SDP)', '180 Ringing', '200 OK (SDP)', 'ACK', 'BYE', '200 OK']);
+      const rows = page.getByTestId('rtp-table').locator('tbody tr');
+      await expect.poll(() => rows.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      // both directions of the G.711 call (sipp plays ~240 packets each way), with the agent's quality figures
+      const table = () => rows.evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? '')));
+      await expect.poll(async () => (await table()).filter((r) => r[2] === 'PCMA' && Number(r[3]) > 100).length, { timeout: 20_000 }).toBe(2);
+      console.log('RTP table from the real agent:\n' + (await table()).map((r) => r.join(' | ')).join('\n'));
+      expect(await page.getByTestId('session-agents').textContent()).toContain(stack.agent.name);
+      expect(await page.locator('[data-media] line').count()).toBeGreaterThanOrEqual(2);
+      await page.locator('.session').screenshot({ path: path.join(ARTIFACTS, 'session-real-agent.png') });
+    } finally {
+      await agent.stop();
+      fs.rmSync(spool, { recursive: true, force: true });
+    }
   });
 
   it('stops a session after confirmation, then purges it', async () => {

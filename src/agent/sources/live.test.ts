@@ -194,6 +194,38 @@ describe('live capture: criteria against calls from several callers to several D
   });
 });
 
+describe('live capture: method REGISTER narrows to registrations', () => {
+  it('takes REGISTER dialogs for method REGISTER, and nothing for method INVITE with the same user', async () => {
+    const S_REG = 'a0000000000000000031';
+    const S_INV = 'a0000000000000000032';
+    expect(await put(S_REG, { from: 'alice-reg', method: 'REGISTER' })).toBe(201);
+    expect(await put(S_INV, { from: 'alice-reg', method: 'INVITE' })).toBe(201);
+    const fixtures = new URL('../testing/sipp/', import.meta.url).pathname;
+    const uas = spawnSync('sipp', ['-sf', join(fixtures, 'register-uas.xml'), '-i', '127.0.0.1', '-p', String(UAS_PORT), '-bg'], { cwd: dir, encoding: 'utf8', timeout: 10_000 });
+    const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    try {
+      const uac = spawnSync(
+        'sipp',
+        [`127.0.0.1:${UAS_PORT}`, '-sf', join(fixtures, 'register-uac.xml'), '-i', '127.0.0.1', '-p', String(UAC_PORT), '-m', '2', '-r', '5', '-nostdin', '-cid_str', 'reg-%u@tunaio'],
+        { cwd: dir, encoding: 'utf8', timeout: 30_000 },
+      );
+      expect(uac.status).toBe(0);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await waitFor(() => center.of(S_REG).length >= 4, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const got = center.of(S_REG).map((e) => `${e.call_id} ${e.sip?.method ?? e.sip?.status}`);
+    expect(got).toEqual(['reg-1@tunaio REGISTER', 'reg-1@tunaio 200', 'reg-2@tunaio REGISTER', 'reg-2@tunaio 200']);
+    expect(center.of(S_INV)).toEqual([]);
+  });
+});
+
 describe('live capture: RTP of the matched call only (sipp uac_pcap against an rtp_echo UAS)', () => {
   it('sends samples and final stats with 0 loss for the matched call, nothing for the other', async () => {
     const S_RTP = 'a0000000000000000021';
@@ -228,6 +260,9 @@ describe('live capture: RTP of the matched call only (sipp uac_pcap against an r
     await new Promise((r) => setTimeout(r, 300));
 
     const evs = center.of(S_RTP);
+    expect(center.invalid.slice(0, 2)).toEqual([]);
+    const summary = JSON.stringify({ n: evs.length, other: center.of(S_NO_RTP).length, ended: agent.manager.recentlyEnded().find((v) => v.session_id === S_RTP), engine: agent.manager.engine.counters, live: agent.sources[0].status() });
+    expect(evs.length, summary).toBeGreaterThan(0);
     expect(evs.every((e) => e.call_id === 'rtp-2@tunaio')).toBe(true);
     const finals = evs.filter((e) => e.stats?.final);
     // audio both ways (the echo keeps the SSRC), plus the RFC 2833 DTMF both ways

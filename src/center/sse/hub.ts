@@ -17,17 +17,31 @@ export interface Subscriber {
 
 export class Hub {
   private readonly subs = new Map<string, Set<Subscriber>>();
+  /** subscribers opened through a capability (e.g. 'share': a share link), closed when it is revoked */
+  private readonly tags = new WeakMap<Subscriber, string>();
 
-  subscribe(sessionId: string, s: Subscriber): () => void {
+  subscribe(sessionId: string, s: Subscriber, tag?: string): () => void {
     let set = this.subs.get(sessionId);
     if (!set) this.subs.set(sessionId, (set = new Set()));
     set.add(s);
+    if (tag !== undefined) this.tags.set(s, tag);
     return () => {
       const cur = this.subs.get(sessionId);
       if (!cur) return;
       cur.delete(s);
       if (cur.size === 0) this.subs.delete(sessionId);
     };
+  }
+
+  /** drops, without a status, the session's subscribers opened with `tag` (a revoked share link); returns how many */
+  abortTagged(sessionId: string, tag: string): number {
+    const set = this.subs.get(sessionId);
+    if (!set) return 0;
+    const hit = [...set].filter((s) => this.tags.get(s) === tag);
+    for (const s of hit) set.delete(s);
+    if (set.size === 0) this.subs.delete(sessionId);
+    for (const s of hit) s.abort();
+    return hit.length;
   }
 
   publish(sessionId: string, evs: Event[]): void {

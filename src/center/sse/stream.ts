@@ -28,6 +28,8 @@ export async function serveStream(
   reply: FastifyReply,
   sessionId: string,
   after: number,
+  /** hub tag of this client (e.g. 'share'), so revoking the capability that opened it closes it */
+  tag?: string,
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -89,7 +91,7 @@ export async function serveStream(
       res.end();
     },
   };
-  const unsubscribe = ctx.hub.subscribe(sessionId, sub);
+  const unsubscribe = ctx.hub.subscribe(sessionId, sub, tag);
   ctx.metrics.sseClients.inc({}, 1);
   const heartbeat = setInterval(() => write(': heartbeat\n\n'), ctx.config.heartbeatSeconds * 1000);
   heartbeat.unref();

@@ -319,6 +319,29 @@ export class SqliteStorage implements Storage {
     })();
   }
 
+  // ---- share links
+
+  async putShare(sessionId: string, tokenHash: string, now: number): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      if (this.db.prepare('SELECT 1 FROM sessions WHERE id = ?').get(sessionId) === undefined) return false;
+      this.db
+        .prepare(
+          'INSERT INTO shares (session_id, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at',
+        )
+        .run(sessionId, tokenHash, now);
+      return true;
+    })();
+  }
+
+  async getShareByTokenHash(tokenHash: string): Promise<{ session_id: string; token_hash: string; created_at: number } | null> {
+    const r = this.db.prepare('SELECT session_id, token_hash, created_at FROM shares WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r ? { session_id: String(r.session_id), token_hash: String(r.token_hash), created_at: num(r.created_at) } : null;
+  }
+
+  async deleteShare(sessionId: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM shares WHERE session_id = ?').run(sessionId).changes === 1;
+  }
+
   // ---- events
 
   async ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome> {

@@ -59,7 +59,7 @@ export const CONTRACT_METHODS = [
   'upsertAgent', 'touchAgent', 'createSession', 'getSession', 'listSessions', 'listRunningSessions',
   'countSessionsByStatus', 'listOverdueSessions', 'endSession', 'getSessionAgents', 'countEventsByKind',
   'hasFrames', 'purgeSession', 'ingest', 'reportCounters', 'listEvents', 'deleteHistoryEndedBefore',
-  'deleteFramesEndedBefore',
+  'deleteFramesEndedBefore', 'putShare', 'getShareByTokenHash', 'deleteShare',
 ];
 
 export function runStorageContract(name: string, make: MakeStorage): void {
@@ -216,6 +216,26 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       expect((await s.getSessionAgents(x.id))[0]).toMatchObject({ packets_seen: 10, packets_matched: 4, events_uploaded: 3, dropped: { spool_full: 1 }, state: 'pending' });
       await s.reportCounters(a.id, [{ session_id: x.id, packets_seen: 11, packets_matched: 4, events_uploaded: 3, dropped: {}, state: 'failed', reason: 'no such interface' }], T0);
       expect((await s.getSessionAgents(x.id))[0]).toMatchObject({ state: 'failed', reason: 'no such interface', packets_seen: 11 });
+    }));
+
+    it('share: put, rotate (the old hash stops working), look up by hash, delete; purge drops it', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const x = await s.createSession(newSessionRec([a.id]));
+      expect(await s.putShare('ffffffffffffffffffff', 'h0', 1)).toBe(false);
+      expect(await s.putShare(x.id, 'h1', 1000)).toBe(true);
+      expect(await s.getShareByTokenHash('h1')).toEqual({ session_id: x.id, token_hash: 'h1', created_at: 1000 });
+      expect((await s.getSession(x.id))?.shared).toBe(true);
+      expect(await s.putShare(x.id, 'h2', 2000)).toBe(true);
+      expect(await s.getShareByTokenHash('h1')).toBeNull();
+      expect((await s.getShareByTokenHash('h2'))?.session_id).toBe(x.id);
+      expect(await s.deleteShare(x.id)).toBe(true);
+      expect(await s.deleteShare(x.id)).toBe(false);
+      expect(await s.getShareByTokenHash('h2')).toBeNull();
+      expect((await s.getSession(x.id))?.shared).toBe(false);
+      await s.putShare(x.id, 'h3', 3000);
+      await s.endSession(x.id, 'stopped', 3000);
+      await s.purgeSession(x.id);
+      expect(await s.getShareByTokenHash('h3')).toBeNull();
     }));
 
     it('purge removes the session, its events, agent states and share', withStorage(async (s) => {

@@ -152,6 +152,14 @@ export interface Storage {
   /** deletes the session, its events, agent states and share; true when it existed */
   purgeSession(id: string): Promise<boolean>;
 
+  // share links (routes/share): one per session, only the token's sha256 is kept
+  /** sets the session's share token hash, replacing any previous one (rotation); false when no such session */
+  putShare(sessionId: string, tokenHash: string, now: number): Promise<boolean>;
+  /** the session a share token hash opens, or null */
+  getShareByTokenHash(tokenHash: string): Promise<{ session_id: string; token_hash: string; created_at: number } | null>;
+  /** revokes the session's share; true when there was one */
+  deleteShare(sessionId: string): Promise<boolean>;
+
   // events
   ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome>;
   reportCounters(agentId: number, counters: AgentCounters[], now: number): Promise<void>;

@@ -75,6 +75,19 @@ export const centerOptions: OptionSpec[] = [
     arg: 'N',
     help: 'failed logins per IP and username per minute before 429',
   },
+  {
+    name: 'reconcile-seconds',
+    type: 'number',
+    default: CENTER_DEFAULTS.reconcileSeconds,
+    arg: 'SECONDS',
+    help: 'how often agents are polled (GET /v1/status) and their running captures re-asserted',
+  },
+  {
+    name: 'public-url',
+    type: 'string',
+    arg: 'URL',
+    help: 'the center URL as agents reach it, for their uploads (default: the listen address)',
+  },
   { name: 'cookie-secure', type: 'boolean', help: 'mark the login cookie Secure (when served over HTTPS)' },
   { name: 'log-level', type: 'string', default: CENTER_DEFAULTS.logLevel, arg: 'LEVEL', help: 'log level: fatal, error, warn, info, debug, trace or silent' },
 ];
@@ -88,6 +101,18 @@ function positive(values: OptionValues, name: string, opts: { integer?: boolean;
     throw new UsageError(`--${name} must be a ${opts.integer ? 'whole ' : ''}number greater than ${min}, got ${String(v)}`);
   }
   return v;
+}
+
+function publicUrl(v: OptionValues[string]): string | undefined {
+  if (typeof v !== 'string' || v === '') return undefined;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new UsageError(`--public-url must be an http(s) URL such as http://10.0.0.1:8080, got "${v}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--public-url must be http(s), got "${v}"`);
+  return v.replace(/\/+$/, '');
 }
 
 /** Options + environment → the center's configuration. */
@@ -119,6 +144,8 @@ export function centerConfigFrom(values: OptionValues, env: NodeJS.ProcessEnv): 
     ingestGraceSeconds: positive(values, 'ingest-grace-seconds'),
     agentOfflineSeconds: positive(values, 'agent-offline-seconds'),
     loginMaxFailures: positive(values, 'login-max-failures', { integer: true }),
+    reconcileSeconds: positive(values, 'reconcile-seconds'),
+    publicUrl: publicUrl(values['public-url']),
     cookieSecure: values['cookie-secure'] === true,
     logLevel,
     // the built UI (`dist/web` at the repository root), from src/cli/commands and dist/cli/commands alike

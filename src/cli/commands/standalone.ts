@@ -1,13 +1,21 @@
-// `tunaio standalone` (what `npm start` runs): the center plus the local agent's registration — agent
-// `local`, tag `local`, http://127.0.0.1:9070, with a token generated once and kept in
-// <data>/local-agent.token (mode 0600) so the agent process can read it. The agent process itself
-// joins this command when it exists.
+// `tunaio standalone` (what `npm start` runs): the command center plus the local agent, in one
+// process tree. The center runs in this process; the agent is a supervised child (`tunaio agent`,
+// restarted with back-off when it dies, stopped on exit) registered as `local` with tag `local`,
+// capturing on `lo` (when this process may capture) and listening for HEP on udp:127.0.0.1:9060.
+// Its token is generated once and kept in <data>/local-agent.token (mode 0600); it reaches the child
+// through TUNAIO_TOKEN, never on a command line. Wiring only.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command.js';
 import { newToken } from '../../center/index.js';
+import type { RunningCenter } from '../../center/index.js';
+import { UsageError } from '../options.js';
+import type { OptionSpec, OptionValues } from '../options.js';
 import { centerConfigFrom, centerOptions } from './center-options.js';
 import { printBootstrap, runUntilSignal } from './center.js';
+import { parseListen } from './agent.js';
 
 export const LOCAL_AGENT = { name: 'local', url: 'http://127.0.0.1:9070', tags: ['local'] };
 
@@ -26,21 +34,171 @@ export function localAgentToken(dataDir: string): string {
   return token;
 }
 
+export const standaloneOptions: OptionSpec[] = [
+  ...centerOptions,
+  { name: 'agent-listen', type: 'string', default: '127.0.0.1:9070', arg: 'HOST:PORT', help: 'command API address of the local agent' },
+  { name: 'agent-hep', type: 'string', default: 'udp:127.0.0.1:9060', arg: 'udp:ADDR:PORT', help: 'HEP listener of the local agent' },
+  { name: 'agent-interface', type: 'string', default: 'lo', arg: 'IFACE', help: 'live capture interface of the local agent (needs root or CAP_NET_RAW); `none` to disable' },
+];
+
+export interface LocalAgentPlan {
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  url: string;
+  live: boolean;
+  liveNote: string;
+  hep: string;
+}
+
+/** Whether this process may open a live capture: root, or CAP_NET_RAW in the effective set. */
+export function mayCapture(): boolean {
+  if (process.getuid?.() === 0) return true;
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    // CAP_NET_RAW is capability 13 (linux/capability.h)
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 13n)) !== 0n;
+  } catch {
+    return false;
+  }
+}
+
+/** The `tunaio agent` command line of the local agent. */
+export function localAgentPlan(values: OptionValues, dataDir: string, token: string, canCapture = mayCapture()): LocalAgentPlan {
+  const listen = parseListen(String(values['agent-listen'] ?? '127.0.0.1:9070'));
+  const hep = String(values['agent-hep'] ?? 'udp:127.0.0.1:9060');
+  if (!/^(udp|tcp):/.test(hep)) throw new UsageError(`--agent-hep expects udp:ADDR:PORT or tcp:ADDR:PORT, got "${hep}"`);
+  const iface = String(values['agent-interface'] ?? 'lo');
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const args = ['agent', '--name', LOCAL_AGENT.name, '--listen', `${host}:${listen.port}`, '--hep', hep, '--spool', path.join(dataDir, 'spool')];
+  let live = false;
+  let liveNote: string;
+  if (iface === 'none' || iface === '') {
+    liveNote = 'live capture: off (--agent-interface none)';
+  } else if (!canCapture) {
+    liveNote = `live capture on ${iface}: OFF — not permitted (run as root, or give tcpdump CAP_NET_RAW); HEP and logs still work`;
+  } else {
+    args.push('--interface', iface);
+    live = true;
+    liveNote = `live capture: on ${iface} (SIP ports 5060-5061 and the RTP range)`;
+  }
+  return {
+    args,
+    // the token goes through the environment twin of --token: a command line is visible to every user
+    env: { ...process.env, TUNAIO_TOKEN: token },
+    url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${listen.port}`,
+    live,
+    liveNote,
+    hep,
+  };
+}
+
+/** Runs `tunaio agent` as a child, restarting it with back-off when it dies, until stop(). */
+export class AgentSupervisor {
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private backoffMs = 500;
+  restarts = 0;
+
+  constructor(
+    private readonly command: { file: string; args: string[]; env: NodeJS.ProcessEnv },
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  start(): void {
+    if (this.stopping) return;
+    const startedAt = Date.now();
+    const child = spawn(this.command.file, this.command.args, { env: this.command.env, stdio: ['ignore', 'inherit', 'inherit'] });
+    this.child = child;
+    child.on('error', (e) => this.log(`cannot start the local agent: ${e.message}`));
+    child.on('exit', (code, signal) => {
+      this.child = null;
+      if (this.stopping) return;
+      // a child that ran for a while gets a fresh back-off; one that dies at once waits longer each time
+      if (Date.now() - startedAt > 30_000) this.backoffMs = 500;
+      this.log(`the local agent exited (${signal ?? `code ${code}`}); restarting in ${this.backoffMs} ms`);
+      this.restarts++;
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        this.start();
+      }, this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => c.kill('SIGKILL'), graceMs);
+      c.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+  }
+}
+
+/** This same binary (node + its loader flags + script), so the child runs the code the parent runs. */
+export function selfCommand(): { file: string; prefix: string[] } {
+  return { file: process.execPath, prefix: [...process.execArgv, process.argv[1]] };
+}
+
+export function firstScreen(c: RunningCenter, plan: LocalAgentPlan): string {
+  const hepAddr = plan.hep.replace(/^(udp|tcp):/, '');
+  const [hepHost, hepPort] = [hepAddr.slice(0, hepAddr.lastIndexOf(':')), hepAddr.slice(hepAddr.lastIndexOf(':') + 1)];
+  return [
+    '',
+    `TunaIO is running.  Open ${c.url}/`,
+    `  1. Log in as admin${c.bootstrap?.password ? ' (password above)' : ''}.`,
+    '  2. Click "New session", pick agent "local", type a caller or called number (or a Call-ID, or some text), Start.',
+    '  3. Place a call: its SIP ladder, RTP quality and logs appear live; export PCAP or a share link from the session.',
+    '',
+    `Local agent "local" (command API ${plan.url}, data ${c.config.dataDir}):`,
+    `  ${plan.liveNote}`,
+    `  HEP: listening on ${plan.hep}. Point your SIP server at it:`,
+    `    Kamailio   loadmodule "siptrace.so"; modparam("siptrace", "duplicate_uri", "sip:${hepHost}:${hepPort}")`,
+    '               modparam("siptrace", "hep_mode_on", 1); modparam("siptrace", "hep_version", 3); modparam("siptrace", "trace_mode", 1)',
+    `    FreeSWITCH sofia.conf.xml: <param name="capture-server" value="udp:${hepHost}:${hepPort}"/>, and sip-capture=yes on the profile`,
+    `    Asterisk   hep.conf: [general] enabled=yes, capture_address=${hepHost}:${hepPort}; load res_hep.so and res_hep_pjsip.so`,
+    '',
+  ].join('\n');
+}
+
 export const standalone: Command = {
   spec: {
     name: 'standalone',
     summary: 'command center + a local agent on loopback and HEP UDP 9060 (what `npm start` runs)',
     usage: 'tunaio standalone [--port 8080] [--host 127.0.0.1] [--data ./data]',
-    options: centerOptions,
+    options: standaloneOptions,
   },
   async run(values) {
     const config = centerConfigFrom(values, process.env);
     fs.mkdirSync(config.dataDir, { recursive: true });
     const token = localAgentToken(config.dataDir);
-    return runUntilSignal(config, async (c) => {
-      await c.ensureAgent({ ...LOCAL_AGENT, token });
-      printBootstrap(c);
-      process.stdout.write(`tunaio standalone: open ${c.url}/ (data: ${c.config.dataDir}; agent "local" registered)\n`);
-    });
+    const plan = localAgentPlan(values, config.dataDir, token);
+    const self = selfCommand();
+    const log = (msg: string): void => void process.stderr.write(`${new Date().toISOString()} tunaio standalone: ${msg}\n`);
+    const supervisor = new AgentSupervisor({ file: self.file, args: [...self.prefix, ...plan.args], env: plan.env }, log);
+    let code: number;
+    try {
+      code = await runUntilSignal(config, async (c) => {
+        await c.ensureAgent({ ...LOCAL_AGENT, url: plan.url, token });
+        supervisor.start();
+        printBootstrap(c);
+        process.stdout.write(`${firstScreen(c, plan)}\n`);
+      });
+    } finally {
+      await supervisor.stop();
+    }
+    return code;
   },
 };

@@ -254,6 +254,33 @@ describe('buildLadder on synthetic traffic', () => {
     expect(l.logs[0]).toMatchObject({ source: 'edge /var/log/kamailio.log', text: 'NOTICE: new call callid=m@x' });
   });
 
+  it('puts RTP on the lanes of the endpoints that announced its addresses in SDP, even on one IP', () => {
+    const t = 1_780_000_000_000_000;
+    const withSdp = (e: LadderEvent, port: number): LadderEvent => ({
+      ...e,
+      sip: { ...e.sip!, has_sdp: true },
+      payload: e.payload!.replace('Content-Length: 0\r\n\r\n', '') +
+        `Content-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 8\r\n`,
+    });
+    const caller = '127.0.0.1:5061';
+    const callee = '127.0.0.1:5062';
+    const rtp = (ts: number, from: number, to: number): LadderEvent => ({
+      id: nextId++, agent_id: 1, ts, kind: 'rtp', src: { ip: '127.0.0.1', port: from }, dst: { ip: '127.0.0.1', port: to },
+      call_id: 'sdp@x', sip: null, payload: null, rtp: { ssrc: from, pt: 8, seq: 1, ts: 160, marker: false },
+    });
+    const l = buildLadder([
+      withSdp(sip(1, t, caller, callee, 'INVITE', { callId: 'sdp@x', cseq: '1 INVITE', branch: 'z9hG4bK-s' }), 40000),
+      withSdp(sip(1, t + 10, callee, caller, 'SIP/2.0 200 OK', { callId: 'sdp@x', cseq: '1 INVITE', branch: 'z9hG4bK-s', toTag: 'b' }), 30000),
+      rtp(t + 20, 40000, 30000),
+      rtp(t + 21, 30000, 40000),
+    ]);
+    expect(l.lanes.map((x) => x.key)).toEqual([caller, callee]);
+    expect(l.media.map((m) => [m.src, m.from, m.to, m.codec])).toEqual([
+      ['127.0.0.1:40000', 0, 1, 'PCMA'],
+      ['127.0.0.1:30000', 1, 0, 'PCMA'],
+    ]);
+  });
+
   it('windows large ladders', () => {
     expect(visibleRows(10_000, 3200, 640, 32, 5)).toEqual({ first: 95, end: 125 });
     expect(visibleRows(0, 0, 640, 32)).toEqual({ first: 0, end: 0 });

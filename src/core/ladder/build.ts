@@ -41,6 +41,8 @@ interface Sighting {
   label: string;
   cseq: string | null;
   cseqMethod: string | null;
+  /** "ip:port" of each m= line of an SDP body (RFC 4566 §5.7, §5.14): where this sender receives media */
+  media: string[];
 }
 
 const WANTED: ReadonlySet<string> = new Set(['call-id', 'from', 'to', 'via', 'cseq', 'user-agent', 'server']);
@@ -83,8 +85,10 @@ function read(ev: LadderEvent): Sighting {
   let product: string | null = null;
   if (h && isRequest && parsed.viaCount === 1) product = h.get('user-agent') ?? null;
   else if (h && status === 100) product = h.get('server') ?? h.get('user-agent') ?? null;
+  const media = parsed && (sip?.has_sdp ?? false) ? sdpMedia(text.slice(parsed.bodyOffset)) : [];
   return {
     ev,
+    media,
     callId: ev.call_id ?? h?.get('call-id') ?? null,
     fromTag: tagOf(h?.get('from')),
     toTag: tagOf(h?.get('to')),
@@ -97,6 +101,37 @@ function read(ev: LadderEvent): Sighting {
     cseq: cseqSeq !== null && cseqMethod !== null ? `${cseqSeq} ${cseqMethod}` : null,
     cseqMethod,
   };
+}
+
+/** Media addresses of an SDP body: the connection address (media level wins over session level) and port of each m= line. */
+export function sdpMedia(body: string): string[] {
+  const out: string[] = [];
+  let sessionIp: string | null = null;
+  let port: number | null = null;
+  let ip: string | null = null;
+  const flush = (): void => {
+    const addr = ip ?? sessionIp;
+    if (port !== null && port > 0 && addr !== null) out.push(endpointKey(addr, port));
+  };
+  for (const raw of body.split('\n')) {
+    const line = raw.trim();
+    // c=IN IP4 192.0.2.1 (RFC 4566 §5.7)
+    const c = /^c=IN IP[46] ([0-9A-Fa-f.:]+)/.exec(line);
+    if (c) {
+      if (port === null) sessionIp = c[1];
+      else ip = c[1];
+      continue;
+    }
+    // m=audio 49170 RTP/AVP 0 (RFC 4566 §5.14)
+    const m = /^m=\S+ (\d+)/.exec(line);
+    if (m) {
+      flush();
+      port = Number(m[1]);
+      ip = null;
+    }
+  }
+  flush();
+  return out;
 }
 
 const dialogIdOf = (callId: string | null, a: string | null, b: string | null): string => {
@@ -194,8 +229,11 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
 
   const media = only === null ? mediaEvents : mediaEvents.filter((e) => e.call_id === only);
   const logs = only === null ? logEvents : logEvents.filter((e) => e.call_id === only);
-  const lanes = assignLanes(arrows, arrowSighting, media, options);
-  const streams = summariseMedia(media, lanes);
+  // who announced which media address in SDP: RTP from/to it belongs on that endpoint's lane
+  const mediaOwner = new Map<string, string>();
+  for (const s of arrowSighting) for (const m of s.media) mediaOwner.set(m, endpointKey(s.ev.src!.ip, s.ev.src!.port));
+  const lanes = assignLanes(arrows, arrowSighting, media, mediaOwner, options);
+  const streams = summariseMedia(media, lanes, mediaOwner);
   const logLines: LogLine[] = logs.map((e) => ({
     eventId: e.id,
     ts: e.ts,
@@ -227,7 +265,13 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
  * every other endpoint in the order it first appears; media endpoints join the lane of the same IP
  * when there is one (RTP ports differ from SIP ports), else get their own lane at the right.
  */
-function assignLanes(arrows: LadderArrow[], sightings: Sighting[], media: LadderEvent[], options: LadderOptions): Lane[] {
+function assignLanes(
+  arrows: LadderArrow[],
+  sightings: Sighting[],
+  media: LadderEvent[],
+  mediaOwner: Map<string, string>,
+  options: LadderOptions,
+): Lane[] {
   const lanes: Lane[] = [];
   const byKey = new Map<string, number>();
   const byIp = new Map<string, number>();
@@ -264,16 +308,19 @@ function assignLanes(arrows: LadderArrow[], sightings: Sighting[], media: Ladder
   }
   for (const e of media) {
     for (const ep of [e.src!, e.dst!]) {
-      if (!byKey.has(endpointKey(ep.ip, ep.port)) && !byIp.has(ep.ip)) add(ep.ip, null);
+      const key = endpointKey(ep.ip, ep.port);
+      if (!byKey.has(key) && !mediaOwner.has(key) && !byIp.has(ep.ip)) add(ep.ip, null);
     }
   }
   return lanes;
 }
 
-function summariseMedia(events: LadderEvent[], lanes: Lane[]): MediaStream[] {
+function summariseMedia(events: LadderEvent[], lanes: Lane[], mediaOwner: Map<string, string>): MediaStream[] {
+  // the lane of the endpoint that announced the address in SDP, else the same IP:port, else the same IP
   const laneOf = (ip: string, port: number): number => {
     const k = endpointKey(ip, port);
-    const exact = lanes.find((l) => l.key === k);
+    const owner = mediaOwner.get(k);
+    const exact = lanes.find((l) => l.key === owner) ?? lanes.find((l) => l.key === k);
     return (exact ?? lanes.find((l) => l.ip === ip) ?? lanes[0]).index;
   };
   const streams = new Map<string, MediaStream & { samples: number }>();

@@ -132,15 +132,26 @@ function mediaSvg(m: MediaStream, y: number, g: LadderGeometry): string {
   const x2 = g.laneX(m.to);
   const mid = y + g.rowHeight - 10;
   const colour = '#0f766e';
+  const label = escapeXml(mediaLabel(m));
+  if (x1 === x2) {
+    // both ends on one lane (media to an address nobody announced): a stub, labelled to its right
+    return (
+      `<g data-media="${escapeXml(m.key)}">` +
+      `<rect x="${x1}" y="${mid - 5}" width="28" height="10" fill="${colour}" fill-opacity="0.15"/>` +
+      `<path d="M${x1 + 28} ${mid} l-10 -6 v12 z" fill="${colour}"/>` +
+      `<text x="${x1 + 34}" y="${mid + 4}" font-family="${GEOMETRY.font}" font-size="11" fill="${colour}">${label}</text>` +
+      '</g>'
+    );
+  }
   const left = Math.min(x1, x2);
-  const width = Math.max(Math.abs(x2 - x1), 24);
+  const width = Math.abs(x2 - x1);
   const dir = x2 >= x1 ? 1 : -1;
   return (
     `<g data-media="${escapeXml(m.key)}">` +
     `<rect x="${left}" y="${mid - 5}" width="${width}" height="10" fill="${colour}" fill-opacity="0.15"/>` +
     `<line x1="${x1}" y1="${mid}" x2="${x2 - dir * 8}" y2="${mid}" stroke="${colour}" stroke-width="3" stroke-dasharray="2 3"/>` +
     `<path d="M${x2} ${mid} l${-dir * 10} -6 v12 z" fill="${colour}"/>` +
-    `<text x="${left + width / 2}" y="${mid - 8}" text-anchor="middle" font-family="${GEOMETRY.font}" font-size="11" fill="${colour}">${escapeXml(mediaLabel(m))}</text>` +
+    `<text x="${left + width / 2}" y="${mid - 8}" text-anchor="middle" font-family="${GEOMETRY.font}" font-size="11" fill="${colour}">${label}</text>` +
     '</g>'
   );
 }

@@ -153,6 +153,15 @@ describe('dialog life cycle', () => {
     expect(ids(e.onSip(meta(100 * S), request('INFO', { ...o, cseq: 3 }, true)))).toEqual(['m']);
   });
 
+  it('joined at a re-INVITE, a 488 answer does not end the capture', () => {
+    const e = new MatchEngine({ lingerUs: S });
+    const o = { callId: 'mid', cseq: 5 };
+    e.addSession({ id: 't', criteria: { text: 'a=sendonly' } });
+    expect(ids(e.onSip(meta(S), request('INVITE', { ...o, body: 'v=0\r\na=sendonly\r\n' }, true)))).toEqual(['t']);
+    expect(e.onSip(meta(S + 1), response(488, 'INVITE', o))?.dialog).toBe('active');
+    expect(ids(e.onSip(meta(60 * S), request('BYE', { ...o, cseq: 6 }, true)))).toEqual(['t']);
+  });
+
   it('REGISTER/OPTIONS transactions end on their final response', () => {
     const e = new MatchEngine({ lingerUs: S });
     e.addSession({ id: 'r', criteria: { from: 'alice', method: 'REGISTER' } });

@@ -19,7 +19,7 @@ import { MessageView } from './message-view.js';
 import { RtpStream, type StreamStats } from './rtp-stats.js';
 import { sdpMedia } from './sdp-media.js';
 import { headerTag } from './uri-parts.js';
-import { rawCallId, rawHeaderValue, startsWithBytes } from './raw-scan.js';
+import { rawCallId } from './raw-scan.js';
 
 export interface Endpoint {
   ip: string;
@@ -221,9 +221,6 @@ const kindOf = (method: string | undefined): Kind => {
   return Kind.Transaction;
 };
 
-const INVITE_SP = Buffer.from('INVITE ');
-const SUBSCRIBE_SP = Buffer.from('SUBSCRIBE ');
-const REFER_SP = Buffer.from('REFER ');
 
 const LOG_DELIMS = /[\s=,;"'[\]()<>]+/;
 
@@ -406,8 +403,9 @@ export class MatchEngine {
     this.counters.sipMessages++;
     if (this.sessions.length === 0 && this.dialogs.size === 0) return null;
     // The no-match path without a parse: a message of no captured dialog that no session's raw
-    // necessary condition admits is dropped here. Initial INVITE/SUBSCRIBE/REFER still leave their
-    // From-tag for orientation when a session uses from/to.
+    // necessary condition admits is dropped here. Orientation (initiator From-tags) is learnt from
+    // the initial requests that are parsed: an INVITE that fails every raw condition holds none of
+    // the criteria, so later messages of its dialog (same parties, same hosts) rarely could.
     let tracked = false;
     const nd = this.dialogs.size;
     if (nd > 0 && nd <= 4) {
@@ -428,7 +426,6 @@ export class MatchEngine {
       }
       if (!maybe) {
         this.advance(meta.tsUs);
-        if (this.identitySessions > 0) this.rememberInitiator(payload);
         this.counters.sipPrefiltered++;
         return null;
       }
@@ -445,21 +442,6 @@ export class MatchEngine {
   onSip(meta: PacketMeta, msg: SipMessage): SipHit | null {
     this.counters.sipMessages++;
     return this.handleSip(meta, msg);
-  }
-
-  // INVITE, SUBSCRIBE, REFER outside a dialog: remember the initiator's From-tag (raw peek).
-  private rememberInitiator(p: Buffer): void {
-    const c = p[0];
-    if (c !== 0x49 /* I */ && c !== 0x53 /* S */ && c !== 0x52 /* R */) return;
-    if (!(startsWithBytes(p, INVITE_SP) || startsWithBytes(p, SUBSCRIBE_SP) || startsWithBytes(p, REFER_SP))) return;
-    if (headerTag(rawHeaderValue(p, 'to', 't')) !== undefined) return;
-    const callId = rawCallId(p);
-    const tag = headerTag(rawHeaderValue(p, 'from', 'f'));
-    if (callId === undefined || tag === undefined) return;
-    const cache = this.orientation;
-    if (cache.has(callId)) return;
-    if (cache.size >= this.opts.orientationCacheSize) cache.delete(cache.keys().next().value as string);
-    cache.set(callId, tag);
   }
 
   private handleSip(meta: PacketMeta, msg: SipMessage): SipHit | null {
@@ -595,11 +577,14 @@ export class MatchEngine {
   private openDialog(callId: string, msg: SipMessage, v: MessageView): Dialog {
     const method = msg.isRequest ? msg.method : msg.cseq?.method;
     const d = new Dialog(callId, kindOf(method));
-    if (v.isInitialRequest) {
+    if (v.isInitialRequest && msg.method !== 'CANCEL' && msg.method !== 'ACK') {
       d.createdBy = msg.method;
       d.initiatorTag = headerTag(msg.header('from'));
     } else {
       d.initiatorTag = this.orientation.get(callId);
+      // Joined at an in-dialog request: the dialog is established, so a failed re-INVITE must not
+      // end it. Joined at a response, it is unknown (it may answer the initial INVITE).
+      if (msg.isRequest && v.toTag !== null) d.confirmed = true;
     }
     this.dialogs.set(callId, d);
     this.linkHead(d);

@@ -122,7 +122,7 @@ function SessionHeader({
         {s.status && <StatusBadge status={s.status} />}
         {running && s.expires_at && (
           <span className="countdown mono" title={`expires ${when(s.expires_at)}`}>
-            ⏱ {countdown(s.expires_at, now)}
+            expires in {countdown(s.expires_at, now)}
           </span>
         )}
         <span className={`stream stream-${state}`} data-testid="stream-state">

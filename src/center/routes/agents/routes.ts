@@ -25,13 +25,17 @@ export async function upsertAgent(ctx: CenterContext, body: AgentUpsert): Promis
     { name: body.name, url: body.url, token_hash: digest, enabled: body.enabled, tags: body.tags },
     now,
   );
-  return { agent: presentAgent(agent, now, ctx.config.agentOfflineSeconds * 1000), created };
+  // the plaintext, sealed in the data folder: the center calls the agent's command API with it
+  if (body.token !== undefined) ctx.agents.rememberToken(body.name, body.token);
+  return { agent: presentAgent(agent, now, ctx.config.agentOfflineSeconds * 1000, ctx.agents.reachOf(agent.id)), created };
 }
 
 export function agentRoutes(app: FastifyInstance, ctx: CenterContext): void {
   app.get('/api/agents', async (): Promise<{ agents: AgentView[] }> => {
     const now = ctx.config.now();
-    return { agents: (await ctx.storage.listAgents()).map((a) => presentAgent(a, now, ctx.config.agentOfflineSeconds * 1000)) };
+    return { agents: (await ctx.storage.listAgents()).map((a) =>
+        presentAgent(a, now, ctx.config.agentOfflineSeconds * 1000, ctx.agents.reachOf(a.id)),
+      ) };
   });
 
   app.post('/api/agents', async (req, reply) => {

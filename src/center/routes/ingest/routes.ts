@@ -42,6 +42,8 @@ export function ingestRoutes(app: FastifyInstance, ctx: CenterContext): void {
       else rejected.push({ index, reason: `invalid: ${describeZodError(r.error, 2)}` });
     });
     ctx.metrics.ingestBatches.inc();
+    // frames go to the PCAP store (pcap/recorder.ts), not into the events table
+    const frames = ctx.pcap.takeFrames(items);
     const outcome = await ctx.serial(async () => {
       const o = await ctx.storage.ingest(agent.id, items, {
         now,
@@ -49,6 +51,7 @@ export function ingestRoutes(app: FastifyInstance, ctx: CenterContext): void {
         max_events_per_session: ctx.config.maxSessionEvents,
         max_bytes_per_session: ctx.config.maxSessionBytes,
       });
+      await ctx.pcap.record(o.inserted, frames);
       // publish inside the serial step: live events leave in commit (= id) order
       const bySession = new Map<string, ReturnType<typeof presentEvent>[]>();
       for (const e of o.inserted) {

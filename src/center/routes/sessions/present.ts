@@ -10,6 +10,7 @@ import type {
   StoredEvent,
 } from '../../../core/schema/index.js';
 import type { AgentRecord, SessionAgentRecord, SessionRecord } from '../../storage/types.js';
+import type { AgentReach } from '../../agents/commander.js';
 
 export const streamPath = (id: string): string => `/api/sessions/${id}/stream`;
 
@@ -32,7 +33,9 @@ export function presentSummary(s: SessionRecord): SessionSummary {
   };
 }
 
-export function agentIsOnline(a: Pick<AgentRecord, 'last_seen'>, now: number, offlineMs: number): boolean {
+/** Heard from lately, and the last call to its command API (when newer) did not fail. */
+export function agentIsOnline(a: Pick<AgentRecord, 'last_seen'>, now: number, offlineMs: number, reach?: AgentReach): boolean {
+  if (reach && !reach.ok && (a.last_seen === null || reach.at >= a.last_seen)) return false;
   return a.last_seen !== null && now - a.last_seen <= offlineMs;
 }
 
@@ -42,14 +45,21 @@ export function presentSessionAgent(
   now: number,
   offlineMs: number,
   running: boolean,
+  reach?: AgentReach,
 ): SessionAgent {
   // a running session's agent that is neither failed nor heard from lately is shown offline
-  const offline = running && sa.state !== 'failed' && (!agent || !agentIsOnline(agent, now, offlineMs));
+  const offline = running && sa.state !== 'failed' && (!agent || !agentIsOnline(agent, now, offlineMs, reach));
+  const offlineReason =
+    reach && !reach.ok
+      ? (reach.error ?? 'unreachable')
+      : agent?.last_seen == null
+        ? 'never heard from this agent (not called yet, or its command API is unreachable)'
+        : `nothing heard from this agent since ${isoTime(agent.last_seen)}`;
   return {
     id: sa.agent_id,
     name: sa.name,
     state: offline ? 'offline' : sa.state,
-    reason: sa.state === 'failed' ? (sa.reason ?? 'failed') : null,
+    reason: sa.state === 'failed' ? (sa.reason ?? 'failed') : offline ? offlineReason : null,
     last_event_at: sa.last_event_at === null ? null : isoTime(sa.last_event_at),
     counters: {
       packets_seen: sa.packets_seen,

@@ -93,7 +93,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
       return reply.status(204).send();
     }
     // stopping a session that already ended is a no-op: DELETE is idempotent and answers the session
-    if (s.status === 'running') await ctx.lifecycle.stop(id);
+    if (s.status === 'running' && (await ctx.lifecycle.stop(id))) void ctx.agents.pushStop(id);
     return sessionDetail(ctx, await getSessionOr404(ctx, id));
   });
 }

@@ -62,6 +62,8 @@ export async function createSession(ctx: CenterContext, body: SessionCreate): Pr
   });
   if (s.capture_pcap) fs.mkdirSync(pcapDir(ctx.config.dataDir, s.id), { recursive: true });
   ctx.lifecycle.schedule(s);
+  // every selected agent is told at once, in parallel; the answers set the per-agent states
+  void ctx.agents.pushStart(s);
   return s;
 }
 
@@ -83,7 +85,14 @@ export async function sessionDetail(ctx: CenterContext, s: SessionRecord): Promi
   const now = ctx.config.now();
   const agents = new Map((await ctx.storage.listAgents()).map((a) => [a.id, a]));
   const perAgent = (await ctx.storage.getSessionAgents(s.id)).map((sa) =>
-    presentSessionAgent(sa, agents.get(sa.agent_id), now, ctx.config.agentOfflineSeconds * 1000, s.status === 'running'),
+    presentSessionAgent(
+      sa,
+      agents.get(sa.agent_id),
+      now,
+      ctx.config.agentOfflineSeconds * 1000,
+      s.status === 'running',
+      ctx.agents.reachOf(sa.agent_id),
+    ),
   );
   const pcap =
     s.capture_pcap &&

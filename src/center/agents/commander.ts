@@ -1,0 +1,343 @@
+// The center's side of the agent command API (DESIGN §4): the pusher and the reconciler.
+//
+// - Pusher: on session create, `PUT /v1/captures/{id}` to every selected agent in parallel with a
+//   short timeout; on stop, `DELETE /v1/captures/{id}`. The answer sets the per-agent session state:
+//   2xx → capturing, a refusal → failed with the agent's own message, no answer → the agent shows
+//   offline with the network error.
+// - Reconciler: every few seconds, `GET /v1/status` on each enabled agent. It keeps the agent's
+//   status (last_seen, version, sources), copies each capture's counters onto the session, re-PUTs
+//   running captures the agent does not report (it restarted) and DELETEs captures it reports that
+//   are not running here (stopped or expired while it was unreachable).
+//
+// Owns the HTTP calls to agents and the in-memory reachability of each agent. Does not own the
+// session lifecycle (lifecycle/) nor ingest: counters an agent sends with its batches are stored by
+// the ingest route; both sources write the same columns.
+import { isoTime } from '../../core/schema/index.js';
+import type { AgentSource, CaptureCommand } from '../../core/schema/index.js';
+import type { AgentRecord, SessionAgentRecord, SessionRecord, Storage } from '../storage/types.js';
+import type { TokenVault } from './token-vault.js';
+
+/** What the last call to an agent's command API gave. */
+export interface AgentReach {
+  ok: boolean;
+  /** epoch ms of the attempt */
+  at: number;
+  /** why the agent could not be reached (ok = false) */
+  error?: string;
+}
+
+export interface CommanderOptions {
+  storage: Storage;
+  vault: TokenVault;
+  now: () => number;
+  /** per-request timeout of calls to agents */
+  timeoutMs: number;
+  /** reconciler period; 0 disables the periodic run */
+  reconcileMs: number;
+  onError: (err: unknown) => void;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+type CallResult =
+  | { kind: 'ok'; status: number; body: unknown }
+  | { kind: 'refused'; status: number; message: string }
+  | { kind: 'unreachable'; message: string };
+
+interface CaptureReport {
+  session_id: string;
+  counters?: { packets_seen?: number; packets_matched?: number; events_uploaded?: number; dropped?: Record<string, number> };
+}
+interface StatusReport {
+  version?: string;
+  sources?: { name?: string; kind?: string; state?: string; error?: string }[];
+  captures?: CaptureReport[];
+}
+
+const MAX_REASON = 512;
+const clip = (s: string): string => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 1)}…` : s);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+
+function networkMessage(e: unknown, timeoutMs: number): string {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  const c = err.cause;
+  if (c?.code) return c.code === 'ECONNREFUSED' ? 'connection refused (is the agent running?)' : `${c.code}${c.message ? `: ${c.message}` : ''}`;
+  return err.message ?? String(e);
+}
+
+export class AgentCommander {
+  private readonly o: CommanderOptions;
+  private readonly reach = new Map<number, AgentReach>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private closed = false;
+  /** the center's own base URL, as agents reach it (ingest_url = this + /api/ingest) */
+  private baseUrl: string | undefined;
+
+  constructor(opts: CommanderOptions) {
+    this.o = opts;
+  }
+
+  /** Starts pushing and reconciling; until then (in-process tests with inject) agents are not called. */
+  start(publicUrl: string): void {
+    if (this.closed) return;
+    this.baseUrl = publicUrl.replace(/\/+$/, '');
+    if (this.o.reconcileMs > 0 && !this.timer) {
+      this.timer = setInterval(() => void this.reconcile().catch(this.o.onError), this.o.reconcileMs);
+      this.timer.unref();
+    }
+    void this.reconcile().catch(this.o.onError);
+  }
+
+  get active(): boolean {
+    return this.baseUrl !== undefined && !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Keeps an agent's plaintext token (sealed on disk) for calling it. */
+  rememberToken(name: string, token: string): void {
+    this.o.vault.set(name, token);
+  }
+
+  /** The last reachability of an agent's command API, when it was called. */
+  reachOf(agentId: number): AgentReach | undefined {
+    return this.reach.get(agentId);
+  }
+
+  // ---- pusher
+
+  /** PUT the capture to every agent of a new session, all at once. Never throws. */
+  async pushStart(s: SessionRecord): Promise<void> {
+    if (!this.active) return;
+    try {
+      const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
+      const sas = await this.o.storage.getSessionAgents(s.id);
+      await Promise.all(
+        sas.map(async (sa) => {
+          const a = byId.get(sa.agent_id);
+          if (a) await this.put(a, s, sa);
+        }),
+      );
+    } catch (e) {
+      this.o.onError(e);
+    }
+  }
+
+  /** DELETE the capture on every agent of a session that ended. Never throws. */
+  async pushStop(sessionId: string): Promise<void> {
+    if (!this.active) return;
+    try {
+      const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
+      const sas = await this.o.storage.getSessionAgents(sessionId);
+      await Promise.all(
+        sas.map(async (sa) => {
+          const a = byId.get(sa.agent_id);
+          if (a) await this.del(a, sessionId);
+        }),
+      );
+    } catch (e) {
+      this.o.onError(e);
+    }
+  }
+
+  // ---- reconciler
+
+  /** One pass over every enabled agent; concurrent calls share the pass in flight. */
+  reconcile(): Promise<void> {
+    if (!this.active) return Promise.resolve();
+    if (!this.running) {
+      this.running = this.reconcileOnce().finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const sessions = await this.o.storage.listRunningSessions();
+    const runningIds = new Set(sessions.map((s) => s.id));
+    const perAgent = new Map<number, { s: SessionRecord; sa: SessionAgentRecord }[]>();
+    for (const s of sessions) {
+      for (const sa of await this.o.storage.getSessionAgents(s.id)) {
+        const list = perAgent.get(sa.agent_id) ?? [];
+        list.push({ s, sa });
+        perAgent.set(sa.agent_id, list);
+      }
+    }
+    const agents = (await this.o.storage.listAgents()).filter((a) => a.enabled);
+    await Promise.all(
+      agents.map((a) => this.reconcileAgent(a, perAgent.get(a.id) ?? [], runningIds).catch(this.o.onError)),
+    );
+  }
+
+  private async reconcileAgent(
+    a: AgentRecord,
+    assigned: { s: SessionRecord; sa: SessionAgentRecord }[],
+    runningIds: Set<string>,
+  ): Promise<void> {
+    const r = await this.call(a, 'GET', '/v1/status');
+    if (r.kind !== 'ok') {
+      if (r.kind === 'refused' && (r.status === 401 || r.status === 403)) {
+        for (const { s, sa } of assigned) await this.setState(s.id, sa, 'failed', this.tokenProblem(a, r.message));
+      }
+      return;
+    }
+    const st = (r.body ?? {}) as StatusReport;
+    const sources: AgentSource[] = (Array.isArray(st.sources) ? st.sources : []).slice(0, 64).map((x) => ({
+      type: String(x.kind ?? 'unknown').slice(0, 32),
+      detail: clip(`${x.name ?? ''}: ${x.state ?? '?'}${x.error ? ` — ${x.error}` : ''}`),
+    }));
+    await this.o.storage.touchAgent(a.id, this.o.now(), {
+      ...(typeof st.version === 'string' ? { version: st.version.slice(0, 64) } : {}),
+      sources,
+    });
+    const health = this.health(st);
+    const reported = new Map<string, CaptureReport>();
+    for (const c of Array.isArray(st.captures) ? st.captures : []) {
+      if (c && typeof c.session_id === 'string') reported.set(c.session_id, c);
+    }
+    for (const { s, sa } of assigned) {
+      const c = reported.get(s.id);
+      if (!c) {
+        // the agent restarted (or never got it): re-assert
+        await this.put(a, s, sa);
+        continue;
+      }
+      const k = c.counters ?? {};
+      await this.o.storage.reportCounters(
+        a.id,
+        [
+          {
+            session_id: s.id,
+            packets_seen: num(k.packets_seen),
+            packets_matched: num(k.packets_matched),
+            events_uploaded: num(k.events_uploaded),
+            dropped: Object.fromEntries(Object.entries(k.dropped ?? {}).map(([key, v]) => [key.slice(0, 64), num(v)])),
+            state: health.state,
+            ...(health.reason ? { reason: health.reason } : {}),
+          },
+        ],
+        this.o.now(),
+      );
+    }
+    for (const id of reported.keys()) {
+      if (!runningIds.has(id)) await this.del(a, id);
+    }
+  }
+
+  /** A capture is only really capturing when at least one source of the agent runs. */
+  private health(st: StatusReport): { state: 'capturing' | 'failed'; reason?: string } {
+    const sources = Array.isArray(st.sources) ? st.sources : [];
+    if (sources.length === 0) {
+      return { state: 'failed', reason: 'the agent has no capture source (start it with --interface, --hep, --log or --read)' };
+    }
+    const failed = sources.filter((x) => x.state === 'failed');
+    if (failed.length < sources.length) return { state: 'capturing' };
+    return { state: 'failed', reason: clip(`every source of the agent failed: ${failed.map((x) => `${x.name}: ${x.error ?? 'failed'}`).join('; ')}`) };
+  }
+
+  private tokenProblem(a: AgentRecord, message: string): string {
+    return clip(
+      `the agent rejected the center's token (${message}); the token saved for "${a.name}" (POST /api/agents) must equal the agent's --token`,
+    );
+  }
+
+  private command(s: SessionRecord): CaptureCommand {
+    return {
+      session_id: s.id,
+      criteria: s.criteria,
+      capture_rtp: s.capture_rtp,
+      capture_pcap: s.capture_pcap,
+      expires_at: isoTime(s.expires_at),
+      ingest_url: `${this.baseUrl}/api/ingest`,
+    };
+  }
+
+  private async put(a: AgentRecord, s: SessionRecord, sa: SessionAgentRecord): Promise<void> {
+    if (s.expires_at <= this.o.now()) return;
+    const r = await this.call(a, 'PUT', `/v1/captures/${s.id}`, this.command(s));
+    if (r.kind === 'ok') {
+      if (sa.state !== 'capturing') await this.setState(s.id, sa, 'capturing', null);
+      sa.state = 'capturing';
+      return;
+    }
+    if (r.kind === 'unreachable') return; // shown offline through reachOf()
+    const reason =
+      r.status === 401 || r.status === 403
+        ? this.tokenProblem(a, r.message)
+        : clip(`the agent refused the capture (HTTP ${r.status}): ${r.message}`);
+    await this.setState(s.id, sa, 'failed', reason);
+    sa.state = 'failed';
+  }
+
+  private async del(a: AgentRecord, sessionId: string): Promise<void> {
+    const r = await this.call(a, 'DELETE', `/v1/captures/${sessionId}`);
+    // 404: the agent no longer runs it (expired locally, or restarted): that is the goal
+    if (r.kind === 'refused' && r.status !== 404) this.o.log?.('agent refused to stop a capture', { agent: a.name, session: sessionId, error: r.message });
+  }
+
+  /** Sets state and reason, keeping the counters. */
+  private async setState(sessionId: string, sa: SessionAgentRecord, state: 'capturing' | 'failed', reason: string | null): Promise<void> {
+    const cur = (await this.o.storage.getSessionAgents(sessionId)).find((x) => x.agent_id === sa.agent_id) ?? sa;
+    await this.o.storage.reportCounters(
+      sa.agent_id,
+      [
+        {
+          session_id: sessionId,
+          packets_seen: cur.packets_seen,
+          packets_matched: cur.packets_matched,
+          events_uploaded: cur.events_uploaded,
+          dropped: cur.dropped,
+          state,
+          ...(reason !== null ? { reason } : {}),
+        },
+      ],
+      this.o.now(),
+    );
+  }
+
+  private async call(a: AgentRecord, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<CallResult> {
+    const token = this.o.vault.get(a.name);
+    const at = this.o.now();
+    if (token === null) {
+      const message = `the center has no usable token for "${a.name}" (saved before tokens were kept, or ${'secret.key'} changed): save the agent again with its token (POST /api/agents)`;
+      this.reach.set(a.id, { ok: false, at, error: message });
+      return { kind: 'unreachable', message };
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${a.url.replace(/\/+$/, '')}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+        redirect: 'error',
+      });
+    } catch (e) {
+      const message = clip(`cannot reach ${a.url}: ${networkMessage(e, this.o.timeoutMs)}`);
+      this.reach.set(a.id, { ok: false, at, error: message });
+      return { kind: 'unreachable', message };
+    }
+    let parsed: unknown = null;
+    try {
+      const text = await res.text();
+      parsed = text === '' ? null : (JSON.parse(text) as unknown);
+    } catch {
+      parsed = null;
+    }
+    this.reach.set(a.id, { ok: true, at: this.o.now() });
+    if (res.ok) return { kind: 'ok', status: res.status, body: parsed };
+    const err = (parsed as { error?: { message?: unknown } } | null)?.error;
+    const message = typeof err?.message === 'string' ? err.message : `HTTP ${res.status} ${res.statusText}`;
+    return { kind: 'refused', status: res.status, message: clip(message) };
+  }
+}

@@ -1,0 +1,117 @@
+// Share links (DESIGN §3, §8): an operator creates or revokes a session's public read-only link; anyone
+// holding the token reads that one session — detail, events, live stream, export.tar, ladder — with no
+// credentials. Decisions (docs/api.md "Share links"):
+// - the token is 256 random bits (base64url); only its sha256 is stored, compared in constant time;
+// - a second POST rotates: a new token replaces the old one (the old plaintext is not kept, so it
+//   cannot be returned), and the old link stops working at once;
+// - DELETE revokes: the token answers 404 from then on, and SSE streams opened through the link are
+//   closed at once (hub tag 'share'); DELETE is idempotent (204 with or without a link);
+// - an unknown, malformed or revoked token is 404 `share_not_found`, the same answer for each.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import * as z from 'zod';
+import { TunaError } from '../../../core/errors.js';
+import { sessionIdParamsSchema } from '../../../core/schema/index.js';
+import type { EventPage } from '../../../core/schema/index.js';
+import { digestsEqual, hashToken, newToken } from '../../auth/secrets.js';
+import type { CenterContext } from '../../context.js';
+import { serveStream } from '../../sse/stream.js';
+import type { SessionRecord } from '../../storage/types.js';
+import { sendLadder } from '../export/ladder.js';
+import { sendExportTar } from '../export/tar.js';
+import { eventsQuerySchema, streamQuerySchema } from '../sessions/routes.js';
+import { presentEvent } from '../sessions/present.js';
+import { getSessionOr404, sessionDetail } from '../sessions/service.js';
+import { presentSharedSession } from './present.js';
+
+/** hub tag of SSE clients that came through a share link */
+export const SHARE_STREAM_TAG = 'share';
+
+const tokenParamsSchema = z.object({ token: z.string() }).strict();
+const TOKEN_RE = /^[A-Za-z0-9_-]{22,128}$/;
+
+const notFound = (): TunaError =>
+  new TunaError('share_not_found', 'this share link is not valid: it was revoked, replaced by a newer link, or never existed');
+
+/** The session a share token opens, or 404. */
+export async function sessionOfToken(ctx: CenterContext, token: string): Promise<SessionRecord> {
+  if (!TOKEN_RE.test(token)) throw notFound();
+  const digest = hashToken(token);
+  const share = await ctx.storage.getShareByTokenHash(digest);
+  if (!share || !digestsEqual(share.token_hash, digest)) throw notFound();
+  const s = await ctx.storage.getSession(share.session_id);
+  if (!s) throw notFound();
+  return s;
+}
+
+function shareUrl(req: FastifyRequest, token: string): string {
+  const path = `/share/${token}`;
+  const host = req.headers.host;
+  return host !== undefined && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(host) ? `${req.protocol}://${host}${path}` : path;
+}
+
+export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
+  app.post('/api/sessions/:id/share', async (req, reply) => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    const s = await getSessionOr404(ctx, id);
+    const token = newToken();
+    if (!(await ctx.storage.putShare(s.id, hashToken(token), ctx.config.now()))) throw new TunaError('session_not_found', `no session ${id}`);
+    // a rotated link is a revoked link: close what the old one opened
+    ctx.hub.abortTagged(s.id, SHARE_STREAM_TAG);
+    return reply.status(201).send({ token, url: shareUrl(req, token) });
+  });
+
+  app.delete('/api/sessions/:id/share', async (req, reply) => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    const s = await getSessionOr404(ctx, id);
+    await ctx.storage.deleteShare(s.id);
+    ctx.hub.abortTagged(s.id, SHARE_STREAM_TAG);
+    return reply.status(204).send();
+  });
+
+  const pub = { config: { auth: 'public' as const } };
+  const session = async (req: FastifyRequest): Promise<{ s: SessionRecord; token: string }> => {
+    const { token } = tokenParamsSchema.parse(req.params);
+    return { s: await sessionOfToken(ctx, token), token };
+  };
+
+  app.get('/api/share/:token', pub, async (req) => {
+    const { s, token } = await session(req);
+    return presentSharedSession(await sessionDetail(ctx, s), token);
+  });
+
+  app.get('/api/share/:token/events', pub, async (req): Promise<EventPage> => {
+    const { s } = await session(req);
+    const q = eventsQuerySchema.parse(req.query);
+    const { events, more } = await ctx.storage.listEvents(s.id, q.after, q.limit);
+    return {
+      events: events.map(presentEvent),
+      next_after: events.length > 0 ? events[events.length - 1].id : q.after,
+      more,
+    };
+  });
+
+  app.get('/api/share/:token/stream', pub, async (req, reply) => {
+    const { s } = await session(req);
+    const q = streamQuerySchema.parse(req.query);
+    const header = req.headers['last-event-id'];
+    let after = q.after ?? 0;
+    if (typeof header === 'string' && header.trim() !== '') {
+      after = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).parse(header.trim(), {
+        error: () => 'Last-Event-ID must be an event id',
+      });
+    }
+    await serveStream(ctx, req, reply, s.id, after, SHARE_STREAM_TAG);
+  });
+
+  app.get('/api/share/:token/export.tar', pub, async (req, reply) => {
+    const { s } = await session(req);
+    return sendExportTar(ctx, reply, s);
+  });
+
+  for (const format of ['svg', 'png'] as const) {
+    app.get(`/api/share/:token/ladder.${format}`, pub, async (req, reply) => {
+      const { s } = await session(req);
+      return sendLadder(ctx, reply, s, format, req.query);
+    });
+  }
+}
