@@ -11,6 +11,7 @@ let agentToken: string;
 let running: string;
 let stopped: string;
 let cookie: string;
+let shareToken: string;
 
 beforeAll(async () => {
   c = await testCenter();
@@ -20,6 +21,7 @@ beforeAll(async () => {
   await c.app.inject({ method: 'DELETE', url: `/api/sessions/${stopped}`, headers: op });
   const r = await c.app.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password: ADMIN_PASSWORD } });
   cookie = String(r.headers['set-cookie']).split(';')[0];
+  shareToken = (await c.app.inject({ method: 'POST', url: `/api/sessions/${running}/share`, headers: op })).json().token;
 });
 afterAll(async () => {
   await c.close();
@@ -45,6 +47,17 @@ const CASES: Case[] = [
   { method: 'GET', route: '/api/sessions/{id}/stream', url: () => `/api/sessions/${stopped}/stream`, ok: 200 },
   { method: 'DELETE', route: '/api/sessions/{id}', url: () => `/api/sessions/${stopped}`, ok: 200 },
   { method: 'DELETE', route: '/api/sessions/{id}', url: () => `/api/sessions/${running}?purge=1`, ok: 409 },
+  { method: 'GET', route: '/api/sessions/{id}/export.tar', url: () => `/api/sessions/${running}/export.tar`, ok: 404 },
+  { method: 'GET', route: '/api/sessions/{id}/ladder.svg', url: () => `/api/sessions/${running}/ladder.svg`, ok: 200 },
+  { method: 'GET', route: '/api/sessions/{id}/ladder.png', url: () => `/api/sessions/${running}/ladder.png`, ok: 200 },
+  { method: 'POST', route: '/api/sessions/{id}/share', url: () => `/api/sessions/${stopped}/share`, ok: 201 },
+  { method: 'DELETE', route: '/api/sessions/{id}/share', url: () => `/api/sessions/${stopped}/share`, ok: 204 },
+  { method: 'GET', route: '/api/share/{token}', url: () => `/api/share/${shareToken}`, ok: 200 },
+  { method: 'GET', route: '/api/share/{token}/events', url: () => `/api/share/${shareToken}/events`, ok: 200 },
+  { method: 'GET', route: '/api/share/{token}/stream', url: () => `/api/share/${stopped}/stream`, ok: 404 },
+  { method: 'GET', route: '/api/share/{token}/export.tar', url: () => `/api/share/${shareToken}/export.tar`, ok: 404 },
+  { method: 'GET', route: '/api/share/{token}/ladder.svg', url: () => `/api/share/${shareToken}/ladder.svg`, ok: 200 },
+  { method: 'GET', route: '/api/share/{token}/ladder.png', url: () => `/api/share/${shareToken}/ladder.png`, ok: 200 },
   { method: 'GET', route: '/api/agents', url: () => '/api/agents', ok: 200 },
   { method: 'POST', route: '/api/agents', url: () => '/api/agents', body: () => ({ name: 'a', url: 'http://127.0.0.1:9070' }), ok: 200 },
   { method: 'POST', route: '/api/ingest', url: () => '/api/ingest', body: () => ({ events: [] }), ok: 200 },

@@ -71,7 +71,15 @@ export function gone(s: SessionRecord, pcapRetentionHours: number): TunaError {
   );
 }
 
-export async function sendExportTar(ctx: CenterContext, reply: FastifyReply, s: SessionRecord): Promise<FastifyReply> {
+/** `share`: the tar a share link serves, whose session.json leaves out the agents' failure reasons (they name hosts). */
+export type ExportAudience = 'operator' | 'share';
+
+export async function sendExportTar(
+  ctx: CenterContext,
+  reply: FastifyReply,
+  s: SessionRecord,
+  audience: ExportAudience = 'operator',
+): Promise<FastifyReply> {
   if (s.pcap_deleted_at !== null) throw gone(s, ctx.config.pcapRetentionHours);
   if (!s.capture_pcap) {
     throw new TunaError('no_packets', `session ${s.id} was started without capture_pcap, so it kept no packets to export`);
@@ -135,7 +143,7 @@ export async function sendExportTar(ctx: CenterContext, reply: FastifyReply, s: 
         id: a.agent_id,
         name: a.name,
         state: a.state,
-        reason: a.reason,
+        ...(audience === 'operator' ? { reason: a.reason } : {}),
         counters: {
           packets_seen: a.packets_seen,
           packets_matched: a.packets_matched,

@@ -105,7 +105,7 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
 
   app.get('/api/share/:token/export.tar', pub, async (req, reply) => {
     const { s } = await session(req);
-    return sendExportTar(ctx, reply, s);
+    return sendExportTar(ctx, reply, s, 'share');
   });
 
   for (const format of ['svg', 'png'] as const) {

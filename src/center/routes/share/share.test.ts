@@ -35,9 +35,11 @@ describe('share links', () => {
     expect((await c.app.inject({ method: 'POST', url: `/api/sessions/${id}/share` })).statusCode).toBe(401);
     expect((await c.app.inject({ method: 'POST', url: `/api/sessions/${id}/share`, headers: bearer(a.token) })).statusCode).toBe(403);
     const { token, url } = await createShare(id);
-    expect(Object.keys(await createShare(other))).toEqual(['token', 'url']);
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 random bits
-    expect(url).toBe(`${c.url}/share/${token}`);
+    expect(url).toBe(`http://localhost:80/share/${token}`); // the UI page, on the host the operator called
+    const viaHttp = (await (await anon(`/api/sessions/${other}/share`, { method: 'POST', headers: op })).json()) as { token: string; url: string };
+    expect(Object.keys(viaHttp)).toEqual(['token', 'url']);
+    expect(viaHttp.url).toBe(`${c.url}/share/${viaHttp.token}`);
     // stored hashed: the token itself is nowhere in the database
     const db = (c.storage as unknown as { db: { prepare(s: string): { all(): unknown[] } } }).db;
     expect(JSON.stringify(db.prepare('SELECT * FROM shares').all())).not.toContain(token);

@@ -16,6 +16,7 @@ import {
   sessionListSchema,
 } from '../../../core/schema/index.js';
 import { deleteQuerySchema, eventsQuerySchema, listQuerySchema, streamQuerySchema } from '../sessions/routes.js';
+import { ladderQuerySchema } from '../export/ladder.js';
 
 export type Auth = 'operator' | 'agent' | 'public';
 
@@ -138,6 +139,96 @@ export const ROUTES: RouteDoc[] = [
     auth: 'operator',
     summary: 'Clear the session cookie',
     responses: { 204: { description: 'logged out' } },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions/{id}/export.tar',
+    auth: 'operator',
+    summary: 'Tar of one pcap per agent (<agent-name>.pcap) and session.json, streamed; a consistent snapshot of a running session',
+    responses: {
+      200: { description: 'the tar', type: 'application/x-tar' },
+      404: err('session_not_found, no_packets'),
+      410: err('gone: PCAP retention deleted the packets'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions/{id}/ladder.svg',
+    auth: 'operator',
+    summary: 'The SIP ladder as the UI draws it, rendered server-side (?call_id= picks a dialog)',
+    query: ladderQuerySchema,
+    responses: { 200: { description: 'SVG', type: 'image/svg+xml' }, 404: err('session_not_found, not_found (Call-ID)') },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions/{id}/ladder.png',
+    auth: 'operator',
+    summary: 'The SIP ladder as PNG (resvg, embedded DejaVu fonts; ?call_id= picks a dialog)',
+    query: ladderQuerySchema,
+    responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('session_not_found, not_found (Call-ID)') },
+  },
+  {
+    method: 'POST',
+    path: '/api/sessions/{id}/share',
+    auth: 'operator',
+    summary: 'Create the public read-only link; a second POST rotates it (the old token stops working)',
+    responses: {
+      201: { description: 'the link', ...S(z.object({ token: z.string(), url: z.string() })) },
+      404: err('session_not_found'),
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/sessions/{id}/share',
+    auth: 'operator',
+    summary: 'Revoke the link: its token answers 404 and its open streams close',
+    responses: { 204: { description: 'revoked (or there was no link)' }, 404: err('session_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}',
+    auth: 'public',
+    summary: 'The shared session (allow-listed fields only)',
+    responses: { 200: { description: 'the session' }, 404: err('share_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}/events',
+    auth: 'public',
+    summary: 'Events of the shared session (paging as /api/sessions/{id}/events)',
+    query: eventsQuerySchema,
+    responses: { 200: { description: 'a page of events', ...S(eventPageSchema) }, 404: err('share_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}/stream',
+    auth: 'public',
+    summary: 'SSE of the shared session; closed when the link is revoked',
+    query: streamQuerySchema,
+    responses: { 200: { description: 'event stream', type: 'text/event-stream' }, 404: err('share_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}/export.tar',
+    auth: 'public',
+    summary: 'export.tar of the shared session',
+    responses: { 200: { description: 'the tar', type: 'application/x-tar' }, 404: err('share_not_found, no_packets'), 410: err('gone') },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}/ladder.svg',
+    auth: 'public',
+    summary: 'Ladder SVG of the shared session',
+    query: ladderQuerySchema,
+    responses: { 200: { description: 'SVG', type: 'image/svg+xml' }, 404: err('share_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}/ladder.png',
+    auth: 'public',
+    summary: 'Ladder PNG of the shared session',
+    query: ladderQuerySchema,
+    responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('share_not_found') },
   },
   {
     method: 'GET',
