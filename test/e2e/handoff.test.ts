@@ -45,7 +45,7 @@ async function untar(body: Buffer): Promise<Map<string, Buffer>> {
   const ex = tar.extract();
   ex.on('entry', (h, stream, next) => {
     const parts: Buffer[] = [];
-    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('data', (c) => parts.push(c as Buffer));
     stream.on('end', () => {
       files.set(h.name, Buffer.concat(parts));
       next();

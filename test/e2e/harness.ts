@@ -39,6 +39,7 @@ export async function e2eCenter(dataDir: string, over: Partial<CenterConfig> = {
 export class Api {
   constructor(public base: string) {}
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked by the tests, field by field
   async req(method: string, p: string, body?: unknown): Promise<{ status: number; json: any }> {
     const r = await fetch(`${this.base}${p}`, {
       method,
@@ -74,12 +75,12 @@ export class Api {
 }
 
 /** Polls `fn` until it returns a truthy value or `ms` pass (every loop bounded). */
-export async function waitFor<T>(what: string, fn: () => Promise<T> | T, ms = 15_000, every = 200): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T> | T, ms = 15_000, every = 200): Promise<NonNullable<T>> {
   const until = Date.now() + ms;
   let last: T | undefined;
   while (Date.now() < until) {
     last = await fn();
-    if (last) return last;
+    if (last) return last as NonNullable<T>;
     await sleep(every);
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 500)})`);

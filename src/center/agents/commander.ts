@@ -306,7 +306,7 @@ export class AgentCommander {
     const token = this.o.vault.get(a.name);
     const at = this.o.now();
     if (token === null) {
-      const message = `the center has no usable token for "${a.name}" (saved before tokens were kept, or ${'secret.key'} changed): save the agent again with its token (POST /api/agents)`;
+      const message = `the center has no usable token for "${a.name}" (saved before tokens were kept, or secret.key changed): save the agent again with its token (POST /api/agents)`;
       this.reach.set(a.id, { ok: false, at, error: message });
       return { kind: 'unreachable', message };
     }
@@ -327,7 +327,7 @@ export class AgentCommander {
       this.reach.set(a.id, { ok: false, at, error: message });
       return { kind: 'unreachable', message };
     }
-    let parsed: unknown = null;
+    let parsed: unknown;
     try {
       const text = await res.text();
       parsed = text === '' ? null : (JSON.parse(text) as unknown);

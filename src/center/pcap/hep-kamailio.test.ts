@@ -132,7 +132,7 @@ describe.skipIf(!haveKamailio)('HEP from Kamailio siptrace into the session pcap
     const ex = tar.extract();
     ex.on('entry', (h, s, next) => {
       const parts: Buffer[] = [];
-      s.on('data', (d: Buffer) => parts.push(d));
+      s.on('data', (d) => parts.push(d as Buffer));
       s.on('end', () => {
         files.set(h.name, Buffer.concat(parts));
         next();

@@ -82,14 +82,19 @@ describe('center options', () => {
 describe('tunaio standalone (process)', () => {
   it('prints generated credentials once, registers agent "local" (tag local) with a stored token, stops on SIGTERM', async () => {
     const data = fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-standalone-'));
-    const p = run(['standalone', '--port', '0', '--data', data, '--log-level', 'silent']);
-    const [, url] = await p.waitFor(/open (http:\/\/127\.0\.0\.1:\d+)\//);
+    // its own agent ports: the default 9070/9060 may be taken by a running standalone
+    const agentArgs = ['--agent-listen', '127.0.0.1:5089', '--agent-hep', 'udp:127.0.0.1:5089', '--agent-interface', 'none'];
+    const p = run(['standalone', '--port', '0', '--data', data, '--log-level', 'silent', ...agentArgs]);
+    const [, url] = await p.waitFor(/open (http:\/\/127\.0\.0\.1:\d+)\//i).catch(async (e: unknown) => {
+      await p.stop();
+      throw e;
+    });
     const token = (await p.waitFor(/API token: (\S+)/))[1];
     expect(p.out()).toMatch(/password: {2}\S{16,}/);
     const agents = (await (await fetch(`${url}/api/agents`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
       agents: { name: string; tags: string[]; url: string }[];
     };
-    expect(agents.agents).toEqual([expect.objectContaining({ name: 'local', tags: ['local'], url: 'http://127.0.0.1:9070' })]);
+    expect(agents.agents).toEqual([expect.objectContaining({ name: 'local', tags: ['local'], url: 'http://127.0.0.1:5089' })]);
     const tokenFile = path.join(data, 'local-agent.token');
     expect(fs.statSync(tokenFile).mode & 0o777).toBe(0o600);
     const agentToken = fs.readFileSync(tokenFile, 'utf8').trim();
@@ -102,8 +107,11 @@ describe('tunaio standalone (process)', () => {
     expect(await p.stop()).toBe(0);
 
     // second start: nothing printed again, same agent token
-    const again = run(['standalone', '--port', '0', '--data', data, '--log-level', 'silent']);
-    await again.waitFor(/open http:/);
+    const again = run(['standalone', '--port', '0', '--data', data, '--log-level', 'silent', ...agentArgs]);
+    await again.waitFor(/open http:/i).catch(async (e: unknown) => {
+      await again.stop();
+      throw e;
+    });
     expect(again.out()).not.toContain('API token');
     expect(fs.readFileSync(tokenFile, 'utf8').trim()).toBe(agentToken);
     expect(await again.stop()).toBe(0);

@@ -5,6 +5,7 @@
 // leave no pcap behind.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,7 +15,7 @@ import { readCaptureFile } from '../../../protocol/capture-file.js';
 import { Dissector } from '../../../protocol/dissector.js';
 import { isParseError } from '../../../protocol/errors.js';
 import { parseSipDatagram } from '../../../protocol/sip.js';
-import { op, testCenter } from '../../testing.js';
+import { op, sipEvent, testCenter, testServer } from '../../testing.js';
 import type { TestCenter } from '../../testing.js';
 
 const UAS = 5210;
@@ -95,7 +96,7 @@ async function untar(body: Buffer): Promise<Map<string, Buffer>> {
   const ex = tar.extract();
   ex.on('entry', (h, stream, next) => {
     const parts: Buffer[] = [];
-    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('data', (c) => parts.push(c as Buffer));
     stream.on('end', () => {
       files.set(h.name, Buffer.concat(parts));
       next();
@@ -231,6 +232,48 @@ describe('export.tar', () => {
     await c.ingest(agentToken, eventsOf(capture, id).slice(6, 12));
     expect(fs.existsSync(folder)).toBe(false);
   });
+});
+
+describe('export.tar streaming', () => {
+  it('a client that goes away mid-download leaves no file open, and the next export is whole', async () => {
+    const srv = await testServer();
+    try {
+      const a = await srv.addAgent('bulk');
+      const id = await srv.newSession({ criteria: { text: 'bulk' }, agent_ids: [a.id], capture_pcap: true });
+      const frame = Buffer.alloc(1400, 0x41).toString('base64');
+      for (let b = 0; b < 6; b++) {
+        const evs = Array.from({ length: 500 }, (_, i) =>
+          sipEvent(id, b * 500 + i, { frame: { link_type: 1, data: frame, orig_len: 1400 } }),
+        );
+        expect((await srv.ingest(a.token, evs)).body.accepted).toBe(500);
+      }
+      const openPcaps = (): number =>
+        fs.readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${fd}`).includes(path.join('pcap', id));
+          } catch {
+            return false;
+          }
+        }).length;
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get(`${srv.url}/api/sessions/${id}/export.tar`, { headers: op }, (res) => {
+          expect(res.statusCode).toBe(200);
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (e) => (e.message.includes('socket hang up') || e.message.includes('aborted') ? resolve() : reject(e)));
+      });
+      for (let i = 0; i < 100 && openPcaps() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(openPcaps()).toBe(0);
+      const whole = await fetch(`${srv.url}/api/sessions/${id}/export.tar`, { headers: op });
+      const files = await untar(Buffer.from(await whole.arrayBuffer()));
+      expect(readCaptureFile(files.get('bulk.pcap')!).records).toHaveLength(3000);
+    } finally {
+      await srv.close();
+    }
+  }, 30_000);
 });
 
 describe('export.tar after PCAP retention', () => {

@@ -6,7 +6,7 @@
 // their title and in the `x-ladder-rows` header.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
+import { renderAsync } from '@resvg/resvg-js';
 import type { FastifyReply } from 'fastify';
 import * as z from 'zod';
 import { TunaError } from '../../../core/errors.js';
@@ -85,9 +85,10 @@ export async function renderSessionLadder(ctx: CenterContext, s: SessionRecord, 
 }
 
 /** PNG of the SVG, at twice the size while the larger side stays within MAX_PICTURE_PX (sharp text in tickets). */
-export function ladderPng(r: Pick<RenderedLadder, 'svg' | 'width' | 'height'>): Buffer {
+export async function ladderPng(r: Pick<RenderedLadder, 'svg' | 'width' | 'height'>): Promise<Buffer> {
   const scale = Math.max(1, Math.min(2, MAX_PICTURE_PX / Math.max(r.width, r.height)));
-  const resvg = new Resvg(r.svg, {
+  // renderAsync rasterizes on libuv's thread pool: a large ladder does not stall the event loop
+  const img = await renderAsync(r.svg, {
     background: '#ffffff',
     fitTo: { mode: 'zoom', value: scale },
     font: {
@@ -98,7 +99,7 @@ export function ladderPng(r: Pick<RenderedLadder, 'svg' | 'width' | 'height'>): 
       monospaceFamily: 'DejaVu Sans Mono',
     },
   });
-  return resvg.render().asPng();
+  return img.asPng();
 }
 
 export async function sendLadder(
@@ -116,5 +117,5 @@ export async function sendLadder(
     .header('content-disposition', `inline; filename="${name}"`)
     .header('cache-control', 'no-store');
   if (format === 'svg') return reply.type('image/svg+xml; charset=utf-8').send(r.svg);
-  return reply.type('image/png').send(ladderPng(r));
+  return reply.type('image/png').send(await ladderPng(r));
 }

@@ -103,8 +103,20 @@ export async function sendExportTar(
     for (const e of entries) {
       const counter = new RecordCounter();
       await new Promise<void>((resolve, reject) => {
-        const entry = pack.entry({ name: e.name, size: e.file.bytes, mtime, mode: 0o644 }, (err) => (err ? reject(err) : resolve()));
         const src = ctx.pcap.store.open(s.id, e.file);
+        // the client went away: the pack is destroyed and the entry never completes
+        const onClose = (): void => {
+          src.destroy();
+          reject(new Error('the client closed the export'));
+        };
+        pack.once('close', onClose);
+        const entry = pack.entry({ name: e.name, size: e.file.bytes, mtime, mode: 0o644 }, (err) => {
+          pack.off('close', onClose);
+          if (err) {
+            src.destroy();
+            reject(err);
+          } else resolve();
+        });
         src.on('data', (chunk: Buffer) => {
           counter.feed(chunk);
           if (!entry.write(chunk)) {
@@ -158,6 +170,7 @@ export async function sendExportTar(
     pack.finalize();
   };
   write().catch((err: unknown) => {
+    if (pack.destroyed) return;
     reply.log.error({ err }, 'export.tar failed while streaming');
     pack.destroy(err instanceof Error ? err : new Error(String(err)));
   });
