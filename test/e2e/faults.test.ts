@@ -71,7 +71,7 @@ describe('center outage during a 200-call run', () => {
     let runDone = false;
     void run.then(() => (runDone = true));
     await waitFor('the first matched events', async () => (await api.detail(id)).event_count > 0, 10_000);
-    await sleep(3000);
+    await sleep(1000);
     await center.close();
     await sleep(10_000);
     expect(runDone).toBe(false); // the outage lies inside the run

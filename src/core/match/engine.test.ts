@@ -308,10 +308,13 @@ describe('media', () => {
     // first 10, then packets 60, 110, 160 (1 in 50 after the first 10)
     expect(samples).toBe(13);
     // RTCP on port+1 for the offerer (no rtcp-mux), on the same port for the answerer (rtcp-mux).
+    // Offer and answer both known: only the negotiated 5-tuple counts, a stranger's packet does not.
     const rr = Buffer.from([0x81, 201, 0, 7, 0, 0, 0, 1, ...Array(24).fill(0)]);
-    expect(e.onDatagram(udp(3 * S, '192.0.2.10', 4001, '203.0.113.1', 9), rr)?.kind).toBe('rtcp');
-    expect(e.onDatagram(udp(3 * S, '203.0.113.1', 9, '198.51.100.20', 6000), rr)?.kind).toBe('rtcp');
-    expect(e.onDatagram(udp(3 * S, '203.0.113.1', 9, '198.51.100.20', 6001), rr)).toBeNull();
+    expect(e.onDatagram(udp(3 * S, '192.0.2.10', 4001, '198.51.100.20', 6000), rr)?.kind).toBe('rtcp');
+    expect(e.onDatagram(udp(3 * S, '198.51.100.20', 6000, '192.0.2.10', 4001), rr)?.kind).toBe('rtcp');
+    expect(e.onDatagram(udp(3 * S, '192.0.2.10', 4001, '203.0.113.1', 9), rr)).toBeNull();
+    expect(e.onDatagram(udp(3 * S, '203.0.113.1', 9, '198.51.100.20', 6000), rr)).toBeNull();
+    expect(e.onDatagram(udp(3 * S, '192.0.2.10', 4001, '198.51.100.20', 6001), rr)).toBeNull();
     const stun = Buffer.alloc(20);
     stun.writeUInt16BE(0x0001, 0);
     stun.writeUInt32BE(0x2112a442, 4);
@@ -324,7 +327,7 @@ describe('media', () => {
     e.onSip(meta(4 * S + 1), response(200, 'INVITE', { ...o, cseq: 2, body: sdp('198.51.100.99', 7000) }));
     expect(e.onDatagram(udp(5 * S, '203.0.113.1', 9, '198.51.100.20', 6000), rtp(1, 1, 7))).toBeNull();
     expect(e.onDatagram(udp(5 * S, '198.51.100.99', 7000, '192.0.2.10', 4000), rtp(1, 1, 0x99))?.kind).toBe('rtp');
-    expect(e.onDatagram(udp(5 * S, '203.0.113.1', 9, '198.51.100.99', 7001), rr)?.kind).toBe('rtcp');
+    expect(e.onDatagram(udp(5 * S, '192.0.2.10', 4001, '198.51.100.99', 7001), rr)?.kind).toBe('rtcp');
     // BYE/200 + linger: final stats for the session that captures RTP.
     e.onSip(meta(6 * S), request('BYE', { ...o, cseq: 3 }, true));
     e.onSip(meta(6 * S + 1), response(200, 'BYE', { ...o, cseq: 3 }));
@@ -364,5 +367,100 @@ describe('media', () => {
     e.removeSession('rtp');
     expect(stats.filter((s) => s.final)).toHaveLength(1);
     expect(stats.at(-1)?.stats.packets).toBe(1000);
+  });
+});
+
+// ---- media attribution with shared addresses ------------------------------------------------------
+
+describe('media attribution when addresses are shared', () => {
+  // sipp's echo UAS answers every call with the same media address; the UACs differ.
+  const UAS = '198.51.100.20';
+  const uac = (n: number) => ({ ip: `192.0.2.${10 + n}`, port: 4000 + 2 * n });
+  const start = (e: MatchEngine, n: number, t: number, uasPort = 6000): void => {
+    const o = { callId: `call-${n}`, from: `<sip:alice${n}@example.com>`, fromTag: `f${n}`, toTag: `t${n}` };
+    e.onSip(meta(t, uac(n).ip, UAS), request('INVITE', { ...o, toTag: undefined, body: sdp(uac(n).ip, uac(n).port) }));
+    e.onSip(meta(t + 1, UAS, uac(n).ip), response(200, 'INVITE', { ...o, body: sdp(UAS, uasPort) }));
+    e.onSip(meta(t + 2, uac(n).ip, UAS), request('ACK', o, true));
+  };
+  const bye = (e: MatchEngine, n: number, t: number): void => {
+    const o = { callId: `call-${n}`, from: `<sip:alice${n}@example.com>`, fromTag: `f${n}`, toTag: `t${n}`, cseq: 2 };
+    e.onSip(meta(t, uac(n).ip, UAS), request('BYE', o, true));
+    e.onSip(meta(t + 1, UAS, uac(n).ip), response(200, 'BYE', o));
+  };
+  const callOf = (h: unknown): string | null => (h === null ? null : (h as { callId: string }).callId);
+  /** RTP both ways for calls 1 and 2, interleaved; returns the Call-ID each packet went to. */
+  const interleave = (e: MatchEngine, t0: number, uasPort = 6000): Record<string, (string | null)[]> => {
+    const got: Record<string, (string | null)[]> = { '1': [], '2': [] };
+    for (let i = 0; i < 20; i++) {
+      for (const n of [1, 2]) {
+        const a = uac(n);
+        const t = t0 + i * 20000 + n;
+        got[n].push(callOf(e.onDatagram(udp(t, a.ip, a.port, UAS, uasPort), rtp(i, i * 160, 0x100 + n))));
+        got[n].push(callOf(e.onDatagram(udp(t, UAS, uasPort, a.ip, a.port), rtp(i, i * 160, 0x200 + n))));
+      }
+    }
+    return got;
+  };
+
+  it('a session matching only call 2 gets only call 2 RTP, though both calls share the UAS address', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'two', criteria: { from: 'alice2' }, captureRtp: true });
+    start(e, 1, S);
+    start(e, 2, S + 10);
+    const got = interleave(e, 2 * S);
+    expect(got['2']).toEqual(Array(40).fill('call-2'));
+    expect(got['1']).toEqual(Array(40).fill(null));
+    expect(e.sessionCounters('two')?.rtp).toBe(40);
+  });
+
+  it('two captured calls on one UAS address: each packet goes to the dialog of its 5-tuple', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'one', criteria: { from: 'alice1' }, captureRtp: true });
+    e.addSession({ id: 'two', criteria: { from: 'alice2' }, captureRtp: true });
+    start(e, 1, S);
+    start(e, 2, S + 10);
+    const got = interleave(e, 2 * S);
+    expect(got['1']).toEqual(Array(40).fill('call-1'));
+    expect(got['2']).toEqual(Array(40).fill('call-2'));
+  });
+
+  it('an ended dialog releases its endpoints; while it lingers a live dialog on the same address wins', () => {
+    const e = new MatchEngine({ lingerUs: 5 * S });
+    e.addSession({ id: 'all', criteria: { domain: 'example.com' }, captureRtp: true });
+    start(e, 1, S);
+    bye(e, 1, 2 * S);
+    // Call 3 reuses call 1's UAC and UAS addresses (a port handed out again) while call 1 lingers.
+    const o = { callId: 'call-3', from: '<sip:alice3@example.com>', fromTag: 'f3', toTag: 't3' };
+    e.onSip(meta(3 * S, uac(1).ip, UAS), request('INVITE', { ...o, toTag: undefined, body: sdp(uac(1).ip, uac(1).port) }));
+    e.onSip(meta(3 * S + 1, UAS, uac(1).ip), response(200, 'INVITE', { ...o, body: sdp(UAS, 6000) }));
+    expect(callOf(e.onDatagram(udp(3 * S + 2, uac(1).ip, uac(1).port, UAS, 6000), rtp(1, 160)))).toBe('call-3');
+    // After the linger, call 1 is gone; call 3 keeps the address.
+    expect(callOf(e.onDatagram(udp(9 * S, UAS, 6000, uac(1).ip, uac(1).port), rtp(2, 320)))).toBe('call-3');
+    bye(e, 3, 10 * S);
+    e.advance(20 * S);
+    expect(e.onDatagram(udp(20 * S + 1, uac(1).ip, uac(1).port, UAS, 6000), rtp(3, 480))).toBeNull();
+  });
+
+  it('a re-INVITE that moves a side releases the old address, and the newest SDP wins a tie', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'all', criteria: { domain: 'example.com' }, captureRtp: true });
+    start(e, 1, S);
+    const o = { callId: 'call-1', from: '<sip:alice1@example.com>', fromTag: 'f1', toTag: 't1', cseq: 3 };
+    e.onSip(meta(2 * S, uac(1).ip, UAS), request('INVITE', { ...o, body: sdp(uac(1).ip, 4100) }, true));
+    e.onSip(meta(2 * S + 1, UAS, uac(1).ip), response(200, 'INVITE', { ...o, body: sdp(UAS, 6000) }));
+    expect(e.onDatagram(udp(3 * S, uac(1).ip, uac(1).port, UAS, 6000), rtp(1, 160))).toBeNull();
+    expect(callOf(e.onDatagram(udp(3 * S, uac(1).ip, 4100, UAS, 6000), rtp(1, 160)))).toBe('call-1');
+    // Call 2 negotiates exactly call 1's new pair (both still up): the most recent SDP takes it.
+    const o2 = { callId: 'call-2', from: '<sip:alice2@example.com>', fromTag: 'f2', toTag: 't2' };
+    e.onSip(meta(4 * S, uac(1).ip, UAS), request('INVITE', { ...o2, toTag: undefined, body: sdp(uac(1).ip, 4100) }));
+    e.onSip(meta(4 * S + 1, UAS, uac(1).ip), response(200, 'INVITE', { ...o2, body: sdp(UAS, 6000) }));
+    expect(callOf(e.onDatagram(udp(5 * S, uac(1).ip, 4100, UAS, 6000), rtp(2, 320)))).toBe('call-2');
+  });
+
+  it('with only the offer known, RTP to the offered address is attributed whatever its source', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 'all', criteria: { domain: 'example.com' }, captureRtp: true });
+    e.onSip(meta(S, uac(1).ip, UAS), request('INVITE', { callId: 'offer', from: '<sip:alice@example.com>', body: sdp(uac(1).ip, 4002) }));
+    expect(callOf(e.onDatagram(udp(2 * S, '203.0.113.9', 30000, uac(1).ip, 4002), rtp(1, 160)))).toBe('offer');
   });
 });

@@ -182,6 +182,14 @@ interface SideMedia {
   endpoints: Endpoint[];
 }
 
+/** One dialog's claim on a media address: which side offered it, and how recent that SDP is. */
+interface Claim {
+  d: Dialog;
+  side: string;
+  /** order of the SDP that made the claim (engine-wide, increasing) */
+  seq: number;
+}
+
 class DialogMedia {
   sides = new Map<string, SideMedia>();
   payloads = new Map<number, { codec: string; clockRate: number }>();
@@ -250,8 +258,13 @@ export class MatchEngine {
   private tail: Dialog | null = null;
   private readonly scheduled = new Set<Dialog>();
   private readonly mediaDialogs = new Set<Dialog>();
-  /** port → ip → dialog: media endpoints learned from SDP; keyed by port first so a miss costs no string */
-  private readonly mediaByPort = new Map<number, Map<string, Dialog>>();
+  /**
+   * port → ip → claims: media endpoints learned from SDP, keyed by port first so a miss costs no
+   * string. Several dialogs may claim one address (a UAS answering every call from one port, a port
+   * handed out again while the previous call lingers).
+   */
+  private readonly mediaByPort = new Map<number, Map<string, Claim[]>>();
+  private sdpSeq = 0;
   private readonly orientation = new Map<string, string>();
   private identitySessions = 0;
   private rtpSessions = 0;
@@ -713,7 +726,7 @@ export class MatchEngine {
     if (this.dialogs.get(d.callId) !== d) return;
     if (d.media !== null) {
       if (final || d.sessions.length > 0) this.emitStats(d, true, undefined);
-      for (const side of d.media.sides.values()) this.unbind(d, side.endpoints);
+      for (const [key, side] of d.media.sides) this.unbind(d, key, side.endpoints);
       this.mediaDialogs.delete(d);
     }
     this.dialogs.delete(d.callId);
@@ -737,39 +750,86 @@ export class MatchEngine {
     this.mediaDialogs.add(d);
     for (const [pt, p] of sdp.payloads) media.payloads.set(pt, p);
     if (sdp.ptimeMs !== undefined) media.ptimeMs = sdp.ptimeMs;
-    // One side per UA: the sender's tag (From-tag on requests, To-tag on responses). A new offer or
-    // answer from that side (re-INVITE, UPDATE) replaces its addresses.
-    const side =
-      (msg.isRequest ? headerTag(msg.header('from')) : (v.toTag ?? undefined)) ?? `${meta.src.ip}|${meta.src.port}`;
+    // One side per UA and hop: the sender's tag (From-tag on requests, To-tag on responses) and the
+    // sender's address, so a proxy's copy with media-relay addresses (rtpengine) does not hide the
+    // UA's own. A new offer or answer from that side (re-INVITE, UPDATE) replaces its addresses.
+    const tag = msg.isRequest ? headerTag(msg.header('from')) : (v.toTag ?? undefined);
+    const side = tag !== undefined ? `${tag}|${meta.src.ip}` : `|${meta.src.ip}|${meta.src.port}`;
     const old = media.sides.get(side);
-    if (old !== undefined) this.unbind(d, old.endpoints);
+    if (old !== undefined) this.unbind(d, side, old.endpoints);
     media.sides.set(side, { endpoints: sdp.endpoints });
+    const seq = ++this.sdpSeq;
     for (const e of sdp.endpoints) {
       let m = this.mediaByPort.get(e.port);
       if (m === undefined) this.mediaByPort.set(e.port, (m = new Map()));
-      m.set(normIp(e.ip), d);
+      const ip = normIp(e.ip);
+      const list = m.get(ip);
+      const claim: Claim = { d, side, seq };
+      if (list === undefined) m.set(ip, [claim]);
+      else list.push(claim);
     }
   }
 
-  private unbind(d: Dialog, endpoints: Endpoint[]): void {
+  private unbind(d: Dialog, side: string, endpoints: Endpoint[]): void {
     for (const e of endpoints) {
       const m = this.mediaByPort.get(e.port);
       if (m === undefined) continue;
       const ip = normIp(e.ip);
-      if (m.get(ip) === d) m.delete(ip);
+      const list = m.get(ip);
+      if (list === undefined) continue;
+      for (let i = list.length - 1; i >= 0; i--) if (list[i].d === d && list[i].side === side) list.splice(i, 1);
+      if (list.length === 0) m.delete(ip);
       if (m.size === 0) this.mediaByPort.delete(e.port);
     }
   }
 
+  private claimsAt(ep: Endpoint): Claim[] | undefined {
+    const m = this.mediaByPort.get(ep.port);
+    if (m === undefined) return undefined;
+    return m.get(ep.ip) ?? m.get(normIp(ep.ip));
+  }
+
+  // The dialog a media packet belongs to. A dialog whose SDP names both the source and the
+  // destination (the 5-tuple) beats one that names only one of them; a live dialog beats one that
+  // ended and lingers; then the most recent SDP wins. A dialog that knows the media addresses of
+  // more than one side (offer and answer) takes a packet only on its 5-tuple: a shared address
+  // (sipp's echo UAS, a media server's single port) otherwise pulls in the RTP of calls the engine
+  // does not capture. With only one side known (offer without answer) one address is enough.
   private mediaDialog(meta: PacketMeta): Dialog | null {
-    const byDst = this.mediaByPort.get(meta.dst.port);
-    let d = byDst?.get(meta.dst.ip) ?? byDst?.get(normIp(meta.dst.ip));
-    if (d === undefined) {
-      const bySrc = this.mediaByPort.get(meta.src.port);
-      d = bySrc?.get(meta.src.ip) ?? bySrc?.get(normIp(meta.src.ip));
+    const atDst = this.claimsAt(meta.dst);
+    const atSrc = this.claimsAt(meta.src);
+    if (atDst === undefined && atSrc === undefined) return null;
+    let best: Dialog | null = null;
+    let bestRank = -1;
+    let bestSeq = -1;
+    for (let pass = 0; pass < 2; pass++) {
+      const here = pass === 0 ? atDst : atSrc;
+      const there = pass === 0 ? atSrc : atDst;
+      if (here === undefined) continue;
+      for (let i = 0; i < here.length; i++) {
+        const c = here[i];
+        const d = c.d;
+        if (this.expired(d)) continue;
+        let seq = c.seq;
+        let full = false;
+        if (there !== undefined) {
+          for (let j = 0; j < there.length; j++) {
+            if (there[j].d === d) {
+              full = true;
+              if (there[j].seq > seq) seq = there[j].seq;
+            }
+          }
+        }
+        if (!full && d.media !== null && sidesWithMedia(d.media) > 1) continue;
+        const rank = (full ? 2 : 0) + (d.state === St.Ended ? 0 : 1);
+        if (rank > bestRank || (rank === bestRank && seq > bestSeq)) {
+          best = d;
+          bestRank = rank;
+          bestSeq = seq;
+        }
+      }
     }
-    if (d === undefined || this.expired(d)) return null;
-    return d;
+    return best;
   }
 
   private onMedia(d: Dialog, meta: PacketMeta, p: Buffer): MediaHit | null {
@@ -870,6 +930,12 @@ export class MatchEngine {
     }
   }
 }
+
+const sidesWithMedia = (m: DialogMedia): number => {
+  let n = 0;
+  for (const side of m.sides.values()) if (side.endpoints.length > 0) n++;
+  return n;
+};
 
 // Dissectors may print IPv4-mapped IPv6 for IPv4 peers, SDP never does: compare in one form.
 const normIp = (ip: string): string => (ip.startsWith('::ffff:') && ip.indexOf('.') > 0 ? ip.slice(7) : ip.toLowerCase());
