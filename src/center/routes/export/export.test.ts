@@ -265,7 +265,8 @@ describe('export.tar streaming', () => {
         });
         req.on('error', (e) => (e.message.includes('socket hang up') || e.message.includes('aborted') ? resolve() : reject(e)));
       });
-      for (let i = 0; i < 100 && openPcaps() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      // closing is asynchronous; a loaded CI machine can take a while, so wait up to 10 s
+      for (let i = 0; i < 200 && openPcaps() > 0; i++) await new Promise((r) => setTimeout(r, 50));
       expect(openPcaps()).toBe(0);
       const whole = await fetch(`${srv.url}/api/sessions/${id}/export.tar`, { headers: op });
       const files = await untar(Buffer.from(await whole.arrayBuffer()));

@@ -109,6 +109,11 @@ export async function sendExportTar(
           src.destroy();
           reject(new Error('the client closed the export'));
         };
+        // the pack may already be gone (the client left between two entries)
+        if (pack.destroyed) {
+          onClose();
+          return;
+        }
         pack.once('close', onClose);
         const entry = pack.entry({ name: e.name, size: e.file.bytes, mtime, mode: 0o644 }, (err) => {
           pack.off('close', onClose);
