@@ -6,13 +6,14 @@
 //   source and the log lines as correlated `log` events.
 // Ports 5080-5085 and media 16000-16110 belong to this file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Agent } from '../../src/agent/agent.js';
 import type { RunningCenter } from '../../src/center/index.js';
 import { Api, e2eCenter, freePort, inProcessAgent, killPid, sipp, sippBg, sleep, tempDir, waitFor } from './harness.js';
+import { kamailioTraceConfig } from '../support/kamailio.js';
 
 const RTP_UAS = 5080;
 const RTP_UAC = 5081;
@@ -21,8 +22,6 @@ const MEDIA_UAC = 16100;
 const PROXY = 5083;
 const KAM_UAS = 5084;
 const KAM_UAC = 5085;
-
-const haveKamailio = spawnSync('kamailio', ['-v'], { stdio: 'ignore' }).status === 0;
 
 let dir: string;
 let center: RunningCenter;
@@ -111,39 +110,9 @@ describe('RTP: sipp uac_pcap against an -rtp_echo UAS', () => {
   }, 90_000);
 });
 
-const kamailioCfg = (port: number): string => `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-auto_aliases=no
-listen=udp:127.0.0.1:${PROXY}
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "maxfwd.so"
-loadmodule "pv.so"
-loadmodule "siputils.so"
-loadmodule "textops.so"
-loadmodule "xlog.so"
-loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${port}")
-modparam("siptrace", "hep_mode_on", 1)
-modparam("siptrace", "hep_version", 3)
-modparam("siptrace", "hep_capture_id", 2001)
-modparam("siptrace", "trace_mode", 1)
-modparam("siptrace", "trace_to_database", 0)
-modparam("siptrace", "trace_on", 1)
+const kamailioCfg = (port: number): string => kamailioTraceConfig({ listenPort: PROXY, hepPort: port, nextHopPort: KAM_UAS });
 
-request_route {
-	xlog("L_NOTICE", "routing $rm from $fU callid=$ci\\n");
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (is_method("INVITE")) record_route();
-	$du = "sip:127.0.0.1:${KAM_UAS}";
-	t_relay();
-}
-`;
-
-describe.skipIf(!haveKamailio)('HEP and logs: Kamailio siptrace between sipp UAC and UAS', () => {
+describe('HEP and logs: Kamailio siptrace between sipp UAC and UAS', () => {
   it('the session sees the proxied call from the HEP source and the Kamailio log lines carrying its Call-ID', async () => {
     const CALL = 'kam-2@e2e.test';
     const id = await api.newSession('kamailio', { call_id: CALL }, [hepAgent.id]);

@@ -11,6 +11,7 @@ import { PcapWriter } from '../../protocol/pcap-writer.js';
 import { Agent } from '../agent.js';
 import { IngestServer, waitFor } from '../testing/ingest-server.js';
 import type { HepSource } from './hep.js';
+import { kamailioTraceConfig } from '../../../test/support/kamailio.js';
 
 const TOKEN = 'kamailio-test-token-012345';
 const PROXY = 5096;
@@ -19,45 +20,13 @@ const UAC = 5098;
 const SID = 'c0000000000000000001';
 const CALL = 'kam-2@tunaio';
 
-const haveKamailio = spawnSync('kamailio', ['-v'], { stdio: 'ignore' }).status === 0;
-
 let dir: string;
 let center: IngestServer;
 let agent: Agent;
 const children: ChildProcess[] = [];
 let uasPid: number | undefined;
 
-const kamailioCfg = (hepPort: number): string => `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-auto_aliases=no
-listen=udp:127.0.0.1:${PROXY}
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "maxfwd.so"
-loadmodule "pv.so"
-loadmodule "siputils.so"
-loadmodule "textops.so"
-loadmodule "xlog.so"
-loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${hepPort}")
-modparam("siptrace", "hep_mode_on", 1)
-modparam("siptrace", "hep_version", 3)
-modparam("siptrace", "hep_capture_id", 2001)
-modparam("siptrace", "trace_mode", 1)
-modparam("siptrace", "trace_to_database", 0)
-modparam("siptrace", "trace_on", 1)
-
-request_route {
-	xlog("L_NOTICE", "routing $rm from $fU callid=$ci\\n");
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (is_method("INVITE")) record_route();
-	$du = "sip:127.0.0.1:${UAS}";
-	t_relay();
-}
-`;
+const kamailioCfg = (hepPort: number): string => kamailioTraceConfig({ listenPort: PROXY, hepPort: hepPort, nextHopPort: UAS });
 
 /** Spawns a child and waits (bounded) until `ready` appears on the given stream. */
 const start = async (cmd: string, args: string[], ready: RegExp, stream: 'stdout' | 'stderr', stdio?: ('pipe' | 'ignore' | number)[]): Promise<ChildProcess> => {
@@ -72,7 +41,6 @@ const start = async (cmd: string, args: string[], ready: RegExp, stream: 'stdout
 };
 
 beforeAll(async () => {
-  if (!haveKamailio) return;
   dir = mkdtempSync(join(tmpdir(), 'tunaio-kam-'));
   center = new IngestServer(TOKEN);
   await center.start(0);
@@ -104,7 +72,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!haveKamailio)('Kamailio siptrace HEP3 and xlog lines', () => {
+describe('Kamailio siptrace HEP3 and xlog lines', () => {
   it('the session gets the proxied call from HEP (both legs, as on the wire) and its log lines', async () => {
     const oracleFile = join(dir, 'oracle.pcap');
     const tcpdump = await start('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-s', '8192', '-Z', 'root', '-w', oracleFile, `udp portrange ${PROXY}-${UAC}`], /listening on/, 'stderr');

@@ -19,42 +19,14 @@ import { parseSipDatagram } from '../../protocol/sip.js';
 import { op, testCenter } from '../testing.js';
 import type { TestCenter } from '../testing.js';
 import { buildEthernetFrame, LINKTYPE } from './frames.js';
+import { kamailioTraceConfig } from '../../../test/support/kamailio.js';
 
 const PROXY = 5220;
 const UAS = 5221;
 const UAC = 5222;
 const CALLS = 2;
 
-const haveKamailio = spawnSync('kamailio', ['-v'], { stdio: 'ignore' }).status === 0;
-
-const kamailioCfg = (hepPort: number): string => `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-auto_aliases=no
-listen=udp:127.0.0.1:${PROXY}
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "maxfwd.so"
-loadmodule "pv.so"
-loadmodule "siputils.so"
-loadmodule "textops.so"
-loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${hepPort}")
-modparam("siptrace", "hep_mode_on", 1)
-modparam("siptrace", "hep_version", 3)
-modparam("siptrace", "trace_mode", 1)
-modparam("siptrace", "trace_to_database", 0)
-modparam("siptrace", "trace_on", 1)
-
-request_route {
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (is_method("INVITE")) record_route();
-	$du = "sip:127.0.0.1:${UAS}";
-	t_relay();
-}
-`;
+const kamailioCfg = (hepPort: number): string => kamailioTraceConfig({ listenPort: PROXY, hepPort: hepPort, nextHopPort: UAS });
 
 let dir = '';
 let c: TestCenter | undefined;
@@ -65,7 +37,7 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!haveKamailio)('HEP from Kamailio siptrace into the session pcap', () => {
+describe('HEP from Kamailio siptrace into the session pcap', () => {
   it('tshark decodes every HEP-carried message as SIP with the original addresses, ports and times', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-hep-pcap-'));
     const sock = dgram.createSocket('udp4');
