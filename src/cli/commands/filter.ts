@@ -23,7 +23,7 @@ import type { SipMessage } from '../../protocol/sip.js';
 import { criteriaSchema, CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../../core/schema/criteria.js';
 import type { Criteria } from '../../core/schema/criteria.js';
 import { MatchEngine } from '../../core/match/engine.js';
-import type { MediaHit, PacketMeta, SipHit, StatsEvent } from '../../core/match/engine.js';
+import type { Endpoint, MediaHit, PacketMeta, SipHit, StatsEvent } from '../../core/match/engine.js';
 import type { SipRow } from './decode.js';
 import { formatJson, formatText } from './decode.js';
 
@@ -64,10 +64,14 @@ export interface FilterSummary {
 const endpointText = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 const IPPROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
+// Matched frames go into one 1 MiB buffer, record header and bytes written in place, and reach the
+// file in one write when it fills: no Buffer per record, no concat.
+const OUT_CHUNK = 1 << 20;
+
 class Output {
   private fd: number | null = null;
   private writer: PcapWriter | null = null;
-  private parts: Buffer[] = [];
+  private buf: Buffer = Buffer.allocUnsafe(OUT_CHUNK);
   private size = 0;
   written = 0;
   linkTypeSkipped = 0;
@@ -78,40 +82,65 @@ class Output {
   frame(rec: CaptureRecord): void {
     if (this.path === undefined) return;
     if (this.writer === null) {
-      this.writer = new PcapWriter({ linkType: rec.linkType });
-      this.fd = openSync(this.path, 'w');
-      this.push(this.writer.header());
+      this.open(rec.linkType);
     } else if (rec.linkType !== this.writer.linkType) {
       this.linkTypeSkipped++;
       return;
     }
-    this.push(this.writer.record(rec.tsUs, rec.data, rec.origLen));
+    const data = rec.data;
+    const caplen = Math.min(data.length, this.writer!.snaplen);
+    const need = 16 + caplen;
+    if (this.size + need > this.buf.length) {
+      this.flush();
+      if (need > this.buf.length) this.buf = Buffer.allocUnsafe(need);
+    }
+    // pcap record header (libpcap format): ts_sec, ts_usec, incl_len, orig_len, little-endian
+    const b = this.buf;
+    const o = this.size;
+    const sec = Math.floor(rec.tsUs / 1_000_000);
+    b.writeUInt32LE(sec >>> 0, o);
+    b.writeUInt32LE(rec.tsUs - sec * 1_000_000, o + 4);
+    b.writeUInt32LE(caplen, o + 8);
+    b.writeUInt32LE(Math.max(rec.origLen, caplen), o + 12);
+    data.copy(b, o + 16, 0, caplen);
+    this.size = o + need;
     this.written++;
   }
 
-  private push(b: Buffer): void {
-    this.parts.push(b);
-    this.size += b.length;
-    if (this.size >= 1 << 20) this.flush();
+  private open(linkType: number): void {
+    this.writer = new PcapWriter({ linkType });
+    this.fd = openSync(this.path!, 'w');
+    const h = this.writer.header();
+    h.copy(this.buf, 0);
+    this.size = h.length;
   }
 
   flush(): void {
-    if (this.fd === null || this.parts.length === 0) return;
-    writeSync(this.fd, Buffer.concat(this.parts, this.size));
-    this.parts = [];
+    if (this.fd === null || this.size === 0) return;
+    writeSync(this.fd, this.buf, 0, this.size);
     this.size = 0;
   }
 
   close(): void {
-    if (this.path !== undefined && this.writer === null) {
-      // No match: still an empty but valid pcap, so scripts can open it.
-      this.writer = new PcapWriter({ linkType: this.firstLinkType ?? 1 });
-      this.fd = openSync(this.path, 'w');
-      this.push(this.writer.header());
-    }
+    // No match: still an empty but valid pcap, so scripts can open it.
+    if (this.path !== undefined && this.writer === null) this.open(this.firstLinkType ?? 1);
     this.flush();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+// The engine's view of a unit: addresses are read through the unit's lazy getters, so a packet the
+// engine drops without looking at its addresses (most of them) never has its address text made.
+class UnitMeta implements PacketMeta {
+  u: Unit | null = null;
+  tsUs = 0;
+  transport = 'udp';
+  get src(): Endpoint {
+    return this.u!.src;
+  }
+  get dst(): Endpoint {
+    return this.u!.dst;
   }
 }
 
@@ -143,7 +172,7 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
     streams,
     problems: [],
   };
-  const meta: PacketMeta = { tsUs: 0, transport: 'udp', src: { ip: '', port: 0 }, dst: { ip: '', port: 0 } };
+  const meta = new UnitMeta();
   let lastFrameWritten = -1;
   let nextProgress = 1 << 16;
 
@@ -186,16 +215,21 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
   };
 
   const unit = (u: Unit): void => {
-    const p = u.payload;
+    const off = u.payloadOffset;
+    const end = u.payloadEnd;
+    if (end <= off) return;
+    const pb = u.payloadBuf;
+    const b0 = pb[off];
+    if (u.transport === 'udp' && end - off > 4 && (b0 === 0x48 || b0 === 1 || b0 === 2) && looksLikeHep(pb, off, end)) return hepUnit(u);
+    // Neither SIP-looking nor possibly media: dropped before any view of the payload is made.
+    if (!engine.mayTake(pb, off, end)) return;
+    meta.u = u;
     meta.tsUs = u.tsUs;
     meta.transport = u.transport;
-    meta.src = u.src;
-    meta.dst = u.dst;
-    if (u.transport === 'udp' && p.length > 4 && (p[0] === 0x48 || p[0] === 1 || p[0] === 2) && looksLikeHep(p)) return hepUnit(u);
     // Datagrams and framed TCP/WebSocket/SCTP messages alike: the engine's no-match path skips
     // the parse of messages no session can take.
     const before = engine.counters.sipMessages;
-    const hit: SipHit | MediaHit | null = engine.onDatagram(meta, p);
+    const hit: SipHit | MediaHit | null = engine.onDatagram(meta, u.payload);
     if (engine.counters.sipMessages !== before) summary.sipMessages++;
     if (hit === null) return;
     take(u);

@@ -191,3 +191,16 @@ describe('text, call_id, AND', () => {
     expect(compileCriteria({ text: 'ERROR 503', from: '1' }).testLogLine('error 503')).toBe(false);
   });
 });
+
+describe('prefilter (raw necessary condition)', () => {
+  const raw = (s: string) => Buffer.from(s, 'latin1');
+  it('a number: its last 7 significant digits, contiguous or separated in a tel:/user=phone message', () => {
+    const c = compileCriteria({ from: '+1 (555) 443-0191' });
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:+15554430191@h>\r\n\r\n'), '', '')).toBe(true);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <tel:+1-555-443-0191>\r\n\r\n'), '', '')).toBe(true);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:1-555-443-0191@h;user=phone>\r\n\r\n'), '', '')).toBe(true);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:1-555-443-0191@h>\r\n\r\n'), '', '')).toBe(false);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <tel:+1-555-443-0192>\r\n\r\n'), '', '')).toBe(false);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:alice@h>\r\n\r\n'), '', '')).toBe(false);
+  });
+});

@@ -2,7 +2,8 @@
 // eviction, method narrowing, orientation, media learning and sampling, log correlation.
 import { describe, expect, it } from 'vitest';
 import { MatchEngine, type PacketMeta, type StatsEvent } from './engine.js';
-import { request, response, meta } from './testing/sip-builder.js';
+import { request, response, meta, sipText } from './testing/sip-builder.js';
+import { parseSip } from '../../protocol/sip.js';
 import type { CallOpts } from './testing/sip-builder.js';
 
 const S = 1_000_000;
@@ -462,5 +463,61 @@ describe('media attribution when addresses are shared', () => {
     e.addSession({ id: 'all', criteria: { domain: 'example.com' }, captureRtp: true });
     e.onSip(meta(S, uac(1).ip, UAS), request('INVITE', { callId: 'offer', from: '<sip:alice@example.com>', body: sdp(uac(1).ip, 4002) }));
     expect(callOf(e.onDatagram(udp(2 * S, '203.0.113.9', 30000, uac(1).ip, 4002), rtp(1, 160)))).toBe('offer');
+  });
+});
+
+// ---- the raw no-match path ------------------------------------------------------------------------
+
+describe('onDatagram (raw Call-ID lookup, prefilter) takes exactly what onSip takes', () => {
+  it('many concurrent dialogs, compact and non-ASCII Call-IDs, dialogs ending and released', () => {
+    const raw = new MatchEngine({ lingerUs: 2 * S });
+    const parsed = new MatchEngine({ lingerUs: 2 * S });
+    for (const e of [raw, parsed]) {
+      e.addSession({ id: 'mark', criteria: { text: 'X-Mark: yes' } });
+      e.addSession({ id: 'carol', criteria: { from: 'carol' } });
+    }
+    const cid = (n: number) => (n % 7 === 3 ? `ü-${n}@häst` : `c${n}-${'x'.repeat(n % 5)}@host`);
+    const msgs: Buffer[] = [];
+    const text = (start: string, n: number, cseq: string, toTag: boolean, extra: string[] = []) =>
+      Buffer.from(
+        sipText({
+          start,
+          headers: [
+            'Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1',
+            `From: <sip:${n % 4 === 0 ? 'carol' : 'dave'}@example.com>;tag=f${n}`,
+            `To: <sip:bob@example.com>${toTag ? `;tag=t${n}` : ''}`,
+            n % 3 === 0 ? `i: ${cid(n)}` : `Call-ID: ${cid(n)}`,
+            `CSeq: ${cseq}`,
+            ...extra,
+          ],
+        }),
+      );
+    // 40 calls, 8 open at a time; a third of them marked on their INVITE only.
+    for (let n = 0; n < 40; n++) {
+      msgs.push(text('INVITE sip:bob@example.com SIP/2.0', n, '1 INVITE', false, n % 3 === 1 ? ['X-Mark: yes'] : []));
+      if (n >= 8) {
+        const m = n - 8;
+        msgs.push(text('SIP/2.0 200 OK', m, '1 INVITE', true));
+        msgs.push(text('ACK sip:bob@example.com SIP/2.0', m, '1 ACK', true));
+        msgs.push(text('BYE sip:bob@example.com SIP/2.0', m, '2 BYE', true));
+        msgs.push(text('SIP/2.0 200 OK', m, '2 BYE', true));
+      }
+    }
+    const a: string[] = [];
+    const b: string[] = [];
+    msgs.forEach((m, i) => {
+      const at = meta(S + i * 200_000);
+      const h1 = raw.onDatagram(at, m);
+      const p = parseSip(m);
+      const h2 = p.ok ? parsed.onSip(at, p) : null;
+      a.push(h1 === null ? '-' : `${(h1 as { callId: string }).callId}:${ids(h1 as { sessions: { id: string }[] })}`);
+      b.push(h2 === null ? '-' : `${h2.callId}:${ids(h2)}`);
+    });
+    expect(a).toEqual(b);
+    expect(a.filter((x) => x !== '-').length).toBeGreaterThan(40);
+    expect(raw.counters.sipPrefiltered).toBeGreaterThan(40);
+    // Ended dialogs were released: their later messages are prefiltered, not looked up as captured.
+    const late = text('SIP/2.0 200 OK', 1, '2 BYE', true);
+    expect(raw.onDatagram(meta(S + 100 * S), late)).toBeNull();
   });
 });

@@ -19,7 +19,7 @@ import { MessageView } from './message-view.js';
 import { RtpStream, type StreamStats } from './rtp-stats.js';
 import { sdpMedia } from './sdp-media.js';
 import { headerTag } from './uri-parts.js';
-import { rawCallId } from './raw-scan.js';
+import { asciiHash, rawCallIdSpan, sipStartAt, type Span } from './raw-scan.js';
 
 export interface Endpoint {
   ip: string;
@@ -212,9 +212,13 @@ class Dialog {
   prev: Dialog | null = null;
   next: Dialog | null = null;
   media: DialogMedia | null = null;
+  /** asciiHash of callIdBytes (-1 when not ASCII), and the next dialog with the same hash */
+  readonly hash: number;
+  sameHash: Dialog | null = null;
   constructor(callId: string, kind: Kind) {
     this.callId = callId;
     this.callIdBytes = Buffer.from(callId, 'utf8');
+    this.hash = asciiHash(this.callIdBytes, 0, this.callIdBytes.length);
     this.kind = kind;
   }
 }
@@ -254,6 +258,9 @@ export class MatchEngine {
   private sessions: SessionState[] = [];
   private readonly byId = new Map<string, SessionState>();
   private readonly dialogs = new Map<string, Dialog>();
+  /** the dialogs with an ASCII Call-ID by asciiHash: the no-match path looks them up without a string */
+  private readonly byHash = new Map<number, Dialog>();
+  private readonly span: Span = { start: 0, end: 0 };
   private head: Dialog | null = null; // most recently active
   private tail: Dialog | null = null;
   private readonly scheduled = new Set<Dialog>();
@@ -396,6 +403,19 @@ export class MatchEngine {
   // ---- input ----------------------------------------------------------------------------------
 
   /**
+   * Whether onDatagram could take the payload buf[off, end): media while endpoints are tracked
+   * (a first byte that is not a letter), or something that may be a SIP start line. A necessary
+   * condition only, read in place: callers drop the rest (RTP of no captured dialog, DNS…) before
+   * making a payload view.
+   */
+  mayTake(buf: Buffer, off: number, end: number): boolean {
+    if (off >= end) return false;
+    const b0 = buf[off];
+    if (this.mediaByPort.size > 0 && (b0 < 0x41 || b0 > 0x7a)) return true;
+    return b0 > 0x20 && b0 < 0x7f && sipStartAt(buf, off, end);
+  }
+
+  /**
    * A UDP datagram, or one SIP message framed from TCP/WebSocket/SCTP: media of a captured dialog
    * when it comes from or goes to a learned endpoint; otherwise SIP when it looks like SIP (parsed
    * only when a captured dialog or a session's raw condition may want it). Null when no session
@@ -419,15 +439,7 @@ export class MatchEngine {
     // necessary condition admits is dropped here. Orientation (initiator From-tags) is learnt from
     // the initial requests that are parsed: an INVITE that fails every raw condition holds none of
     // the criteria, so later messages of its dialog (same parties, same hosts) rarely could.
-    let tracked = false;
-    const nd = this.dialogs.size;
-    if (nd > 0 && nd <= 4) {
-      // A few dialogs: look for their Call-IDs in the bytes (native memmem, no string built).
-      for (let x = this.head; x !== null && !tracked; x = x.next) tracked = payload.indexOf(x.callIdBytes) >= 0;
-    } else if (nd > 0) {
-      const cid = rawCallId(payload);
-      tracked = cid !== undefined && this.dialogs.has(cid);
-    }
+    const tracked = this.dialogs.size > 0 && this.trackedCallId(payload);
     if (!tracked) {
       let maybe = false;
       const list = this.sessions;
@@ -449,6 +461,24 @@ export class MatchEngine {
       return null;
     }
     return this.handleSip(meta, msg);
+  }
+
+  // Whether the Call-ID of the raw message is in the dialog table: hashed in place and compared
+  // byte for byte, so the no-match path makes no string (non-ASCII Call-IDs go the string way).
+  private trackedCallId(payload: Buffer): boolean {
+    const sp = this.span;
+    if (!rawCallIdSpan(payload, sp)) return false;
+    const h = asciiHash(payload, sp.start, sp.end);
+    if (h < 0) return this.dialogs.has(payload.toString('utf8', sp.start, sp.end));
+    const len = sp.end - sp.start;
+    for (let d: Dialog | null = this.byHash.get(h) ?? null; d !== null; d = d.sameHash) {
+      const b = d.callIdBytes;
+      if (b.length !== len) continue;
+      let i = 0;
+      while (i < len && b[i] === payload[sp.start + i]) i++;
+      if (i === len) return true;
+    }
+    return false;
   }
 
   /** One parsed SIP message (from TCP/WebSocket framing, SCTP or HEP). */
@@ -600,6 +630,10 @@ export class MatchEngine {
       if (msg.isRequest && v.toTag !== null) d.confirmed = true;
     }
     this.dialogs.set(callId, d);
+    if (d.hash >= 0) {
+      d.sameHash = this.byHash.get(d.hash) ?? null;
+      this.byHash.set(d.hash, d);
+    }
     this.linkHead(d);
     this.counters.dialogsOpened++;
     while (this.dialogs.size > this.opts.maxDialogs && this.tail !== null && this.tail !== d) {
@@ -730,6 +764,21 @@ export class MatchEngine {
       this.mediaDialogs.delete(d);
     }
     this.dialogs.delete(d.callId);
+    if (d.hash >= 0) {
+      const first = this.byHash.get(d.hash);
+      if (first === d) {
+        if (d.sameHash === null) this.byHash.delete(d.hash);
+        else this.byHash.set(d.hash, d.sameHash);
+      } else {
+        for (let x: Dialog | null = first ?? null; x !== null; x = x.sameHash) {
+          if (x.sameHash === d) {
+            x.sameHash = d.sameHash;
+            break;
+          }
+        }
+      }
+      d.sameHash = null;
+    }
     this.scheduled.delete(d);
     this.unlink(d);
     for (const s of d.sessions) s.dialogs--;

@@ -6,58 +6,33 @@
 
 const lower = (c: number): number => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
 
+/** Where a header value lies in a buffer: [start, end), trimmed. Filled by rawHeaderSpan. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
 /**
  * First value of a header (long name lowercase, optional compact form) in the header block, as a
  * trimmed latin1 string; undefined when absent. Stops at the empty line.
  */
 export function rawHeaderValue(buf: Buffer, name: string, compact?: string): string | undefined {
-  // Fast path: the usual spelling (`\nCall-ID:`, `\nFrom:`…) found by the native memmem, accepted
-  // when it lies in the header block and no earlier line could be the same header.
-  const canon = CANONICAL.get(name);
-  if (canon !== undefined) {
-    const at = buf.indexOf(canon);
-    if (at >= 0) {
-      let end = buf.indexOf(CRLFCRLF);
-      if (end < 0) end = buf.indexOf(LFLF);
-      if ((end < 0 || at < end) && (compact === undefined || !hasEarlierCompact(buf, at, compact.charCodeAt(0)))) {
-        return valueAt(buf, at + canon.length);
-      }
-    }
-  }
-  return scanHeader(buf, name, compact);
+  const sp = SCRATCH;
+  return rawHeaderSpan(buf, name, compact, sp) ? buf.toString('utf8', sp.start, sp.end) : undefined;
 }
 
-const CANONICAL = new Map<string, Buffer>(
-  ['Call-ID', 'From', 'To', 'Content-Type'].map((h) => [h.toLowerCase(), Buffer.from(`\n${h}:`, 'latin1')]),
-);
-const CRLFCRLF = Buffer.from('\r\n\r\n');
-const LFLF = Buffer.from('\n\n');
+const SCRATCH: Span = { start: 0, end: 0 };
 
-// A compact form of the header before the canonical one would be the first value; rare, so a
-// cheap check for "\n<c>:" / "\n<c> :" before `at` keeps the fast path exact.
-function hasEarlierCompact(buf: Buffer, at: number, c: number): boolean {
-  for (let i = buf.indexOf(0x0a); i >= 0 && i < at; i = buf.indexOf(0x0a, i + 1)) {
-    const x = buf[i + 1];
-    if (x === c || x === c - 0x20) {
-      let k = i + 2;
-      while (buf[k] === 0x20 || buf[k] === 0x09) k++;
-      if (buf[k] === 0x3a) return true;
-    }
-  }
-  return false;
+/**
+ * Like rawHeaderValue, but only locates the value (no string is made): false when absent. One JS
+ * pass over the header block that looks at the first byte of each line: measured 5× cheaper than
+ * native Buffer.indexOf searches (each call costs more than scanning a whole SIP header block).
+ */
+export function rawHeaderSpan(buf: Buffer, name: string, compact: string | undefined, out: Span): boolean {
+  return scanHeader(buf, name, compact, out);
 }
 
-function valueAt(buf: Buffer, from: number): string {
-  const n = buf.length;
-  let a = from;
-  while (a < n && (buf[a] === 0x20 || buf[a] === 0x09)) a++;
-  let b = buf.indexOf(0x0a, a);
-  if (b < 0) b = n;
-  while (b > a && (buf[b - 1] === 0x0d || buf[b - 1] === 0x20 || buf[b - 1] === 0x09)) b--;
-  return buf.toString('utf8', a, b);
-}
-
-function scanHeader(buf: Buffer, name: string, compact?: string): string | undefined {
+function scanHeader(buf: Buffer, name: string, compact: string | undefined, out: Span): boolean {
   // Byte loops rather than Buffer.indexOf: its per-call cost exceeds a short line's scan.
   const n = buf.length;
   const first = name.charCodeAt(0);
@@ -66,7 +41,7 @@ function scanHeader(buf: Buffer, name: string, compact?: string): string | undef
   while (i < n && buf[i] !== 0x0a) i++; // start line
   while (++i < n) {
     const c = buf[i];
-    if (c === 0x0d || c === 0x0a) return undefined; // the empty line ends the header block
+    if (c === 0x0d || c === 0x0a) return false; // the empty line ends the header block
     const lc = lower(c);
     if (lc === first || lc === short) {
       let k = -1;
@@ -90,16 +65,49 @@ function scanHeader(buf: Buffer, name: string, compact?: string): string | undef
         let b = a;
         while (b < n && buf[b] !== 0x0a) b++;
         while (b > a && (buf[b - 1] === 0x0d || buf[b - 1] === 0x20 || buf[b - 1] === 0x09)) b--;
-        return buf.toString('utf8', a, b);
+        out.start = a;
+        out.end = b;
+        return true;
       }
     }
     while (i < n && buf[i] !== 0x0a) i++;
   }
-  return undefined;
+  return false;
+}
+
+/**
+ * A necessary condition for a SIP start line at buf[off, end) without making a view of it: a space
+ * comes before any NUL, CR or LF (a request line is `METHOD SP URI SP SIP/2.0`, a status line
+ * `SIP/2.0 SP code …`). Binary payloads (DNS, NBNS, RTP…) fail within their first bytes.
+ */
+export function sipStartAt(buf: Buffer, off: number, end: number): boolean {
+  for (let i = off; i < end; i++) {
+    const c = buf[i];
+    if (c === 0x20) return i > off;
+    if (c === 0 || c === 0x0d || c === 0x0a) return false;
+  }
+  return false;
 }
 
 /** The Call-ID (long or compact `i:` form) of a SIP message in a buffer, without parsing it. */
 export const rawCallId = (buf: Buffer): string | undefined => rawHeaderValue(buf, 'call-id', 'i');
+
+/** Locates the Call-ID value (long or compact form) without making a string. */
+export const rawCallIdSpan = (buf: Buffer, out: Span): boolean => rawHeaderSpan(buf, 'call-id', 'i', out);
+
+/**
+ * FNV-1a of buf[start, end), or -1 when a byte is not ASCII (the UTF-8 decoding of such a value
+ * need not round-trip to the same bytes, so callers compare strings then).
+ */
+export function asciiHash(buf: Buffer, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c >= 0x80) return -1;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
 
 const SEP = new Uint8Array(256);
 for (const c of '-.()') SEP[c.charCodeAt(0)] = 1;
