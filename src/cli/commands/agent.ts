@@ -1,6 +1,6 @@
 // `tunaio agent`: one capture agent. Wiring only: options (each with its TUNAIO_* twin) → AgentConfig
 // → Agent (src/agent/agent.ts); stops cleanly on SIGINT/SIGTERM.
-import { Agent, type AgentConfig } from '../../agent/agent.js';
+import type { AgentConfig } from '../../agent/agent.js';
 import { defaultBpf } from '../../agent/sources/live.js';
 import { isTunaError } from '../../core/errors.js';
 import type { Command } from '../command.js';
@@ -81,7 +81,9 @@ export const agent: Command = {
       process.stderr.write(`${new Date().toISOString()} tunaio agent: ${msg}\n`);
     };
     const cfg = agentConfig(values, log);
-    let a: Agent;
+    // loaded on demand, like the center: other commands start without the agent's modules
+    const { Agent } = await import('../../agent/agent.js');
+    let a: InstanceType<typeof Agent>;
     try {
       a = new Agent(cfg);
     } catch (e) {

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import type { OptionSpec, OptionValues } from '../options.js';
 import { UsageError } from '../options.js';
-import { CENTER_DEFAULTS } from '../../center/index.js';
+import { CENTER_DEFAULTS } from '../../center/config.js';
 import type { CenterConfig } from '../../center/index.js';
 
 export const centerOptions: OptionSpec[] = [

@@ -1,5 +1,4 @@
 // `tunaio center`: the command center alone; also how `standalone` runs the center until a signal.
-import { startCenter } from '../../center/index.js';
 import type { CenterConfig, RunningCenter } from '../../center/index.js';
 import type { Command } from '../command.js';
 import { centerConfigFrom, centerOptions } from './center-options.js';
@@ -41,6 +40,8 @@ export async function runUntilSignal(
   config: CenterConfig,
   afterStart: (center: RunningCenter) => Promise<void>,
 ): Promise<number> {
+  // loaded on demand: `tunaio decode`/`filter` must not pay for the server's modules at start-up
+  const { startCenter } = await import('../../center/index.js');
   const center = await startCenter(config);
   await afterStart(center);
   return new Promise<number>((resolve) => {

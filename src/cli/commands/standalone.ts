@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command.js';
-import { newToken } from '../../center/index.js';
+import { newToken } from '../../center/auth/secrets.js';
 import type { RunningCenter } from '../../center/index.js';
 import { UsageError } from '../options.js';
 import type { OptionSpec, OptionValues } from '../options.js';
