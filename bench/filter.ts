@@ -6,7 +6,7 @@
 // figure counts, the three outputs must hold the same SIP messages (Call-ID, CSeq, method/status
 // in frame order, read back by tshark); a mismatch fails the benchmark with a diff.
 import { join } from 'node:path';
-import { mustRun, cmdLine, timeRuns } from './lib/bench.js';
+import { mustRun, cmdLine, timeInterleaved } from './lib/bench.js';
 import type { Benchmark, BenchArgs, BenchResult, Timing } from './lib/bench.js';
 import { fmtRate, fmtS } from './lib/report.js';
 import { TUNAIO } from './decode.js';
@@ -64,21 +64,21 @@ export const filterBench: Benchmark = {
       },
     ];
     const outs = tools.map((_t, i) => join(a.work, `filter-${a.corpus.meta.name}-${i}.pcap`));
-    const timings: Timing[] = [];
-    for (let i = 0; i < tools.length; i++) {
-      const t = tools[i];
-      timings.push(await timeRuns(a.runs, a.budgetS, async () => (await mustRun(t.cmd, t.args(file, outs[i]), { timeoutS: 900 })).seconds));
-    }
-
     // The same work without process start-up (module loading), to show what start-up costs.
     const parsed = criteriaFromOptions({ [c.tunaio[0].replace(/^--/, '')]: c.tunaio[1] });
     if ('error' in parsed) throw new Error(`filter: criterion ${c.tunaio.join(' ')}: ${parsed.error}`);
     const inOut = join(a.work, `filter-${a.corpus.meta.name}-inproc.pcap`);
-    const inproc = await timeRuns(a.runs, a.budgetS, async () => {
-      const t0 = process.hrtime.bigint();
-      await runFilter({ files: [file], criteria: parsed.criteria, write: inOut, output: null });
-      return Number(process.hrtime.bigint() - t0) / 1e9;
-    });
+    const measured = [
+      ...tools.map((t, i) => async () => (await mustRun(t.cmd, t.args(file, outs[i]), { timeoutS: 900 })).seconds),
+      async () => {
+        const t0 = process.hrtime.bigint();
+        await runFilter({ files: [file], criteria: parsed.criteria, write: inOut, output: null });
+        return Number(process.hrtime.bigint() - t0) / 1e9;
+      },
+    ];
+    const all = await timeInterleaved(a.runs, a.budgetS, measured);
+    const timings: Timing[] = all.slice(0, tools.length);
+    const inproc = all[tools.length];
 
     // Same SIP messages in all three outputs, or no figures.
     const msgs = await Promise.all(outs.map(sipMessages));
@@ -96,6 +96,7 @@ export const filterBench: Benchmark = {
       throw new Error(`filter: outputs hold ${dialogs} dialogs, the corpus has ${a.corpus.meta.matchingDialogs} matching ones`);
     const notes = [
       `Checked: all three outputs hold the same ${msgs[0].length} SIP messages (${dialogs} dialogs, the ${a.corpus.meta.matchingDialogs} the corpus was built with), compared by Call-ID, CSeq, method/status in frame order.`,
+      'Runs were interleaved (tunaio, sngrep, tshark, in-process; then again), so load changes on the shared machine hit all tools alike.',
     ];
     const pps = (t: Timing): number => packets / t.median;
     const ours = pps(timings[0]);

@@ -1,4 +1,4 @@
-// `npm run bench [-- NAME… [--corpus C,…] [--runs N] [--budget S] [--no-build]]`: runs the named
+// `npm run bench [-- NAME… [--corpus C,…] [--runs N] [--budget S] [--limit S] [--no-build]]`: runs the named
 // benchmarks (all when none is named) on their corpora, prints each table, and rewrites that
 // benchmark's section of BENCHMARKS.md (other sections are left as they are). Builds dist/ first
 // (tsc only, no UI) so the processes measured run the current source.
@@ -20,6 +20,7 @@ const { values, positionals } = parseArgs({
     corpus: { type: 'string' },
     runs: { type: 'string', default: '5' },
     budget: { type: 'string', default: '150' },
+    limit: { type: 'string', default: '900' },
     'no-build': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
@@ -53,7 +54,7 @@ for (const b of selected) {
     process.stderr.write(`bench ${b.name} on ${cn} (${corpus.meta.packets} packets), load average ${loadBefore}…\n`);
     let res;
     try {
-      res = await b.run({ corpus, runs, budgetS, work });
+      res = await b.run({ corpus, runs, budgetS, work, limitS: Number(values.limit) });
     } catch (e) {
       failed++;
       process.stderr.write(`bench ${b.name} on ${cn}: FAILED: ${(e as Error).message}\n`);
@@ -61,7 +62,7 @@ for (const b of selected) {
     }
     const loadAfter = load();
     process.stdout.write(`\n${b.name} — ${cn}: ${corpus.meta.description}\n${textTable(res.table)}\n${res.notes.join('\n')}\n`);
-    const cmd = `npm run bench -- ${b.name} --corpus ${cn}${runs !== 5 ? ` --runs ${runs}` : ''}`;
+    const cmd = `npm run bench -- ${b.name} --corpus ${cn}${runs !== 5 ? ` --runs ${runs}` : ''}${values.limit !== '900' ? ` --limit ${values.limit}` : ''}`;
     const md = [
       `### ${b.name} — ${cn}`,
       '',

@@ -14,6 +14,8 @@ export interface BenchArgs {
   budgetS: number;
   /** scratch folder for outputs */
   work: string;
+  /** hard limit in seconds for one run of a slow peer (tshark -T fields) */
+  limitS: number;
 }
 
 export interface BenchResult {
@@ -51,6 +53,26 @@ export async function timeRuns(runs: number, budgetS: number, fn: (i: number) =>
     if (spent + t > budgetS && i + 1 < runs) break;
   }
   return timing(s);
+}
+
+/**
+ * Times several things in rounds (A B C, A B C, …) rather than one after the other, so a change
+ * of load on a shared machine hits all of them alike and their ratios stay meaningful. A thing
+ * whose runs would pass the budget drops out of later rounds (always ≥ 1 run).
+ */
+export async function timeInterleaved(runs: number, budgetS: number, fns: ((i: number) => Promise<number>)[]): Promise<Timing[]> {
+  const s: number[][] = fns.map(() => []);
+  const spent = fns.map(() => 0);
+  for (let i = 0; i < runs; i++) {
+    for (let f = 0; f < fns.length; f++) {
+      const last = s[f].length > 0 ? s[f][s[f].length - 1] : 0;
+      if (i > 0 && spent[f] + last > budgetS) continue;
+      const t = await fns[f](i);
+      s[f].push(t);
+      spent[f] += t;
+    }
+  }
+  return s.map(timing);
 }
 
 /** Runs a process and fails loudly when it does not exit 0. */
