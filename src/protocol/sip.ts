@@ -23,6 +23,7 @@
 
 import type { ParseError } from './errors.js';
 import { parseError } from './errors.js';
+import { SIP_COMPACT_FORMS } from './sip-names.js';
 
 export interface SipHeader {
   /** the name as written on the wire */
@@ -77,29 +78,7 @@ export interface SipTruncatedBody extends ParseError {
   readonly partial: SipMessage;
 }
 
-/** RFC 3261 §7.3.3 and the IANA registry of compact forms. */
-export const SIP_COMPACT_FORMS: Readonly<Record<string, string>> = {
-  i: 'call-id',
-  f: 'from',
-  t: 'to',
-  v: 'via',
-  m: 'contact',
-  l: 'content-length',
-  c: 'content-type',
-  k: 'supported',
-  s: 'subject',
-  e: 'content-encoding',
-  o: 'event',
-  r: 'refer-to',
-  b: 'referred-by',
-  x: 'session-expires',
-  u: 'allow-events',
-  a: 'accept-contact',
-  j: 'reject-contact',
-  d: 'request-disposition',
-  y: 'identity',
-  n: 'identity-info',
-};
+export { SIP_COMPACT_FORMS } from './sip-names.js';
 
 /** Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1), split by headerAll(). */
 export const SIP_LIST_HEADERS: ReadonlySet<string> = new Set([

@@ -3,28 +3,10 @@
 // RFC 3261 §7.3.3), From/To tags, the top Via branch, User-Agent/Server. It is not a SIP parser:
 // src/protocol/sip.ts is. Malformed text gives empty fields, never an exception.
 
-// RFC 3261 §7.3.3 and the IANA registry's compact forms.
-const COMPACT: Record<string, string> = {
-  i: 'call-id',
-  f: 'from',
-  t: 'to',
-  v: 'via',
-  m: 'contact',
-  l: 'content-length',
-  c: 'content-type',
-  k: 'supported',
-  s: 'subject',
-  e: 'content-encoding',
-  o: 'event',
-  r: 'refer-to',
-  b: 'referred-by',
-  x: 'session-expires',
-  u: 'allow-events',
-  a: 'accept-contact',
-  j: 'reject-contact',
-  d: 'request-disposition',
-  y: 'identity',
-};
+import { SIP_COMPACT_FORMS } from '../../protocol/sip-names.js';
+
+// RFC 3261 §7.3.3 compact forms: the parser's own table (plain data, safe in the browser bundle).
+const COMPACT = SIP_COMPACT_FORMS;
 
 export interface SipText {
   startLine: string;
