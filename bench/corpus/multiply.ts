@@ -89,14 +89,5 @@ export function writeCopies(path: string, linkType: number, seed: SeedPacket[], 
   return { packets: w.count, sipMessages };
 }
 
-/** mulberry32: a small seeded PRNG, so a corpus is a pure function of its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// a corpus is a pure function of its seed: the project's one seeded PRNG
+export { prng } from '../../src/protocol/testing/prng.js';

@@ -1,0 +1,13 @@
+// A seeded PRNG for tests, the fuzzer and the benchmark corpora: the same seed gives the same run.
+
+/** mulberry32: small and fast; good enough for choosing mutations and rewriting corpora (not for secrets). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
