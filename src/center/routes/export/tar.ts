@@ -98,12 +98,20 @@ export async function sendExportTar(
   const pack = tar.pack();
   const mtime = new Date(snapshotAt);
 
+  // The response is the one signal that always comes when the client leaves: whatever the pack
+  // stream does, the file being read is released then.
+  let reading: { destroy(): void } | null = null;
+  reply.raw.once('close', () => {
+    reading?.destroy();
+    if (!pack.destroyed) pack.destroy();
+  });
   const write = async (): Promise<void> => {
     const written: { name: string; agent_id: number; link_type: number; packets: number; bytes: number }[] = [];
     for (const e of entries) {
       const counter = new RecordCounter();
       await new Promise<void>((resolve, reject) => {
         const src = ctx.pcap.store.open(s.id, e.file);
+        reading = src;
         // the client went away: the pack is destroyed and the entry never completes
         const onClose = (): void => {
           src.destroy();
