@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { SipDecodePipeline } from '../src/protocol/decode-pipeline.js';
 import { bareLoop } from './bare-loop.js';
 import { cmdLine, mustRun, timeRuns } from './lib/bench.js';
-import type { Benchmark, BenchArgs, BenchResult, Timing } from './lib/bench.js';
+import type { CorpusBenchmark, BenchArgs, BenchResult, Timing } from './lib/bench.js';
 import { fmtRate, fmtS } from './lib/report.js';
 import { run } from './lib/proc.js';
 import { REPO } from './corpus/corpora.js';
@@ -33,7 +33,7 @@ const secondsOf = async (fn: () => Promise<unknown>): Promise<number> => {
 
 export const tsharkDecodeArgs = (file: string): string[] => ['-r', file, '-Y', 'sip', '-T', 'fields', '-e', 'frame.number', '-e', 'sip.Call-ID', '-e', 'sip.Method', '-e', 'sip.Status-Code'];
 
-export const decodeBench: Benchmark = {
+export const decodeBench: CorpusBenchmark = {
   name: 'decode',
   corpora: ['aaa1500', 'sipp-mixed'],
   async run(a: BenchArgs): Promise<BenchResult> {

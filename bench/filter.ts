@@ -7,7 +7,7 @@
 // in frame order, read back by tshark); a mismatch fails the benchmark with a diff.
 import { join } from 'node:path';
 import { mustRun, cmdLine, timeInterleaved } from './lib/bench.js';
-import type { Benchmark, BenchArgs, BenchResult, Timing } from './lib/bench.js';
+import type { CorpusBenchmark, BenchArgs, BenchResult, Timing } from './lib/bench.js';
 import { fmtRate, fmtS } from './lib/report.js';
 import { TUNAIO } from './decode.js';
 import { criteriaFromOptions, runFilter } from '../src/cli/commands/filter.js';
@@ -36,7 +36,7 @@ export function diffLines(a: string[], b: string[], max = 10): string[] {
   return out;
 }
 
-export const filterBench: Benchmark = {
+export const filterBench: CorpusBenchmark = {
   name: 'filter',
   corpora: ['aaa1500', 'sipp-mixed'],
   async run(a: BenchArgs): Promise<BenchResult> {

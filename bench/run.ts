@@ -8,11 +8,15 @@ import { parseArgs } from 'node:util';
 import { BENCH_DIR, REPO, corpusByName } from './corpus/corpora.js';
 import { decodeBench } from './decode.js';
 import { filterBench } from './filter.js';
-import type { Benchmark } from './lib/bench.js';
+import { ingestBench } from './ingest.js';
+import { latencyBench } from './latency.js';
+import { liveBench } from './live.js';
+import { memoryBench } from './memory.js';
+import type { BenchResult, Benchmark } from './lib/bench.js';
 import { load, machine, mdTable, textTable, updateSection } from './lib/report.js';
 import { run } from './lib/proc.js';
 
-const ALL: Benchmark[] = [decodeBench, filterBench];
+const ALL: Benchmark[] = [decodeBench, filterBench, liveBench, ingestBench, latencyBench, memoryBench];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -46,30 +50,40 @@ const m = machine();
 const work = join(BENCH_DIR, 'work');
 mkdirSync(work, { recursive: true });
 let failed = 0;
+const limitS = Number(values.limit);
 for (const b of selected) {
-  const corpora = values.corpus !== undefined ? values.corpus.split(',') : b.corpora;
+  const corpora = b.corpora === null ? [null] : values.corpus !== undefined ? values.corpus.split(',') : b.corpora;
   for (const cn of corpora) {
-    const corpus = await corpusByName(cn);
+    const corpus = cn === null ? null : await corpusByName(cn);
     const loadBefore = load();
-    process.stderr.write(`bench ${b.name} on ${cn} (${corpus.meta.packets} packets), load average ${loadBefore}…\n`);
-    let res;
+    const what = corpus === null ? b.name : `${b.name} on ${cn} (${corpus.meta.packets} packets)`;
+    process.stderr.write(`bench ${what}, load average ${loadBefore}…\n`);
+    let res: BenchResult;
     try {
-      res = await b.run({ corpus, runs, budgetS, work, limitS: Number(values.limit) });
+      res =
+        b.corpora === null
+          ? await b.run({ runs, budgetS, work, limitS })
+          : await b.run({ corpus: corpus!, runs, budgetS, work, limitS });
     } catch (e) {
       failed++;
-      process.stderr.write(`bench ${b.name} on ${cn}: FAILED: ${(e as Error).message}\n`);
+      process.stderr.write(`bench ${what}: FAILED: ${(e as Error).stack ?? (e as Error).message}\n`);
       continue;
     }
     const loadAfter = load();
-    process.stdout.write(`\n${b.name} — ${cn}: ${corpus.meta.description}\n${textTable(res.table)}\n${res.notes.join('\n')}\n`);
-    const cmd = `npm run bench -- ${b.name} --corpus ${cn}${runs !== 5 ? ` --runs ${runs}` : ''}${values.limit !== '900' ? ` --limit ${values.limit}` : ''}`;
+    const title = cn === null ? b.name : `${b.name} — ${cn}`;
+    process.stdout.write(`\n${title}${corpus === null ? '' : `: ${corpus.meta.description}`}\n${textTable(res.table)}\n${res.notes.join('\n')}\n`);
+    const cmd = `npm run bench -- ${b.name}${cn === null ? '' : ` --corpus ${cn}`}${runs !== 5 ? ` --runs ${runs}` : ''}${values.limit !== '900' ? ` --limit ${values.limit}` : ''}`;
     const md = [
-      `### ${b.name} — ${cn}`,
+      `### ${title}`,
       '',
       `Machine: ${m.cores} cores, ${m.cpu}, Node ${m.node}. Run ${m.date} with \`${cmd}\`; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after.`,
       '',
-      `Corpus: ${corpus.meta.description}: ${corpus.meta.packets.toLocaleString('en')} packets, ${corpus.meta.sipMessages.toLocaleString('en')} SIP messages, ${(corpus.meta.bytes / 1e6).toFixed(0)} MB (seed ${corpus.meta.seed}).`,
-      '',
+      ...(corpus === null
+        ? []
+        : [
+            `Corpus: ${corpus.meta.description}: ${corpus.meta.packets.toLocaleString('en')} packets, ${corpus.meta.sipMessages.toLocaleString('en')} SIP messages, ${(corpus.meta.bytes / 1e6).toFixed(0)} MB (seed ${corpus.meta.seed}).`,
+            '',
+          ]),
       'Measured:',
       ...res.commands.map((c) => `- \`${c}\``),
       '',
@@ -78,7 +92,7 @@ for (const b of selected) {
       ...res.notes,
       `Medians of the runs shown; a tool whose runs would pass ${budgetS} s in all ran fewer times.`,
     ].join('\n');
-    if (!values['no-write']) updateSection(join(REPO, 'BENCHMARKS.md'), `${b.name}:${cn}`, md);
+    if (!values['no-write']) updateSection(join(REPO, 'BENCHMARKS.md'), cn === null ? b.name : `${b.name}:${cn}`, md);
   }
 }
 process.exit(failed > 0 ? 1 : 0);

@@ -25,12 +25,22 @@ export interface BenchResult {
   notes: string[];
 }
 
-export interface Benchmark {
+/** A benchmark that reads a corpus (decode, filter): run once per corpus. */
+export interface CorpusBenchmark {
   name: string;
   /** corpora it runs on by default */
   corpora: string[];
   run(a: BenchArgs): Promise<BenchResult>;
 }
+
+/** A benchmark that makes its own traffic (live, ingest, latency, memory): run once. */
+export interface SystemBenchmark {
+  name: string;
+  corpora: null;
+  run(a: Omit<BenchArgs, 'corpus'>): Promise<BenchResult>;
+}
+
+export type Benchmark = CorpusBenchmark | SystemBenchmark;
 
 export interface Timing {
   seconds: number[];
