@@ -83,7 +83,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     throw e;
   }
   const retentionOnce = () =>
-    runRetention(storage, config, config.now()).then((r) => {
+    runRetention(storage, ctx.pcap.store, config, config.now()).then((r) => {
       if (r.history.length + r.pcap.length > 0) logger.info(r, 'retention deleted old data');
       return r;
     });

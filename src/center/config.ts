@@ -47,7 +47,7 @@ export interface CenterConfig {
   reconcileSeconds?: number;
   /** timeout of each call to an agent's command API */
   agentTimeoutSeconds?: number;
-  /** the center's URL as agents reach it (ingest_url); default: the address it listens on */
+  /** the center's URL as agents and people reach it (agents' ingest_url, share links); default: the listen address / the request's Host */
   publicUrl?: string;
 }
 

@@ -2,12 +2,10 @@
 // `eventRetentionHours` ago, their stored frames and PCAP files after `pcapRetentionHours`, and
 // expired login sessions. A session's history is deleted whole, never truncated; the session's
 // metadata stays and shows `history_deleted_at`.
-import fs from 'node:fs';
-import { pcapDir } from '../context.js';
+import type { PcapStore } from '../pcap/store.js';
 import type { Storage } from '../storage/types.js';
 
 export interface RetentionPolicy {
-  dataDir: string;
   eventRetentionHours: number;
   pcapRetentionHours: number;
 }
@@ -20,12 +18,10 @@ export interface RetentionReport {
 
 const HOUR = 3_600_000;
 
-export async function runRetention(storage: Storage, p: RetentionPolicy, now: number): Promise<RetentionReport> {
+export async function runRetention(storage: Storage, pcapStore: PcapStore, p: RetentionPolicy, now: number): Promise<RetentionReport> {
   const pcap = await storage.deleteFramesEndedBefore(now - p.pcapRetentionHours * HOUR, now);
   const history = await storage.deleteHistoryEndedBefore(now - p.eventRetentionHours * HOUR, now);
-  for (const id of new Set([...pcap, ...history])) {
-    fs.rmSync(pcapDir(p.dataDir, id), { recursive: true, force: true });
-  }
+  for (const id of new Set([...pcap, ...history])) await pcapStore.remove(id);
   const webSessions = await storage.deleteExpiredWebSessions(now);
   return { history, pcap, webSessions };
 }

@@ -86,7 +86,7 @@ export const centerOptions: OptionSpec[] = [
     name: 'public-url',
     type: 'string',
     arg: 'URL',
-    help: 'the center URL as agents reach it, for their uploads (default: the listen address)',
+    help: 'the center URL as agents and browsers reach it: agents upload to it, share links point to it (default: the listen address; share links use the Host of the request)',
   },
   { name: 'cookie-secure', type: 'boolean', help: 'mark the login cookie Secure (when served over HTTPS)' },
   { name: 'log-level', type: 'string', default: CENTER_DEFAULTS.logLevel, arg: 'LEVEL', help: 'log level: fatal, error, warn, info, debug, trace or silent' },

@@ -73,14 +73,6 @@ export async function getSessionOr404(ctx: CenterContext, id: string): Promise<S
   return s;
 }
 
-function pcapFilesExist(dataDir: string, id: string): boolean {
-  try {
-    return fs.readdirSync(pcapDir(dataDir, id)).length > 0;
-  } catch {
-    return false;
-  }
-}
-
 export async function sessionDetail(ctx: CenterContext, s: SessionRecord): Promise<SessionDetail> {
   const now = ctx.config.now();
   const agents = new Map((await ctx.storage.listAgents()).map((a) => [a.id, a]));
@@ -97,7 +89,7 @@ export async function sessionDetail(ctx: CenterContext, s: SessionRecord): Promi
   const pcap =
     s.capture_pcap &&
     s.pcap_deleted_at === null &&
-    ((await ctx.storage.hasFrames(s.id)) || pcapFilesExist(ctx.config.dataDir, s.id));
+    ((await ctx.storage.hasFrames(s.id)) || (await ctx.pcap.store.snapshot(s.id)).length > 0);
   return presentDetail(s, perAgent, await ctx.storage.countEventsByKind(s.id), pcap);
 }
 
@@ -106,5 +98,5 @@ export async function purgeSession(ctx: CenterContext, s: SessionRecord): Promis
     throw new TunaError('session_running', `session ${s.id} is running; stop it first (DELETE without ?purge=1)`);
   }
   await ctx.storage.purgeSession(s.id);
-  fs.rmSync(pcapDir(ctx.config.dataDir, s.id), { recursive: true, force: true });
+  await ctx.pcap.store.remove(s.id);
 }

@@ -43,8 +43,10 @@ export async function sessionOfToken(ctx: CenterContext, token: string): Promise
   return s;
 }
 
-function shareUrl(req: FastifyRequest, token: string): string {
+/** The link to hand out: on the configured public URL when there is one (behind a proxy), else on the host the operator called. */
+function shareUrl(ctx: CenterContext, req: FastifyRequest, token: string): string {
   const path = `/share/${token}`;
+  if (ctx.config.publicUrl !== undefined) return `${ctx.config.publicUrl}${path}`;
   const host = req.headers.host;
   return host !== undefined && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(host) ? `${req.protocol}://${host}${path}` : path;
 }
@@ -57,7 +59,7 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
     if (!(await ctx.storage.putShare(s.id, hashToken(token), ctx.config.now()))) throw new TunaError('session_not_found', `no session ${id}`);
     // a rotated link is a revoked link: close what the old one opened
     ctx.hub.abortTagged(s.id, SHARE_STREAM_TAG);
-    return reply.status(201).send({ token, url: shareUrl(req, token) });
+    return reply.status(201).send({ token, url: shareUrl(ctx, req, token) });
   });
 
   app.delete('/api/sessions/:id/share', async (req, reply) => {

@@ -80,6 +80,15 @@ describe('share links', () => {
     expect((await c.app.inject({ url: `/api/sessions/${id}`, headers: op })).json().share.shared).toBe(true);
   });
 
+  it('behind a proxy, the link is on the configured public URL, whatever Host the request carried', async () => {
+    c = await testServer({ heartbeatSeconds: 60, publicUrl: 'https://tuna.example.net/capture' });
+    const a = await c.addAgent('edge-1');
+    const id = await c.newSession({ label: 'proxied', criteria: { from: '15554430191' }, agent_ids: [a.id] });
+    const r = await c.app.inject({ method: 'POST', url: `/api/sessions/${id}/share`, headers: { ...op, host: '10.0.0.5:8080' } });
+    const { token, url } = r.json<{ token: string; url: string }>();
+    expect(url).toBe(`https://tuna.example.net/capture/share/${token}`);
+  });
+
   it('a second POST rotates the link: the old token answers 404 at once, the new one works', async () => {
     const { id } = await setup();
     const first = await createShare(id);
