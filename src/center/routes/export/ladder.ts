@@ -84,21 +84,47 @@ export async function renderSessionLadder(ctx: CenterContext, s: SessionRecord, 
   };
 }
 
+/** PNG renders at once in this process (each can take seconds of CPU on libuv's pool of 4 threads) */
+export const PNG_RENDERS_AT_ONCE = 2;
+/** renders that may wait for a turn; past this a request gets 503 at once instead of queueing without bound */
+export const PNG_RENDERS_WAITING = 16;
+let rendering = 0;
+const waiting: (() => void)[] = [];
+
+async function pngTurn<T>(work: () => Promise<T>): Promise<T> {
+  if (rendering >= PNG_RENDERS_AT_ONCE) {
+    if (waiting.length >= PNG_RENDERS_WAITING) {
+      const n = PNG_RENDERS_AT_ONCE + PNG_RENDERS_WAITING;
+      throw new TunaError('unavailable', `${n} ladder pictures are being drawn or waiting; try again in a few seconds`);
+    }
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else rendering++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next !== undefined) next(); // the turn passes on: `rendering` stays
+    else rendering--;
+  }
+}
+
 /** PNG of the SVG, at twice the size while the larger side stays within MAX_PICTURE_PX (sharp text in tickets). */
 export async function ladderPng(r: Pick<RenderedLadder, 'svg' | 'width' | 'height'>): Promise<Buffer> {
   const scale = Math.max(1, Math.min(2, MAX_PICTURE_PX / Math.max(r.width, r.height)));
   // renderAsync rasterizes on libuv's thread pool: a large ladder does not stall the event loop
-  const img = await renderAsync(r.svg, {
-    background: '#ffffff',
-    fitTo: { mode: 'zoom', value: scale },
-    font: {
-      fontFiles: ladderFontFiles(),
-      loadSystemFonts: false,
-      defaultFontFamily: 'DejaVu Sans',
-      sansSerifFamily: 'DejaVu Sans',
-      monospaceFamily: 'DejaVu Sans Mono',
-    },
-  });
+  const img = await pngTurn(() =>
+    renderAsync(r.svg, {
+      background: '#ffffff',
+      fitTo: { mode: 'zoom', value: scale },
+      font: {
+        fontFiles: ladderFontFiles(),
+        loadSystemFonts: false,
+        defaultFontFamily: 'DejaVu Sans',
+        sansSerifFamily: 'DejaVu Sans',
+        monospaceFamily: 'DejaVu Sans Mono',
+      },
+    }),
+  );
   return img.asPng();
 }
 
