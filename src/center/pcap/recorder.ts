@@ -28,7 +28,8 @@ export class PcapRecorder {
     for (const it of items) {
       if (it.event.frame) {
         frames.set(`${it.event.session_id}/${it.event.seq}`, it.event.frame);
-        it.event = { ...it.event, frame: null };
+        // the event objects are the route's own (made by the parse), so they are changed in place
+        it.event.frame = null;
       }
     }
     return frames;

@@ -91,7 +91,7 @@ export class FilePcapStore implements PcapStore {
     if (records.length === 0) return;
     const dir = this.dir(sessionId);
     if (!fs.existsSync(dir)) return;
-    const out = new Map<string, { linkType: number; parts: Buffer[] }>();
+    const out = new Map<string, { linkType: number; writer: PcapWriter; parts: Buffer[] }>();
     for (const r of records) {
       let lt = this.mainLinkType(dir, sessionId, r.agentId);
       if (lt === null) {
@@ -108,14 +108,14 @@ export class FilePcapStore implements PcapStore {
       // the original length grows by the link header we added
       const origLen = Math.max(r.origLen + (data.length - r.data.length), data.length);
       let o = out.get(file);
-      if (!o) out.set(file, (o = { linkType: lt, parts: [] }));
-      o.parts.push(new PcapWriter({ linkType: lt, snaplen: SNAPLEN }).record(r.tsUs, data, origLen));
+      if (!o) out.set(file, (o = { linkType: lt, writer: new PcapWriter({ linkType: lt, snaplen: SNAPLEN }), parts: [] }));
+      o.parts.push(o.writer.record(r.tsUs, data, origLen));
     }
     for (const [file, o] of out) {
       const p = path.join(dir, file);
       const fd = fs.openSync(p, 'a');
       try {
-        if (fs.fstatSync(fd).size === 0) o.parts.unshift(new PcapWriter({ linkType: o.linkType, snaplen: SNAPLEN }).header());
+        if (fs.fstatSync(fd).size === 0) o.parts.unshift(o.writer.header());
         fs.writeSync(fd, Buffer.concat(o.parts));
       } finally {
         fs.closeSync(fd);

@@ -3,10 +3,13 @@
 // interface is not: methods resolve at once, so a PostgreSQL store can drop in behind the same routes.
 // Event ids come from AUTOINCREMENT and SQLite has one writer, so ids become visible in id order —
 // the SSE hub's no-gap join relies on this (a PostgreSQL store must give the same guarantee).
+// Ingest: statements prepared once; duplicates found by the insert itself when no cap can be reached
+// in the batch; WAL checkpoints on a worker thread (sqlite-checkpointer.ts).
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { EVENT_KINDS } from '../../core/schema/index.js';
 import type { AgentCounters, AgentSource, EventKind, SessionStatus, StoredEvent } from '../../core/schema/index.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import type {
   AgentRecord,
@@ -95,6 +98,35 @@ interface SessionTally {
   capped_reason: string | null;
   newly_capped: boolean;
   agentEvents: number;
+  /** this agent may send to the session */
+  assigned: boolean;
+  /** every event of the batch for this session fits under both caps (see ingest) */
+  underCaps: boolean;
+}
+
+type IngestStatements = ReturnType<typeof prepareIngest>;
+
+function prepareIngest(db: Db) {
+  return {
+    getSession: db.prepare(
+      'SELECT status, expires_at, stopped_at, capped, capped_reason, ingested_events, ingested_bytes, counts FROM sessions WHERE id = ?',
+    ),
+    assigned: db.prepare('SELECT 1 FROM session_agents WHERE session_id = ? AND agent_id = ?'),
+    exists: db.prepare('SELECT 1 FROM events WHERE session_id = ? AND agent_id = ? AND seq = ?'),
+    insert: db.prepare(
+      `INSERT OR IGNORE INTO events (session_id, agent_id, seq, ts, kind, call_id, body, frame, frame_link_type, frame_orig_len)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    updSession: db.prepare(
+      `UPDATE sessions SET event_count = event_count + ?, ingested_events = ?, ingested_bytes = ?, counts = ?,
+         capped = ?, capped_reason = ? WHERE id = ?`,
+    ),
+    updAgent: db.prepare(
+      `UPDATE session_agents SET events_stored = events_stored + ?, last_event_at = ?,
+         state = CASE WHEN state = 'pending' THEN 'capturing' ELSE state END
+       WHERE session_id = ? AND agent_id = ?`,
+    ),
+  };
 }
 
 export class SqliteStorage implements Storage {
@@ -107,7 +139,12 @@ export class SqliteStorage implements Storage {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    // WAL checkpoints run on a worker thread (sqlite-checkpointer.ts), not inside ingest commits
+    const wal = String(this.db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
+    if (wal && file !== ':memory:' && file !== '') this.checkpointer = new WalCheckpointer(this.db, file);
   }
+
+  private readonly checkpointer?: WalCheckpointer;
 
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
@@ -126,6 +163,7 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 
@@ -344,21 +382,15 @@ export class SqliteStorage implements Storage {
 
   // ---- events
 
+  /** the ingest statements, prepared once */
+  private ingestStmts?: IngestStatements;
+
   async ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome> {
-    const getSession = this.db.prepare(
-      'SELECT status, expires_at, stopped_at, capped, capped_reason, ingested_events, ingested_bytes, counts FROM sessions WHERE id = ?',
-    );
-    const assigned = this.db.prepare('SELECT 1 FROM session_agents WHERE session_id = ? AND agent_id = ?');
-    const exists = this.db.prepare('SELECT 1 FROM events WHERE session_id = ? AND agent_id = ? AND seq = ?');
-    const insert = this.db.prepare(
-      `INSERT OR IGNORE INTO events (session_id, agent_id, seq, ts, kind, call_id, body, frame, frame_link_type, frame_orig_len)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const { getSession, assigned, exists, insert, updSession, updAgent } = (this.ingestStmts ??= prepareIngest(this.db));
     const run = this.db.transaction((): IngestOutcome => {
       const out: IngestOutcome = { inserted: [], duplicates: 0, rejected: [], newly_capped: [] };
       const tallies = new Map<string, SessionTally | null>();
-      const isAssigned = new Map<string, boolean>();
-      for (const { index, event, bytes } of items) {
+      for (const { index, event, bytes, body } of items) {
         const sid = event.session_id;
         let t = tallies.get(sid);
         if (t === undefined) {
@@ -379,16 +411,33 @@ export class SqliteStorage implements Storage {
                 capped_reason: (r.capped_reason as string | null) ?? null,
                 newly_capped: false,
                 agentEvents: 0,
+                assigned: assigned.get(sid, agentId) !== undefined,
+                underCaps: false,
               }
             : null;
+          if (t) {
+            // When every event of this batch for the session fits under both caps, no cap can be
+            // reached in it: duplicates are then found by the insert itself (INSERT OR IGNORE) rather
+            // than by a lookup first. Otherwise each event is looked up before the cap is judged, as
+            // a duplicate must count as a duplicate and not against the cap.
+            let n = 0;
+            let b = 0;
+            for (const it of items) {
+              if (it.event.session_id === sid) {
+                n++;
+                b += it.bytes;
+              }
+            }
+            t.underCaps =
+              !t.rec.capped && t.ingested_events + n <= policy.max_events_per_session && t.ingested_bytes + b <= policy.max_bytes_per_session;
+          }
           tallies.set(sid, t);
-          isAssigned.set(sid, assigned.get(sid, agentId) !== undefined);
         }
         if (t === null) {
           out.rejected.push({ index, reason: 'unknown_session' });
           continue;
         }
-        if (!isAssigned.get(sid)) {
+        if (!t.assigned) {
           out.rejected.push({ index, reason: 'not_assigned' });
           continue;
         }
@@ -397,28 +446,33 @@ export class SqliteStorage implements Storage {
           out.rejected.push({ index, reason: 'session_closed' });
           continue;
         }
-        if (exists.get(sid, agentId, event.seq) !== undefined) {
-          out.duplicates++;
-          continue;
-        }
-        if (!t.rec.capped) {
-          if (t.ingested_events + 1 > policy.max_events_per_session) {
-            t.capped_reason = `max_events_per_session (${policy.max_events_per_session}) reached`;
-          } else if (t.ingested_bytes + bytes > policy.max_bytes_per_session) {
-            t.capped_reason = `max_bytes_per_session (${policy.max_bytes_per_session} bytes) reached`;
+        if (!t.underCaps) {
+          if (exists.get(sid, agentId, event.seq) !== undefined) {
+            out.duplicates++;
+            continue;
           }
-          if (t.capped_reason !== null) {
-            t.rec.capped = true;
-            t.newly_capped = true;
+          if (!t.rec.capped) {
+            if (t.ingested_events + 1 > policy.max_events_per_session) {
+              t.capped_reason = `max_events_per_session (${policy.max_events_per_session}) reached`;
+            } else if (t.ingested_bytes + bytes > policy.max_bytes_per_session) {
+              t.capped_reason = `max_bytes_per_session (${policy.max_bytes_per_session} bytes) reached`;
+            }
+            if (t.capped_reason !== null) {
+              t.rec.capped = true;
+              t.newly_capped = true;
+            }
+          }
+          if (t.rec.capped) {
+            out.rejected.push({ index, reason: 'session_capped' });
+            continue;
           }
         }
-        if (t.rec.capped) {
-          out.rejected.push({ index, reason: 'session_capped' });
-          continue;
+        const frame = event.frame;
+        let json = body;
+        if (json === undefined) {
+          const { frame: _frame, ...rest } = event;
+          json = JSON.stringify(rest);
         }
-        const { frame, ...rest } = event;
-        const body = { ...rest };
-        const frameBuf = frame ? Buffer.from(frame.data, 'base64') : null;
         const info = insert.run(
           sid,
           agentId,
@@ -426,13 +480,13 @@ export class SqliteStorage implements Storage {
           event.ts,
           event.kind,
           event.call_id,
-          JSON.stringify(body),
-          frameBuf,
+          json,
+          frame ? Buffer.from(frame.data, 'base64') : null,
           frame?.link_type ?? null,
           frame?.orig_len ?? null,
         );
         if (info.changes === 0) {
-          // same (session, agent, seq) twice inside one batch
+          // stored before, or the same (session, agent, seq) twice inside one batch
           out.duplicates++;
           continue;
         }
@@ -444,15 +498,6 @@ export class SqliteStorage implements Storage {
         t.counts[event.kind] = (t.counts[event.kind] ?? 0) + 1;
         t.agentEvents++;
       }
-      const updSession = this.db.prepare(
-        `UPDATE sessions SET event_count = event_count + ?, ingested_events = ?, ingested_bytes = ?, counts = ?,
-           capped = ?, capped_reason = ? WHERE id = ?`,
-      );
-      const updAgent = this.db.prepare(
-        `UPDATE session_agents SET events_stored = events_stored + ?, last_event_at = ?,
-           state = CASE WHEN state = 'pending' THEN 'capturing' ELSE state END
-         WHERE session_id = ? AND agent_id = ?`,
-      );
       for (const [sid, t] of tallies) {
         if (!t || (t.events === 0 && !t.newly_capped)) continue;
         updSession.run(t.events, t.ingested_events, t.ingested_bytes, JSON.stringify(t.counts), t.rec.capped ? 1 : 0, t.capped_reason, sid);
@@ -461,7 +506,9 @@ export class SqliteStorage implements Storage {
       }
       return out;
     });
-    return run();
+    const out = run();
+    this.checkpointer?.guard();
+    return out;
   }
 
   async reportCounters(agentId: number, counters: AgentCounters[], _now: number): Promise<void> {

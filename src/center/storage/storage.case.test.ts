@@ -191,6 +191,30 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       expect((await s.getSession(y.id))?.capped_reason).toMatch(/max_bytes_per_session/);
     }));
 
+    it('ingest: duplicates never count against a cap, below it, at it and across it; a given body is what is listed', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const x = await s.createSession(newSessionRec([a.id]));
+      // far below the cap: re-sent and in-batch duplicates are counted, each seq stored once
+      const r1 = await s.ingest(a.id, [ev(x.id, 0), ev(x.id, 1), ev(x.id, 1)], policy({ max_events_per_session: 5 }));
+      expect(r1).toMatchObject({ duplicates: 1, rejected: [], newly_capped: [] });
+      // exactly reaching the cap with a batch whose duplicates would pass it if they counted
+      const r2 = await s.ingest(a.id, [0, 1, 2, 3, 4, 4].map((i) => ev(x.id, i)), policy({ max_events_per_session: 5 }));
+      expect(r2.inserted.map((e) => e.seq)).toEqual([2, 3, 4]);
+      expect(r2).toMatchObject({ duplicates: 3, rejected: [], newly_capped: [] });
+      expect(await s.getSession(x.id)).toMatchObject({ capped: false, event_count: 5 });
+      // across the cap: duplicates first, then the cap
+      const r3 = await s.ingest(a.id, [3, 5, 4, 6].map((i) => ev(x.id, i)), policy({ max_events_per_session: 5 }));
+      expect(r3).toMatchObject({ duplicates: 2, rejected: [{ index: 5, reason: 'session_capped' }, { index: 6, reason: 'session_capped' }], newly_capped: [x.id] });
+      expect(await s.getSession(x.id)).toMatchObject({ capped: true, event_count: 5, ingested_events: 5 });
+      // the body a caller made once is the event that is listed
+      const y = await s.createSession(newSessionRec([a.id]));
+      const item = ev(y.id, 7, { payload: 'OPTIONS sip:x SIP/2.0\r\n\r\n' });
+      const { frame: _f, ...rest } = item.event;
+      await s.ingest(a.id, [{ ...item, body: JSON.stringify(rest) }], policy());
+      const listed = (await s.listEvents(y.id, 0, 10)).events;
+      expect(listed.map((e) => ({ ...e, id: 0 }))).toEqual([{ ...item.event, id: 0, agent_id: a.id }]);
+    }));
+
     it('ingest keeps frames for the PCAP export; lists and retention handle them', withStorage(async (s) => {
       const a = await agent(s, 'a');
       const x = await s.createSession(newSessionRec([a.id]));

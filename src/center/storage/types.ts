@@ -106,6 +106,11 @@ export interface IngestItem {
   event: IngestEvent;
   /** bytes counted against the session's byte cap */
   bytes: number;
+  /**
+   * the event without its frame as JSON, when the caller already made it (the ingest route does, to
+   * count `bytes`); a store that keeps the event as JSON may use it instead of serializing again
+   */
+  body?: string;
 }
 
 export interface IngestOutcome {

@@ -89,7 +89,7 @@ export async function sessionDetail(ctx: CenterContext, s: SessionRecord): Promi
   const pcap =
     s.capture_pcap &&
     s.pcap_deleted_at === null &&
-    ((await ctx.storage.hasFrames(s.id)) || (await ctx.pcap.store.snapshot(s.id)).length > 0);
+    ((await ctx.pcap.store.snapshot(s.id)).length > 0 || (await ctx.storage.hasFrames(s.id)));
   return presentDetail(s, perAgent, await ctx.storage.countEventsByKind(s.id), pcap);
 }
 
