@@ -20,13 +20,16 @@ class FakeCenter {
   counters: unknown[] = [];
   duplicates = 0;
   status = 200;
+  /** answer each request this much later (a busy center) */
+  delayMs = 0;
   private seen = new Set<number>();
 
   async start(port = this.port): Promise<void> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', () => setTimeout(() => answer(), this.delayMs));
+      const answer = (): void => {
         if (req.headers.authorization !== `Bearer ${TOKEN}`) {
           res.writeHead(401).end('{}');
           return;
@@ -56,7 +59,7 @@ class FakeCenter {
         if (body.counters) this.counters.push(...body.counters);
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ accepted, duplicates, rejected: [] }));
-      });
+      };
     });
     await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     this.port = (this.server.address() as AddressInfo).port;
@@ -123,16 +126,29 @@ const expectInOrderOnce = (n: number): void => {
 };
 
 describe('Uploader', () => {
-  it('batches at most 500 events, with strictly increasing seqs, and sends counters along', async () => {
+  it('batches at most 1000 events (the center\'s limit per ingest), with strictly increasing seqs, and sends counters along', async () => {
     const u = make({
       countersFor: (s) => ({ session_id: s, packets_seen: 7, packets_matched: 3, dropped: { parse_error: 1 } }),
     });
-    for (let i = 0; i < 1200; i++) u.enqueue(SESSION, center.url, ev(i));
-    await until(() => center.texts.length === 1200 && u.stats(SESSION)!.uploaded === 1200);
-    expectInOrderOnce(1200);
-    expect(Math.max(...center.batches)).toBeLessThanOrEqual(500);
-    expect(u.stats(SESSION)).toMatchObject({ uploaded: 1200, queued: 0, dropped: {} });
+    for (let i = 0; i < 2500; i++) u.enqueue(SESSION, center.url, ev(i));
+    await until(() => center.texts.length === 2500 && u.stats(SESSION)!.uploaded === 2500);
+    expectInOrderOnce(2500);
+    expect(Math.max(...center.batches)).toBe(1000);
+    expect(u.stats(SESSION)).toMatchObject({ uploaded: 2500, queued: 0, dropped: {} });
     expect(center.counters[0]).toMatchObject({ session_id: SESSION, packets_seen: 7, dropped: { parse_error: 1 } });
+  });
+
+  it('sends at once when no request is in flight, and batches what comes while one is (Nagle-like)', async () => {
+    center.delayMs = 300;
+    const u = make();
+    u.enqueue(SESSION, center.url, ev(0));
+    // the first event is on its way alone (no batching timer); these 50 come while it is in flight
+    await until(() => u.stats(SESSION)!.queued === 1 && center.batches.length === 0, 2_000);
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 1; i <= 50; i++) u.enqueue(SESSION, center.url, ev(i));
+    await until(() => center.texts.length === 51);
+    expectInOrderOnce(51);
+    expect(center.batches).toEqual([1, 50]);
   });
 
   it('sends a lone event within the batch interval', async () => {

@@ -1,6 +1,6 @@
 // Upload: gets events to the center's POST /api/ingest reliably without ever blocking capture.
 // Owns per-session `seq` assignment (strictly increasing, never reused across restarts when a spool
-// is configured; see spool.ts), batching (≤ batchMs or ≤ batchMax events), retry with bounded
+// is configured; see spool.ts), batching (Nagle-like, below), retry with bounded
 // exponential backoff, spilling to the on-disk spool while the center is unreachable and flushing
 // it in order when the center returns, and the per-session counters of all of that.
 // It does not build events (capture-manager.ts does) and does not know what a session matches.
@@ -9,7 +9,16 @@
 // batch POST. When a POST fails and a spool exists, the batch and everything behind it go to the
 // spool, and from then on the lane reads from the spool until it is empty again, so the order of
 // seqs on the wire is preserved. Without a spool the lane keeps retrying from memory.
+//
+// Batching is Nagle-like: when no request of the lane is in flight, what is queued goes at once
+// (after `lingerMs`, 0 by default: the events of one read from tcpdump still travel together);
+// while one is in flight, events pile up and leave as the next batch (≤ batchMax) the moment it is
+// answered. So an idle agent adds no delay to an event, and a busy one sends big batches without a
+// timer. Requests of a lane start at least `minIntervalMs` (20 ms) apart, so a steady trickle
+// (hundreds of events/s, each alone) costs ≤ 50 requests/s instead of one per event, for ≤ 20 ms
+// of delay. While spooling (center away), batches wait batchMs so the disk sees few writes.
 import type { AgentCounters, IngestEvent, IngestResult } from '../core/schema/index.js';
+import { INGEST_MAX_EVENTS } from '../core/schema/index.js';
 import type { Spool, SpooledEvent } from './spool.js';
 
 export type OutgoingEvent = Omit<IngestEvent, 'seq'>;
@@ -19,7 +28,12 @@ export interface UploaderOptions {
   token: string;
   spool?: Spool;
   batchMax?: number;
+  /** how long a batch waits for more events while spooling (center away) */
   batchMs?: number;
+  /** how long a first event waits for company when no request is in flight (0: send at once) */
+  lingerMs?: number;
+  /** least time between the starts of two requests of a session (bounds requests/s under a trickle) */
+  minIntervalMs?: number;
   /** approximate JSON bytes per batch (the center takes ≤ 8 MB) */
   batchMaxBytes?: number;
   /** events held in memory across all sessions before new ones are dropped */
@@ -61,6 +75,10 @@ interface Lane {
   spooling: boolean;
   inflight: Promise<void> | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** when the pending timer fires (ms since the epoch) */
+  timerAt: number;
+  /** when the lane's last request started (ms since the epoch) */
+  lastSentAt: number;
   attempt: number;
   /** no new events will come (capture stopped); remove the lane once drained */
   closing: boolean;
@@ -81,8 +99,10 @@ export class Uploader {
 
   constructor(opts: UploaderOptions) {
     this.o = {
-      batchMax: 500,
+      batchMax: INGEST_MAX_EVENTS, // the center's limit: fewer, bigger requests when busy
       batchMs: 100,
+      lingerMs: 0,
+      minIntervalMs: 20,
       batchMaxBytes: 4 * 1024 * 1024,
       queueMax: 50_000,
       retryBaseMs: 200,
@@ -120,7 +140,7 @@ export class Uploader {
       this.schedule(lane, this.o.batchMs);
       return true;
     }
-    this.schedule(lane, lane.mem.length >= this.o.batchMax ? 0 : this.o.batchMs);
+    this.schedule(lane, lane.mem.length >= this.o.batchMax ? 0 : Math.max(this.o.lingerMs, this.spacing(lane)));
     return true;
   }
 
@@ -201,6 +221,8 @@ export class Uploader {
         spooling: false,
         inflight: undefined,
         timer: undefined,
+        timerAt: 0,
+        lastSentAt: 0,
         attempt: 0,
         closing: false,
         stats: this.finished.get(sessionId) ?? { queued: 0, spooled: 0, uploaded: 0, duplicates: 0, batches: 0, failures: 0, dropped: {} },
@@ -223,16 +245,24 @@ export class Uploader {
     return lane.nextSeq++;
   }
 
+  /** ms until the lane may start its next request (minIntervalMs after the last one started) */
+  private spacing(lane: Lane): number {
+    return Math.max(0, lane.lastSentAt + this.o.minIntervalMs - Date.now());
+  }
+
   private drop(lane: Lane, reason: string, n: number): void {
     lane.stats.dropped[reason] = (lane.stats.dropped[reason] ?? 0) + n;
   }
 
   private schedule(lane: Lane, ms: number): void {
     if (this.closed || lane.inflight) return;
+    const at = Date.now() + ms;
     if (lane.timer) {
-      if (ms > 0) return; // already due within batchMs
+      // Already due (within batchMs, or sooner), or a retry backoff runs: new events do not cut it short.
+      if (ms > 0 || lane.timerAt <= at || lane.attempt > 0) return;
       clearTimeout(lane.timer);
     }
+    lane.timerAt = at;
     lane.timer = setTimeout(() => {
       lane.timer = undefined;
       void this.pump(lane);
@@ -309,7 +339,7 @@ export class Uploader {
         this.centerDown = false;
         this.o.log?.(`center reachable again at ${lane.ingestUrl}; flushing`);
       }
-      if (lane.mem.length > 0 || lane.spooling) return 0;
+      if (lane.mem.length > 0 || lane.spooling) return lane.mem.length >= this.o.batchMax ? 0 : this.spacing(lane);
       if (lane.closing) this.retire(lane);
       return undefined;
     }
@@ -369,6 +399,7 @@ export class Uploader {
       body.counters = [{ ...c, session_id: lane.sessionId, events_uploaded: lane.stats.uploaded + lane.stats.duplicates, dropped }];
     }
     if (this.o.agentInfo) body.agent = this.o.agentInfo;
+    lane.lastSentAt = Date.now();
     let res: Response;
     try {
       res = await this.o.fetchImpl(lane.ingestUrl, {

@@ -20,7 +20,11 @@ export interface LiveSourceOptions {
   iface: string;
   bpf?: string;
   snaplen?: number;
-  /** kernel capture buffer in KiB (-B); 8 MB holds bursts on lo (MACHINE-NOTES) */
+  /**
+   * kernel capture buffer in KiB (-B), default 64 MB. In immediate mode libpcap uses fixed slots of
+   * about the snaplen each (8 KB here), so 8 MB held only ~1 000 packets — about 80 ms of a 12 k
+   * packets/s stream while the process is not scheduled — and the live benchmark saw kernel drops.
+   */
   bufferKiB?: number;
   onPacket: (p: PacketInput) => void;
   tcpdumpPath?: string;
@@ -133,7 +137,7 @@ export class LiveSource implements Source {
   }
 
   private args(): string[] {
-    const a = ['-i', this.o.iface, '--immediate-mode', '-U', '-n', '-s', String(this.o.snaplen ?? 8192), '-B', String(this.o.bufferKiB ?? 8192), '-Z', 'root', '-w', '-'];
+    const a = ['-i', this.o.iface, '--immediate-mode', '-U', '-n', '-s', String(this.o.snaplen ?? 8192), '-B', String(this.o.bufferKiB ?? 65536), '-Z', 'root', '-w', '-'];
     const bpf = this.bpf.trim();
     if (bpf !== '') a.push(bpf);
     return a;
