@@ -20,7 +20,16 @@ const PAGE = 1000;
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 const MAX_HISTORY_PAGES = 1_000_000;
 
-export const formatEvent = (e: Event): string => `id: ${e.id}\nevent: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`;
+/** an event's SSE text, made once however many clients receive it (the hub hands every subscriber the same objects) */
+const formatted = new WeakMap<Event, string>();
+export function formatEvent(e: Event): string {
+  let text = formatted.get(e);
+  if (text === undefined) {
+    text = `id: ${e.id}\nevent: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`;
+    formatted.set(e, text);
+  }
+  return text;
+}
 
 export async function serveStream(
   ctx: CenterContext,
