@@ -35,6 +35,9 @@ export interface AgentConfig {
   tenantHeaders?: string[];
   rtpSampleFirst?: number;
   rtpSampleEvery?: number;
+  /** dialogs tracked at once, in all and per session (engine defaults: 100 000 and 10 000) */
+  maxDialogs?: number;
+  maxDialogsPerSession?: number;
   tcpdumpPath?: string;
   /** seconds between counter heartbeats of captures with nothing to upload (default 5) */
   heartbeatS?: number;
@@ -74,6 +77,8 @@ export class Agent {
       tenantHeaders: cfg.tenantHeaders,
       rtpSampleFirst: cfg.rtpSampleFirst,
       rtpSampleEvery: cfg.rtpSampleEvery,
+      maxDialogs: cfg.maxDialogs,
+      maxDialogsPerSession: cfg.maxDialogsPerSession,
       stateFile: cfg.spoolDir ? join(cfg.spoolDir, 'captures.json') : undefined,
       health: () => this.health(),
       sourceDrops: () => this.sourceDrops(),

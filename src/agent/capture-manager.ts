@@ -54,6 +54,9 @@ export interface CaptureManagerOptions {
   /** RTP sampling: first N packets per stream, then 1 in M */
   rtpSampleFirst?: number;
   rtpSampleEvery?: number;
+  /** dialogs tracked at once, in all and per session (the engine's defaults when absent) */
+  maxDialogs?: number;
+  maxDialogsPerSession?: number;
   /** file remembering running captures, so a restart resumes them before the center re-asserts */
   stateFile?: string;
   /** wall clock in ms (tests may move it) */
@@ -115,6 +118,8 @@ export class CaptureManager {
       tenantHeaders: opts.tenantHeaders && opts.tenantHeaders.length > 0 ? opts.tenantHeaders : undefined,
       rtpSampleFirst: opts.rtpSampleFirst,
       rtpSampleEvery: opts.rtpSampleEvery,
+      maxDialogs: opts.maxDialogs,
+      maxDialogsPerSession: opts.maxDialogsPerSession,
       onStats: (ev) => this.onStats(ev),
     });
     if (opts.stateFile) this.loadState(opts.stateFile);

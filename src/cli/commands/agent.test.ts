@@ -45,11 +45,14 @@ describe('tunaio agent options', () => {
   });
 
   it('requires a name and a token, and checks numbers', () => {
-    const base = { listen: '127.0.0.1:0', snaplen: 8192, 'replay-speed': 0, 'spool-max-mb': 1024, 'rtp-sample-every': 50 };
+    const base = { listen: '127.0.0.1:0', snaplen: 8192, 'replay-speed': 0, 'spool-max-mb': 1024, 'rtp-sample-every': 50, 'max-dialogs': 100_000, 'max-dialogs-per-session': 10_000 };
     expect(() => agentConfig({ ...base, token: TOKEN }, () => undefined)).toThrow(/--name/);
     expect(() => agentConfig({ ...base, name: 'a' }, () => undefined)).toThrow(/--token/);
     expect(() => agentConfig({ ...base, name: 'a', token: TOKEN, 'replay-speed': -1 }, () => undefined)).toThrow(/--replay-speed/);
     expect(() => agentConfig({ ...base, name: 'a', token: TOKEN, snaplen: 10 }, () => undefined)).toThrow(/--snaplen/);
+    expect(() => agentConfig({ ...base, name: 'a', token: TOKEN, 'max-dialogs': 0 }, () => undefined)).toThrow(/--max-dialogs must/);
+    expect(() => agentConfig({ ...base, name: 'a', token: TOKEN, 'max-dialogs-per-session': 200_000 }, () => undefined)).toThrow(/--max-dialogs-per-session must .* \(100000\)/);
+    expect(agentConfig({ ...base, name: 'a', token: TOKEN, 'max-dialogs': 300_000, 'max-dialogs-per-session': 300_000 }, () => undefined)).toMatchObject({ maxDialogs: 300_000, maxDialogsPerSession: 300_000 });
     const cfg = agentConfig({ ...base, name: 'a', token: TOKEN, 'tenant-header': ['X-Customer'], hep: ['udp:0.0.0.0:9060'] }, () => undefined);
     expect(cfg).toMatchObject({ name: 'a', tenantHeaders: ['X-Customer'], hep: ['udp:0.0.0.0:9060'], spoolMaxMb: 1024 });
   });

@@ -32,6 +32,14 @@ export function agentConfig(values: OptionValues, log: (msg: string) => void): A
   if (!Number.isFinite(spoolMb) || spoolMb < 1) throw new UsageError(`--spool-max-mb must be at least 1, got ${values['spool-max-mb']}`);
   const every = Number(values['rtp-sample-every']);
   if (!Number.isInteger(every) || every < 1) throw new UsageError(`--rtp-sample-every must be a whole number ≥ 1, got ${values['rtp-sample-every']}`);
+  const maxDialogs = Number(values['max-dialogs'] ?? 100_000);
+  const maxPerSession = Number(values['max-dialogs-per-session'] ?? 10_000);
+  if (!Number.isInteger(maxDialogs) || maxDialogs < 1 || maxDialogs > 10_000_000) {
+    throw new UsageError(`--max-dialogs must be a whole number from 1 to 10000000, got ${values['max-dialogs']}`);
+  }
+  if (!Number.isInteger(maxPerSession) || maxPerSession < 1 || maxPerSession > maxDialogs) {
+    throw new UsageError(`--max-dialogs-per-session must be a whole number from 1 to --max-dialogs (${maxDialogs}), got ${values['max-dialogs-per-session']}`);
+  }
   return {
     name,
     token,
@@ -49,6 +57,8 @@ export function agentConfig(values: OptionValues, log: (msg: string) => void): A
     spoolMaxMb: spoolMb,
     tenantHeaders: list(values['tenant-header']),
     rtpSampleEvery: every,
+    maxDialogs,
+    maxDialogsPerSession: maxPerSession,
     log,
   };
 }
@@ -74,6 +84,8 @@ export const agent: Command = {
       { name: 'spool-max-mb', type: 'number', default: 1024, arg: 'MB', help: 'spool size limit; events beyond it are dropped and counted' },
       { name: 'tenant-header', type: 'string', multiple: true, arg: 'HEADER', help: 'SIP header naming the tenant (default X-Tenant, X-Tenant-Id, X-Tenant-Code)' },
       { name: 'rtp-sample-every', type: 'number', default: 50, arg: 'N', help: 'RTP samples: the first 10 packets of a stream, then 1 in N' },
+      { name: 'max-dialogs', type: 'number', default: 100_000, arg: 'N', help: 'dialogs tracked at once, all captures together; past it the least recently active is evicted and counted' },
+      { name: 'max-dialogs-per-session', type: 'number', default: 10_000, arg: 'N', help: 'dialogs tracked at once for one capture session (same eviction)' },
     ],
   },
   async run(values) {
