@@ -31,20 +31,40 @@ export class ReaderRecord implements CaptureRecord {
   private view: Buffer | null = null;
 
   constructor(
-    readonly frame: number,
-    readonly linkType: number,
-    readonly tsUs: number,
-    readonly tsSec: number,
-    readonly tsNsec: number,
-    readonly caplen: number,
-    readonly origLen: number,
-    readonly interfaceId: number,
-    readonly buf: Buffer,
-    readonly offset: number,
+    public frame: number,
+    public linkType: number,
+    public tsUs: number,
+    public tsSec: number,
+    public tsNsec: number,
+    public caplen: number,
+    public origLen: number,
+    public interfaceId: number,
+    public buf: Buffer,
+    public offset: number,
   ) {}
 
   get data(): Buffer {
     return (this.view ??= this.buf.subarray(this.offset, this.offset + this.caplen));
+  }
+
+  /** Refills a reused record (pushEach): fields of the next frame, no view made yet. */
+  set(frame: number, linkType: number, tsUs: number, tsSec: number, tsNsec: number, caplen: number, origLen: number, interfaceId: number, buf: Buffer, offset: number): void {
+    this.frame = frame;
+    this.linkType = linkType;
+    this.tsUs = tsUs;
+    this.tsSec = tsSec;
+    this.tsNsec = tsNsec;
+    this.caplen = caplen;
+    this.origLen = origLen;
+    this.interfaceId = interfaceId;
+    this.buf = buf;
+    this.offset = offset;
+    this.view = null;
+  }
+
+  /** A record of its own (for keeping past a pushEach callback); shares the bytes. */
+  clone(): ReaderRecord {
+    return new ReaderRecord(this.frame, this.linkType, this.tsUs, this.tsSec, this.tsNsec, this.caplen, this.origLen, this.interfaceId, this.buf, this.offset);
   }
 
   toJSON(): object {
@@ -75,6 +95,12 @@ export interface CaptureReader {
    * `record.data` before keeping it long (it keeps the whole chunk alive).
    */
   push(chunk: Buffer): CaptureRecord[];
+  /**
+   * Like push, without an array or an object per record: `fn` is called once per completed record,
+   * in order, with a record object the reader reuses for the next one. Use the record (and its
+   * bytes) only during the call; `clone()` one to keep it.
+   */
+  pushEach(chunk: Buffer, fn: (rec: ReaderRecord) => void): void;
   /** No more bytes: reports whether the file ended cleanly. */
   end(): CaptureEndStatus;
   readonly format: CaptureFormat | null;
@@ -142,56 +168,91 @@ class Reader implements CaptureReader {
   }
 
   push(chunk: Buffer): CaptureRecord[] {
-    if (this.error !== null || chunk.length === 0) return NONE;
-    let out: CaptureRecord[] = NONE;
+    const out: CaptureRecord[] = [];
+    this.feed(chunk, null, out);
+    return out.length === 0 ? NONE : out;
+  }
+
+  pushEach(chunk: Buffer, fn: (rec: ReaderRecord) => void): void {
+    this.feed(chunk, fn, null);
+  }
+
+  /** Records go to `fn` (reused object) or into `out` (one object each). */
+  private feed(chunk: Buffer, fn: ((rec: ReaderRecord) => void) | null, out: CaptureRecord[] | null): void {
+    if (this.error !== null || chunk.length === 0) return;
     let off = 0;
     // First finish a unit that spans chunks, copying only that unit's bytes.
     while (this.pending !== null) {
       let p: Buffer = this.pending;
       const need = this.unitSize(p, 0, p.length);
-      if (need < 0) return NONE;
+      if (need < 0) return;
       if (p.length < need) {
         const take = Math.min(need - p.length, chunk.length - off);
         p = Buffer.concat([p, chunk.subarray(off, off + take)]);
         off += take;
         this.pending = p;
         const need2 = this.unitSize(p, 0, p.length);
-        if (need2 < 0) return NONE;
+        if (need2 < 0) return;
         if (p.length < need2) {
-          if (off >= chunk.length) return out;
+          if (off >= chunk.length) return;
           continue;
         }
       }
       this.pending = null;
       const rec = this.unit(p, 0, p.length);
-      if (this.error !== null) return out;
+      if (this.error !== null) return;
       if (rec !== null) {
-        if (out === NONE) out = [];
-        out.push(rec);
+        if (fn !== null) fn(rec);
+        else out!.push(rec);
       }
     }
     const len = chunk.length;
     while (off < len) {
       if (this.format === 'pcap' || this.format === 'pcap-ns') {
         // fast path; the generic code below handles the record it stops at (incomplete or corrupt)
-        off = this.pcapRecords(chunk, off, len, out === NONE ? (out = []) : out);
-        if (off >= len) return out;
+        off = fn !== null ? this.pcapEach(chunk, off, len, fn) : this.pcapRecords(chunk, off, len, out!);
+        if (off >= len) return;
       }
       const need = this.unitSize(chunk, off, len - off);
-      if (need < 0) return out;
+      if (need < 0) return;
       if (len - off < need) {
         this.pending = Buffer.from(chunk.subarray(off)); // copy: the rest of the record comes in another chunk
-        return out;
+        return;
       }
       const rec = this.unit(chunk, off, need);
-      if (this.error !== null) return out;
+      if (this.error !== null) return;
       off += need;
       if (rec !== null) {
-        if (out === NONE) out = [];
-        out.push(rec);
+        if (fn !== null) fn(rec);
+        else out!.push(rec);
       }
     }
-    return out;
+  }
+
+  private readonly cur = new ReaderRecord(0, 0, 0, 0, 0, 0, 0, 0, Buffer.alloc(0), 0);
+
+  /** pcapRecords for pushEach: one reused record object, no array. */
+  private pcapEach(b: Buffer, off: number, len: number, fn: (rec: ReaderRecord) => void): number {
+    const le = this.le;
+    const ns = this.ns;
+    const linkType = this.linkType;
+    const max = this.maxRecord;
+    const rec = this.cur;
+    while (len - off >= 16) {
+      const sec = le ? (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16)) + b[off + 3] * 0x1000000 : b[off] * 0x1000000 + ((b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]);
+      const frac = le ? (b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16)) + b[off + 7] * 0x1000000 : b[off + 4] * 0x1000000 + ((b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]);
+      const caplen = le ? (b[off + 8] | (b[off + 9] << 8) | (b[off + 10] << 16)) + b[off + 11] * 0x1000000 : b[off + 8] * 0x1000000 + ((b[off + 9] << 16) | (b[off + 10] << 8) | b[off + 11]);
+      if (caplen > max) return off; // the generic path reports it
+      if (len - off - 16 < caplen) return off;
+      const origLen = le ? (b[off + 12] | (b[off + 13] << 8) | (b[off + 14] << 16)) + b[off + 15] * 0x1000000 : b[off + 12] * 0x1000000 + ((b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]);
+      const nsec = ns ? frac : frac * 1000;
+      rec.set(++this.frame, linkType, sec * 1_000_000 + (ns ? Math.floor(frac / 1000) : frac), sec, nsec, caplen, origLen, 0, b, off + 16);
+      // advance before the call, so a callback that throws leaves the reader consistent
+      off += 16 + caplen;
+      this.fileOff += 16 + caplen;
+      fn(rec);
+    }
+    return off;
   }
 
   /**
@@ -267,7 +328,7 @@ class Reader implements CaptureReader {
   }
 
   /** Consumes one complete unit of `size` bytes at `off`; returns a record for packet units. */
-  private unit(b: Buffer, off: number, size: number): CaptureRecord | null {
+  private unit(b: Buffer, off: number, size: number): ReaderRecord | null {
     const at = this.fileOff;
     this.fileOff += size;
     if (this.format === null) {
@@ -304,7 +365,7 @@ class Reader implements CaptureReader {
     return this.le ? b.readUInt16LE(o) : b.readUInt16BE(o);
   }
 
-  private block(b: Buffer, off: number, size: number, at: number): CaptureRecord | null {
+  private block(b: Buffer, off: number, size: number, at: number): ReaderRecord | null {
     const type = this.u32(b, off);
     const end = off + size - 4; // trailing block total length
     switch (type) {
@@ -379,7 +440,7 @@ class Reader implements CaptureReader {
     this.ifaces.push(iface);
   }
 
-  private packet(id: number, hi: number, lo: number, b: Buffer, dataOff: number, caplen: number, orig: number, at: number): CaptureRecord | null {
+  private packet(id: number, hi: number, lo: number, b: Buffer, dataOff: number, caplen: number, orig: number, at: number): ReaderRecord | null {
     const iface = this.ifaces[id];
     if (iface === undefined) return this.badBlock(at, `packet refers to interface ${id}, which no interface block described`);
     let sec: number;

@@ -3,14 +3,14 @@
 // framed SIP). Pure: chunks in, rows out; reading files is the caller's job. A datagram is one whole
 // message even when its Content-Length lies (parseSipDatagram), as tshark shows it.
 import { createCaptureReader } from './capture-file.js';
-import type { CaptureEndStatus } from './capture-file.js';
+import type { CaptureEndStatus, ReaderRecord } from './capture-file.js';
 import { Dissector } from './dissector.js';
 import type { DissectorOptions, Transport, Unit } from './dissector.js';
 import { isParseError } from './errors.js';
 import type { ParseError } from './errors.js';
 import { decodeHep, HEP_PROTO_TYPE, looksLikeHep } from './hep.js';
-import { looksLikeSip, parseSip, parseSipDatagram } from './sip.js';
-import type { SipMessage } from './sip.js';
+import { parseSip, parseSipDatagram, parseSipSummary } from './sip.js';
+import type { SipSummary } from './sip.js';
 
 export interface SipRow {
   frame: number;
@@ -31,7 +31,7 @@ const endpointText = (ip: string, port: number): string => (ip.includes(':') ? `
 
 const IPPROTO_NAMES: Record<number, Transport> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
-function rowOf(msg: SipMessage, frame: number, tsUs: number, src: string, dst: string, transport: SipRow['transport']): SipRow {
+function rowOf(msg: SipSummary, frame: number, tsUs: number, src: string, dst: string, transport: SipRow['transport']): SipRow {
   const row: SipRow = { frame, tsUs, src, dst, transport };
   if (msg.callId !== undefined) row.callId = msg.callId;
   if (msg.isRequest) row.method = msg.method;
@@ -62,12 +62,14 @@ export class SipDecodePipeline {
   }
 
   push(chunk: Buffer, onRow: (row: SipRow) => void): void {
-    const recs = this.reader.push(chunk);
-    for (let i = 0; i < recs.length; i++) {
-      const units = this.dissector.push(recs[i]);
-      for (let j = 0; j < units.length; j++) this.unit(units[j], onRow);
-    }
+    this.onRow = onRow;
+    this.reader.pushEach(chunk, this.onRecord);
   }
+
+  // Reused records and units (pushEach): nothing of a frame is kept once its rows are out.
+  private onRow: (row: SipRow) => void = () => {};
+  private readonly onUnit = (u: Unit): void => this.unit(u, this.onRow);
+  private readonly onRecord = (rec: ReaderRecord): void => this.dissector.pushEach(rec, this.onUnit);
 
   end(): CaptureEndStatus {
     return this.reader.end();
@@ -78,15 +80,25 @@ export class SipDecodePipeline {
       // RTP/RTCP/DTLS (first byte ≥ 0x80) and tiny datagrams leave before any Buffer is made
       if (u.payloadEnd - u.payloadOffset < 6 || u.payloadBuf[u.payloadOffset] >= 0x80) return;
     }
-    const p = u.payload;
     if (u.transport === 'udp') {
-      if (looksLikeHep(p)) return this.hep(u, onRow);
-      if (!looksLikeSip(p)) return;
-    } else if (u.transport === 'tcp' && p[0] === 0x48 && looksLikeHep(p)) return this.hep(u, onRow); // HEP over TCP
-    // a datagram is one whole message even when its Content-Length lies (tshark shows it too)
-    const msg = u.transport === 'udp' || u.transport === 'sctp' ? parseSipDatagram(p) : parseSip(p);
+      // SIP read in place (start line, Call-ID, CSeq only): no payload view, no full parse
+      const pb = u.payloadBuf;
+      const off = u.payloadOffset;
+      const end = u.payloadEnd;
+      const b0 = pb[off];
+      if ((b0 === 0x48 || b0 === 1 || b0 === 2) && looksLikeHep(pb, off, end)) return this.hep(u, onRow);
+      // a datagram is one whole message even when its Content-Length lies (tshark shows it too);
+      // null when the start line is not SIP (looksLikeSip's test, made once)
+      const sum = parseSipSummary(pb, off, end);
+      if (sum === null) return;
+      onRow(rowOf(sum, u.frame, u.tsUs, endpointText(u.src.ip, u.src.port), endpointText(u.dst.ip, u.dst.port), u.transport));
+      return;
+    }
+    const p = u.payload;
+    if (u.transport === 'tcp' && p[0] === 0x48 && looksLikeHep(p)) return this.hep(u, onRow); // HEP over TCP
+    const msg = u.transport === 'sctp' ? parseSipDatagram(p) : parseSip(p);
     if (isParseError(msg)) {
-      if (u.transport !== 'udp') this.sipErrors++;
+      this.sipErrors++;
       return;
     }
     onRow(rowOf(msg, u.frame, u.tsUs, endpointText(u.src.ip, u.src.port), endpointText(u.dst.ip, u.dst.port), u.transport));

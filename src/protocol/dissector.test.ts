@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tsharkSip, tupleText } from '../../test/oracle/shared-captures.js';
+import { createCaptureReader } from './capture-file.js';
 import type { CaptureRecord } from './capture-file.js';
 import { decodeCaptureBuffer } from './decode-pipeline.js';
 import type { SipRow } from './decode-pipeline.js';
@@ -477,4 +478,52 @@ describe('robustness', () => {
     expect(dissectAll([a, b], 1, d)).toHaveLength(2);
     expect(d.stats.tcp.streams).toBe(2);
   });
+});
+
+// The allocation-free paths (reader.pushEach, dissector.pushEach) must see exactly what push sees,
+// whatever the chunking: every record's fields and bytes, every unit's frame, transport,
+// addresses and payload. Copies are taken inside the callbacks, as their contract says.
+describe('pushEach (reused records and units) equals push', () => {
+  const SHARED = path.resolve(process.cwd(), '../shared/pcaps');
+  const files = [
+    'sip_udp_register-digest_invite_cancel_rtp__wireshark-aaa.pcap', // UDP + TCP (FTP) + ARP
+    'sip_tcp-to-udp-proxy_register-digest_retrans_sll__heplify.pcap',
+    'sip_sctp_invite-403_sll__heplify.pcap',
+    'sip_websocket_and_udp_b2bua_407__heplify.pcap',
+  ];
+  const unitText = (u: Unit): string =>
+    `${u.frame} ${u.tsUs} ${u.transport} ${u.src.ip}:${u.src.port}>${u.dst.ip}:${u.dst.port} ${u.frameData.frame}/${u.frameData.data.length} ${u.payload.toString('hex')}`;
+
+  for (const name of files) {
+    it(name, () => {
+      const buf = readFileSync(path.join(SHARED, name));
+      // reference: push, whole buffer
+      const r1 = createCaptureReader();
+      const d1 = new Dissector();
+      const recs1: string[] = [];
+      const units1: string[] = [];
+      for (const rec of r1.push(buf)) {
+        recs1.push(`${rec.frame} ${rec.linkType} ${rec.tsUs} ${rec.tsSec}.${rec.tsNsec} ${rec.caplen} ${rec.origLen} ${rec.data.toString('hex')}`);
+        for (const u of d1.push(rec)) units1.push(unitText(u));
+      }
+      // pushEach, odd chunk sizes so records span chunks
+      for (const size of [777, 4096, buf.length]) {
+        const r2 = createCaptureReader();
+        const d2 = new Dissector();
+        const recs2: string[] = [];
+        const units2: string[] = [];
+        for (let o = 0; o < buf.length; o += size) {
+          r2.pushEach(buf.subarray(o, o + size), (rec) => {
+            recs2.push(`${rec.frame} ${rec.linkType} ${rec.tsUs} ${rec.tsSec}.${rec.tsNsec} ${rec.caplen} ${rec.origLen} ${rec.data.toString('hex')}`);
+            d2.pushEach(rec, (u) => units2.push(unitText(u)));
+          });
+        }
+        expect(recs2).toEqual(recs1);
+        expect(units2).toEqual(units1);
+        expect(r2.end()).toEqual(r1.end());
+        expect(d2.stats).toEqual(d1.stats);
+      }
+      expect(units1.length).toBeGreaterThan(0);
+    });
+  }
 });

@@ -65,25 +65,44 @@ class LazyUnit implements Unit {
   private p: Buffer | null = null;
 
   constructor(
-    readonly frame: number,
-    readonly tsUs: number,
-    readonly transport: Transport,
-    readonly ipVersion: 4 | 6,
-    readonly frameData: CaptureRecord,
+    public frame: number,
+    public tsUs: number,
+    public transport: Transport,
+    public ipVersion: 4 | 6,
+    public frameData: CaptureRecord,
     private readonly addrs: AddressCache,
-    private readonly abuf: Buffer,
-    private readonly srcOff: number,
-    private readonly dstOff: number,
-    readonly srcPort: number,
-    readonly dstPort: number,
-    readonly payloadBuf: Buffer,
-    readonly payloadOffset: number,
-    readonly payloadEnd: number,
+    private abuf: Buffer,
+    private srcOff: number,
+    private dstOff: number,
+    public srcPort: number,
+    public dstPort: number,
+    public payloadBuf: Buffer,
+    public payloadOffset: number,
+    public payloadEnd: number,
     src: Endpoint | null,
     dst: Endpoint | null,
   ) {
     this.s = src;
     this.d = dst;
+  }
+
+  /** Refills the dissector's reused UDP unit (pushEach). */
+  setUdp(rec: CaptureRecord, ipVersion: 4 | 6, abuf: Buffer, srcOff: number, dstOff: number, srcPort: number, dstPort: number, b: Buffer, off: number, end: number): void {
+    this.frame = rec.frame;
+    this.tsUs = rec.tsUs;
+    this.frameData = rec;
+    this.ipVersion = ipVersion;
+    this.abuf = abuf;
+    this.srcOff = srcOff;
+    this.dstOff = dstOff;
+    this.srcPort = srcPort;
+    this.dstPort = dstPort;
+    this.payloadBuf = b;
+    this.payloadOffset = off;
+    this.payloadEnd = end;
+    this.s = null;
+    this.d = null;
+    this.p = null;
   }
 
   get src(): Endpoint {
@@ -129,6 +148,26 @@ export interface DissectorStats {
 
 const NONE: Unit[] = [];
 
+/**
+ * A flow key (one direction) from the raw addresses and ports, without address text: each 16-bit
+ * group is one character, so the string is short, flat and quick to hash. `l4` is the offset of the
+ * transport header, whose first 4 bytes are the ports (TCP, UDP, SCTP).
+ */
+function flowKey(h: IpHeader, l4b: Buffer, l4: number): string {
+  const a = h.buf;
+  const s = h.srcOff;
+  const d = h.dstOff;
+  const p = String.fromCharCode(u16(l4b, l4), u16(l4b, l4 + 2));
+  if (h.version === 4) return String.fromCharCode(u16(a, s), u16(a, s + 2), u16(a, d), u16(a, d + 2)) + p;
+  return (
+    String.fromCharCode(u16(a, s), u16(a, s + 2), u16(a, s + 4), u16(a, s + 6), u16(a, s + 8), u16(a, s + 10), u16(a, s + 12), u16(a, s + 14)) +
+    String.fromCharCode(u16(a, d), u16(a, d + 2), u16(a, d + 4), u16(a, d + 6), u16(a, d + 8), u16(a, d + 10), u16(a, d + 12), u16(a, d + 14)) +
+    p
+  );
+}
+const EMPTY = Buffer.alloc(0);
+const EMPTY_RECORD: CaptureRecord = new ReaderRecord(0, 0, 0, 0, 0, 0, 0, 0, EMPTY, 0);
+
 export class Dissector {
   readonly stats: DissectorStats;
   private readonly ipr: IpReassembler;
@@ -142,6 +181,12 @@ export class Dissector {
   // per-packet context
   private rec: CaptureRecord | null = null;
   private out: Unit[] = NONE;
+  // pushEach: units collected in one reused array, UDP datagrams in one reused unit
+  private reuse = false;
+  private readonly each: Unit[] = [];
+  private eachN = 0;
+  private readonly udpUnit = new LazyUnit(0, 0, 'udp', 4, EMPTY_RECORD, this.addrs, EMPTY, 0, 0, 0, 0, EMPTY, 0, 0, null, null);
+  private udpUsed = false;
 
   constructor(opts: DissectorOptions = {}) {
     this.ipr = new IpReassembler(opts.ip);
@@ -171,6 +216,34 @@ export class Dissector {
 
   /** Dissects one frame; returns the units it completed (often none, usually one). Never throws. */
   push(rec: CaptureRecord): Unit[] {
+    this.reuse = false;
+    this.dissect(rec);
+    const out = this.out;
+    this.out = NONE;
+    return out;
+  }
+
+  /**
+   * Like push, for consumers that look at each unit once and keep none: `fn` gets the units one by
+   * one, and a UDP datagram's unit is an object the dissector reuses for the next frame (no object
+   * per datagram). Use a unit only during the call. Errors thrown by `fn` propagate.
+   */
+  pushEach(rec: CaptureRecord, fn: (u: Unit) => void): void {
+    this.reuse = true;
+    this.udpUsed = false;
+    this.eachN = 0;
+    this.dissect(rec);
+    this.reuse = false;
+    const list = this.each;
+    const n = this.eachN;
+    for (let i = 0; i < n; i++) {
+      const u = list[i];
+      list[i] = this.udpUnit; // drop the reference (a placeholder keeps the array's element kind)
+      fn(u);
+    }
+  }
+
+  private dissect(rec: CaptureRecord): void {
     this.stats.packets++;
     this.rec = rec;
     this.out = NONE;
@@ -193,10 +266,7 @@ export class Dissector {
       // a bug, not an input problem: keep going, but make it visible
       this.malformed('internal_error');
     }
-    const out = this.out;
-    this.out = NONE;
     this.rec = null;
-    return out;
   }
 
   private malformed(reason: string): void {
@@ -255,7 +325,8 @@ export class Dissector {
 
   private emit(unit: Unit): void {
     this.stats.units++;
-    if (this.out === NONE) this.out = [unit];
+    if (this.reuse) this.each[this.eachN++] = unit;
+    else if (this.out === NONE) this.out = [unit];
     else this.out.push(unit);
   }
 
@@ -274,28 +345,33 @@ export class Dissector {
     }
     this.stats.udp++;
     const rec = this.rec!;
+    if (this.reuse && !this.udpUsed) {
+      this.udpUsed = true;
+      const u = this.udpUnit;
+      u.setUdp(rec, h.version, h.buf, h.srcOff, h.dstOff, u16(b, off), u16(b, off + 2), b, off + 8, pend);
+      return this.emit(u);
+    }
     this.emit(
       new LazyUnit(rec.frame, rec.tsUs, 'udp', h.version, rec, this.addrs, h.buf, h.srcOff, h.dstOff, u16(b, off), u16(b, off + 2), b, off + 8, pend, null, null),
     );
   }
 
   // TCP: the stream key carries the endpoints, so the consumer can label its messages.
-  private curSrc: Endpoint | null = null;
-  private curDst: Endpoint | null = null;
-  private curVersion: 4 | 6 = 4;
+  // The segment being handled, for newStreamConsumer: endpoints are made only for a new stream.
+  private curH: IpHeader | null = null;
+  private curSport = 0;
+  private curDport = 0;
 
   private tcpSegment(h: IpHeader, b: Buffer, off: number, end: number): void {
     if (end - off < 20) return this.malformed('tcp_short');
     const doff = (b[off + 12] >> 4) * 4;
     if (doff < 20 || doff > end - off) return this.malformed('tcp_header_length');
     this.stats.tcpSegments++;
-    const src = this.endpoint(h, true, u16(b, off));
-    const dst = this.endpoint(h, false, u16(b, off + 2));
-    this.curSrc = src;
-    this.curDst = dst;
-    this.curVersion = h.version;
-    const key = `${src.ip}|${src.port}|${dst.ip}|${dst.port}`;
-    this.tcp.segment(key, b.readUInt32BE(off + 4), b[off + 13], b.subarray(off + doff, end), this.rec!.tsUs);
+    this.curH = h;
+    this.curSport = u16(b, off);
+    this.curDport = u16(b, off + 2);
+    this.tcp.segment(flowKey(h, b, off), b.readUInt32BE(off + 4), b[off + 13], b.subarray(off + doff, end), this.rec!.tsUs);
+    this.curH = null;
   }
 
   /**
@@ -304,9 +380,10 @@ export class Dissector {
    * packet becomes a unit (transport 'tcp'; the consumer decodes the HEP).
    */
   private newStreamConsumer(_key: string): StreamConsumer {
-    const src = this.curSrc!;
-    const dst = this.curDst!;
-    const ipVersion = this.curVersion;
+    const h = this.curH!;
+    const src = this.endpoint(h, true, this.curSport);
+    const dst = this.endpoint(h, false, this.curDport);
+    const ipVersion = h.version;
     let sip: SipStreamFramer | null = null;
     let hep: HepStreamFramer | null = null;
     const onMessage = (payload: Buffer, kind: FramedKind): void => {
@@ -344,7 +421,7 @@ export class Dissector {
     const src = this.endpoint(h, true, u16(b, off));
     const dst = this.endpoint(h, false, u16(b, off + 2));
     const ipVersion = h.version;
-    const flow = `${src.ip}|${src.port}|${dst.ip}|${dst.port}`;
+    const flow = flowKey(h, b, off);
     sctpData(b, off, end, this.stats.sctp, (c) => {
       const payload = this.sctpr.chunk(flow, c);
       if (payload === null) return;

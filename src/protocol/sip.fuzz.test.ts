@@ -10,7 +10,8 @@ import { HepStreamFramer, decodeHep, encodeHep } from './hep.js';
 import { parseRtcp } from './rtcp.js';
 import { looksLikeRtcp, looksLikeRtp, parseRtp } from './rtp.js';
 import { parseSdp } from './sdp.js';
-import { looksLikeSip, parseSip, parseSipDatagram } from './sip.js';
+import { looksLikeSip, parseSip, parseSipDatagram, parseSipSummary } from './sip.js';
+import type { SipMessage, SipSummary } from './sip.js';
 import { parseNameAddr, parseUri, parseVia } from './sip-uri.js';
 import { classifyRfc7983, looksLikeStun, parseStun } from './stun.js';
 
@@ -89,7 +90,27 @@ function check(cond: boolean, what: string): void {
   if (!cond) throw new Error(`check failed: ${what}`);
 }
 
+/** parseSipSummary gives exactly parseSipDatagram's start line, Call-ID and CSeq. */
+function summaryAgrees(b: Buffer, start?: number, end?: number): boolean {
+  const full = parseSipDatagram(b, start, end);
+  const sum: SipSummary | null = parseSipSummary(b, start, end);
+  if (!full.ok) return sum === null && full.code === 'not_sip';
+  if (sum === null) return false;
+  const m: SipMessage = full;
+  return (
+    sum.isRequest === m.isRequest &&
+    sum.method === m.method &&
+    sum.statusCode === m.statusCode &&
+    sum.reason === m.reason &&
+    sum.callId === m.callId &&
+    sum.cseq?.seq === m.cseq?.seq &&
+    sum.cseq?.method === m.cseq?.method
+  );
+}
+
 function exercise(b: Buffer): void {
+  check(summaryAgrees(b), 'parseSipSummary agrees with parseSipDatagram');
+  check(summaryAgrees(b, 3, b.length - 2), 'parseSipSummary agrees with parseSipDatagram (sub-range)');
   // SIP, with every accessor a caller would use
   check(looksLikeSip(b) === (parseSip(b).ok || (parseSip(b) as { code: string }).code !== 'not_sip'), 'looksLikeSip agrees with parseSip');
   for (const m of [parseSip(b), parseSipDatagram(b), parseSip(b, 3, b.length - 2)]) {

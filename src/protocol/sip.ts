@@ -245,10 +245,11 @@ function classifyFirstLine(buf: Buffer, start: number, end: number, out: FirstLi
 /** Cheap first-line check for hot paths: true when parseSip would accept the start line. */
 const scratch: FirstLine = { kind: 0, lineEnd: 0, next: 0, sp1: -1, sp2: -1, ascii: true };
 
-export function looksLikeSip(buf: Buffer, offset = 0): boolean {
+export function looksLikeSip(buf: Buffer, offset = 0, end = buf.length): boolean {
+  if (offset >= end) return false;
   const c = buf[offset];
   if (c === undefined || c <= 0x20 || c >= 0x7f) return false; // same first-byte rule, no call
-  classifyFirstLine(buf, offset, buf.length, scratch);
+  classifyFirstLine(buf, offset, Math.min(end, buf.length), scratch);
   return scratch.kind !== 0;
 }
 
@@ -505,4 +506,128 @@ export function parseSipDatagram(buf: Buffer, start = 0, end = buf.length): SipM
   const r = parseSip(buf, start, end);
   if (!r.ok && r.code === 'truncated_body') return (r as SipTruncatedBody).partial;
   return r;
+}
+
+/** The fields of a SIP message a one-line summary shows (`tunaio decode`), nothing else. */
+export interface SipSummary {
+  isRequest: boolean;
+  method?: string;
+  statusCode?: number;
+  reason?: string;
+  callId?: string;
+  cseq?: { seq: number; method: string };
+}
+
+/**
+ * parseSipDatagram reduced to the start line, Call-ID and CSeq: same values, exactly (the fuzz
+ * test and `npm run fuzz` compare the two), for a fraction of the cost. The rest of the message is
+ * decoded once and walked with parseHeaderBlock's line rules (LF, CRLF, a lone CR; folding) and
+ * findHeaderEnd's end rule in the same pass; only a header whose name may be Call-ID, `i` or CSeq
+ * gets its name and value made: no header objects, no strings for other headers, no body view.
+ * (Native string searches: a JS loop over the bytes measured 3x slower here.) Returns null when
+ * the start line is not SIP (parseSip's `not_sip`).
+ */
+export function parseSipSummary(buf: Buffer, start = 0, end = buf.length): SipSummary | null {
+  if (start < 0) start = 0;
+  if (end > buf.length) end = buf.length;
+  if (end - start <= 0) return null;
+  const fl = scratchSummary;
+  classifyFirstLine(buf, start, end, fl);
+  if (fl.kind === 0) return null;
+  const isRequest = fl.kind === 1;
+  const out: SipSummary = { isRequest };
+  if (isRequest) out.method = buf.toString(fl.ascii ? 'utf8' : 'latin1', start, fl.sp1);
+  else {
+    out.statusCode = (buf[fl.sp1 + 1] - 0x30) * 100 + (buf[fl.sp1 + 2] - 0x30) * 10 + (buf[fl.sp1 + 3] - 0x30);
+    out.reason = buf.toString('utf8', fl.sp2 + 1, fl.lineEnd);
+  }
+  // No header block when the start line is the last line or an empty line follows it at once.
+  const hs = fl.next;
+  if (hs < end && hs !== fl.lineEnd && buf[hs] !== 0x0a && !(buf[hs] === 0x0d && hs + 1 < end && buf[hs + 1] === 0x0a))
+    summaryHeaders(buf.toString('utf8', hs, end), out);
+  return out;
+}
+
+const scratchSummary: FirstLine = { kind: 0, lineEnd: 0, next: 0, sp1: -1, sp2: -1, ascii: true };
+
+/**
+ * parseHeaderBlock's walk over `text` (the message after its start line) keeping only the first
+ * Call-ID and CSeq, and findHeaderEnd's rule in the same pass: the block ends after the first LF
+ * followed by LF or CRLF (an empty line), or at the end of the text. CR and LF are ASCII, so their
+ * places in the decoded text are those of the bytes.
+ */
+function summaryHeaders(text: string, out: SipSummary): void {
+  const n = text.length;
+  let pos = 0;
+  // 0: no header open; 1: an uninteresting header is open; 2: Call-ID; 3: CSeq
+  let open = 0;
+  let value = '';
+  let callId: string | undefined;
+  let cseqRaw: string | undefined;
+  // next CR at or after pos (n when none): searched again only once passed, so LF-only text is
+  // not rescanned for every line
+  let cr = -1;
+  while (pos < n) {
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = n;
+    let lineEnd = eol;
+    if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--;
+    if (cr < pos) {
+      cr = text.indexOf('\r', pos);
+      if (cr < 0) cr = n;
+    }
+    if (cr < lineEnd) {
+      // a lone CR ends a line too (see parseHeaderBlock)
+      lineEnd = cr;
+      eol = cr;
+    }
+    // an empty line right after this one closes the block (findHeaderEnd)
+    const last =
+      eol < n &&
+      text.charCodeAt(eol) === 0x0a &&
+      ((eol + 1 < n && text.charCodeAt(eol + 1) === 0x0a) || (eol + 2 < n && text.charCodeAt(eol + 1) === 0x0d && text.charCodeAt(eol + 2) === 0x0a));
+    if (lineEnd > pos) {
+      const first = text.charCodeAt(pos);
+      if (first === 0x20 || first === 0x09) {
+        // RFC 3261 §7.3.1 folding
+        if (open >= 2) {
+          const more = text.slice(pos, lineEnd).trim();
+          if (more !== '') value = value === '' ? more : `${value} ${more}`;
+        }
+      } else {
+        if (open === 2 && callId === undefined) callId = headerValue(value);
+        else if (open === 3 && cseqRaw === undefined) cseqRaw = headerValue(value);
+        open = 0;
+        const colon = text.indexOf(':', pos);
+        if (colon >= 0 && colon < lineEnd) {
+          // A name whose first char is a visible ASCII char other than c/C/i/I cannot be Call-ID,
+          // `i` or CSeq even after trim() and toLowerCase(); anything else is checked exactly.
+          const c = first | 0x20;
+          if (c === 0x63 || c === 0x69 || first <= 0x20 || first >= 0x7f) {
+            const name = text.slice(pos, colon).trim();
+            if (name !== '') {
+              const k = canonicalHeaderKey(name);
+              open = k === 'call-id' ? 2 : k === 'cseq' ? 3 : 1;
+              if (open >= 2) value = text.slice(colon + 1, lineEnd).trim();
+            }
+          } else open = 1;
+        }
+      }
+    }
+    if (last) break;
+    pos = eol + 1;
+  }
+  if (open === 2 && callId === undefined) callId = headerValue(value);
+  else if (open === 3 && cseqRaw === undefined) cseqRaw = headerValue(value);
+  if (callId !== undefined) out.callId = callId;
+  if (cseqRaw !== undefined) {
+    const cs = parseCSeq(cseqRaw);
+    if (cs !== undefined) out.cseq = cs;
+  }
+}
+
+/** pushHeader's value rule: a NUL ends the value. */
+function headerValue(value: string): string {
+  const nul = value.indexOf('\0');
+  return nul >= 0 ? value.slice(0, nul).trim() : value;
 }

@@ -1,7 +1,7 @@
 // `tunaio decode FILE… [--json]`: every SIP message found in capture files, one line each. Streams
 // each file (never reads it whole) through the pure pipeline in protocol/decode-pipeline.ts, which
 // the tshark oracle test runs in-process too, and owns the text/JSON line formats and exit codes.
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { Command } from '../command.js';
 import type { CaptureEndStatus } from '../../protocol/capture-file.js';
 import { SipDecodePipeline } from '../../protocol/decode-pipeline.js';
@@ -16,17 +16,26 @@ export interface DecodeFileResult {
   pipeline: SipDecodePipeline;
 }
 
-/** Streams one file through the pipeline. Rejects only when the file cannot be read. */
+/** input read size: per-read costs vanish, memory stays small whatever the file size */
+const READ_CHUNK = 8 << 20;
+
+/** Reads one file through the pipeline, in large synchronous chunks. Rejects only when the file cannot be read. */
 export async function decodeCaptureFile(path: string, onRow: (row: SipRow) => void, opts: DissectorOptions = {}): Promise<DecodeFileResult> {
   const pipeline = new SipDecodePipeline(opts);
-  const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const fd = openSync(path, 'r');
   try {
-    for await (const chunk of stream) {
-      pipeline.push(chunk as Buffer, onRow);
+    let chunk = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+      if (n === 0) break;
+      pipeline.push(n === READ_CHUNK ? chunk : chunk.subarray(0, n), onRow);
       if (pipeline.error?.code === 'unsupported_format') break;
+      // Reassembly may point into this chunk (IP fragments, TCP segments held out of order): then
+      // the next read goes to a new buffer; otherwise nothing refers to it any more.
+      if (pipeline.dissector.bufferedBytes > 0) chunk = Buffer.allocUnsafe(READ_CHUNK);
     }
   } finally {
-    stream.destroy();
+    closeSync(fd);
   }
   return { status: pipeline.end(), pipeline };
 }

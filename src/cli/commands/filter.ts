@@ -9,11 +9,11 @@
 // between offline triage and what an agent would have captured, so they are not done.
 // Frames written are the ones that completed a unit: for a SIP message spread over several TCP
 // segments or IP fragments, only the last segment/fragment is written.
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import type { Command } from '../command.js';
 import type { OptionValues } from '../options.js';
 import { createCaptureReader } from '../../protocol/capture-file.js';
-import type { CaptureEndStatus, CaptureRecord } from '../../protocol/capture-file.js';
+import type { CaptureEndStatus, CaptureRecord, ReaderRecord } from '../../protocol/capture-file.js';
 import { Dissector } from '../../protocol/dissector.js';
 import type { Unit } from '../../protocol/dissector.js';
 import { decodeHep, HEP_PROTO_TYPE, looksLikeHep } from '../../protocol/hep.js';
@@ -67,6 +67,8 @@ const IPPROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp'
 // Matched frames go into one 1 MiB buffer, record header and bytes written in place, and reach the
 // file in one write when it fills: no Buffer per record, no concat.
 const OUT_CHUNK = 1 << 20;
+/** input read size: large enough that per-read costs vanish, small enough for any file size */
+const READ_CHUNK = 8 << 20;
 
 class Output {
   private fd: number | null = null;
@@ -273,23 +275,31 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
       const reader = createCaptureReader();
       const dissector = new Dissector();
       lastFrameWritten = -1;
-      const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+      // Synchronous reads of large chunks: no stream machinery or promise per chunk.
+      const fd = openSync(file, 'r');
+      const onUnit = (u: Unit): void => unit(u);
+      const onRecord = (rec: ReaderRecord): void => {
+        if (out.firstLinkType === undefined) out.firstLinkType = rec.linkType;
+        dissector.pushEach(rec, onUnit);
+      };
       try {
-        for await (const chunk of stream) {
-          const recs = reader.push(chunk as Buffer);
-          if (out.firstLinkType === undefined && recs.length > 0) out.firstLinkType = recs[0].linkType;
-          for (let i = 0; i < recs.length; i++) {
-            const units = dissector.push(recs[i]);
-            for (let j = 0; j < units.length; j++) unit(units[j]);
-          }
+        let chunk = Buffer.allocUnsafe(READ_CHUNK);
+        for (;;) {
+          const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+          if (n === 0) break;
+          reader.pushEach(n === READ_CHUNK ? chunk : chunk.subarray(0, n), onRecord);
           if (reader.error !== null) break;
+          // Reassembly (IP fragments, TCP segments held out of order, a partial message) may point
+          // into this chunk: then the next read goes to a new buffer. Otherwise nothing refers to
+          // it any more (the reader copies a record that spans chunks, the output copies frames).
+          if (dissector.bufferedBytes > 0) chunk = Buffer.allocUnsafe(READ_CHUNK);
           if (o.progress !== undefined && dissector.stats.packets >= nextProgress) {
             nextProgress = dissector.stats.packets + (1 << 16);
             o.progress(summary.packets + dissector.stats.packets);
           }
         }
       } finally {
-        stream.destroy();
+        closeSync(fd);
       }
       const st: CaptureEndStatus = reader.end();
       summary.packets += dissector.stats.packets;

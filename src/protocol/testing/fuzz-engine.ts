@@ -13,7 +13,7 @@ import { isParseError } from '../errors.js';
 import { decodeHep, looksLikeHep } from '../hep.js';
 import { ETHERTYPE, linkToL3, rawIpEtherType } from '../link.js';
 import type { L3Pos } from '../link.js';
-import { looksLikeSip, parseSip, parseSipDatagram } from '../sip.js';
+import { looksLikeSip, parseSip, parseSipDatagram, parseSipSummary } from '../sip.js';
 import { prng } from './prng.js';
 
 export interface FuzzInput {
@@ -168,6 +168,21 @@ export function runFuzz(inputs: FuzzInput[], opts: FuzzOptions): FuzzSummary {
     if (datagram && looksLikeSip(p)) {
       const d = parseSipDatagram(p);
       if (isParseError(d) && d.code === 'internal') fail(`parseSipDatagram internal error: ${d.message}`);
+      // the decode pipeline's summary parse must read exactly what the full parse reads
+      const sum = parseSipSummary(p);
+      if (isParseError(d)) {
+        if (sum !== null) fail(`parseSipSummary accepted what parseSipDatagram rejected (${d.code})`);
+      } else if (
+        sum === null ||
+        sum.isRequest !== d.isRequest ||
+        sum.method !== d.method ||
+        sum.statusCode !== d.statusCode ||
+        sum.reason !== d.reason ||
+        sum.callId !== d.callId ||
+        sum.cseq?.seq !== d.cseq?.seq ||
+        sum.cseq?.method !== d.cseq?.method
+      )
+        fail(`parseSipSummary differs from parseSipDatagram: ${JSON.stringify(sum)} vs ${JSON.stringify({ method: d.method, status: d.statusCode, reason: d.reason, callId: d.callId, cseq: d.cseq })}`);
     }
   };
 
