@@ -65,7 +65,7 @@ export const filterBench: CorpusBenchmark = {
     ];
     const outs = tools.map((_t, i) => join(a.work, `filter-${a.corpus.meta.name}-${i}.pcap`));
     // The same work without process start-up (module loading), to show what start-up costs.
-    const parsed = criteriaFromOptions({ [c.tunaio[0].replace(/^--/, '')]: c.tunaio[1] });
+    const parsed = await criteriaFromOptions({ [c.tunaio[0].replace(/^--/, '')]: c.tunaio[1] });
     if ('error' in parsed) throw new Error(`filter: criterion ${c.tunaio.join(' ')}: ${parsed.error}`);
     const inOut = join(a.work, `filter-${a.corpus.meta.name}-inproc.pcap`);
     const measured = [

@@ -20,8 +20,8 @@ import { decodeHep, HEP_PROTO_TYPE, looksLikeHep } from '../../protocol/hep.js';
 import { PcapWriter } from '../../protocol/pcap-writer.js';
 import { parseSipDatagram } from '../../protocol/sip.js';
 import type { SipMessage } from '../../protocol/sip.js';
-import { criteriaSchema, CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../../core/schema/criteria.js';
-import type { Criteria } from '../../core/schema/criteria.js';
+import { CRITERIA_REQUIRED_MESSAGE, criteriaFast, hasSearchCriterion } from '../../core/schema/criteria-rules.js';
+import type { Criteria } from '../../core/schema/criteria-rules.js';
 import { MatchEngine } from '../../core/match/engine.js';
 import type { Endpoint, MediaHit, PacketMeta, SipHit, StatsEvent } from '../../core/match/engine.js';
 import type { SipRow } from './decode.js';
@@ -320,8 +320,11 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
   return summary;
 }
 
-/** The criteria from the command line, validated by the API's own schema and rule. */
-export function criteriaFromOptions(values: OptionValues): { criteria: Criteria } | { error: string } {
+/**
+ * The criteria from the command line, validated by the API's own schema and rule. The usual ones take
+ * the schema's zod-free fast path; the schema itself (and zod) is loaded only when that path is unsure.
+ */
+export async function criteriaFromOptions(values: OptionValues): Promise<{ criteria: Criteria } | { error: string }> {
   const raw: Record<string, unknown> = {};
   const map: [string, keyof Criteria][] = [
     ['from', 'from'],
@@ -334,10 +337,15 @@ export function criteriaFromOptions(values: OptionValues): { criteria: Criteria 
     ['method', 'method'],
   ];
   for (const [flag, key] of map) if (typeof values[flag] === 'string') raw[key] = values[flag];
-  const parsed = criteriaSchema.safeParse(raw);
-  if (!parsed.success) return { error: parsed.error.issues.map((i) => i.message).join('; ') };
-  if (!hasSearchCriterion(parsed.data)) return { error: CRITERIA_REQUIRED_MESSAGE };
-  return { criteria: parsed.data };
+  let criteria = criteriaFast(raw);
+  if (criteria === undefined) {
+    const { criteriaSchema } = await import('../../core/schema/criteria.js');
+    const parsed = criteriaSchema.safeParse(raw);
+    if (!parsed.success) return { error: parsed.error.issues.map((i) => i.message).join('; ') };
+    criteria = parsed.data;
+  }
+  if (!hasSearchCriterion(criteria)) return { error: CRITERIA_REQUIRED_MESSAGE };
+  return { criteria };
 }
 
 function summaryText(s: FilterSummary, writePath: string | undefined): string {
@@ -389,7 +397,7 @@ export const filter: Command = {
       process.stderr.write('tunaio filter: give at least one capture file with --read FILE (see tunaio filter --help)\n');
       return 2;
     }
-    const c = criteriaFromOptions(values);
+    const c = await criteriaFromOptions(values);
     if ('error' in c) {
       process.stderr.write(`tunaio filter: ${c.error}\n`);
       return 2;

@@ -3,8 +3,8 @@
 // first (Call-ID, addresses, method, text) so most messages are rejected before any header work.
 // `method` is exposed separately: it narrows which request may open a dialog, which only the
 // engine (with its dialog table) can judge.
-import type { Criteria } from '../schema/criteria.js';
-import { CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../schema/criteria.js';
+import type { Criteria } from '../schema/criteria-rules.js';
+import { CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../schema/criteria-rules.js';
 import { TunaError } from '../errors.js';
 import type { MessageView } from './message-view.js';
 import { compileIpMatcher, parseIp, type IpMatcher } from './ip-match.js';

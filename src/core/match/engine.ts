@@ -13,7 +13,7 @@
 // input — the common, allocation-free path).
 import { looksLikeSip, parseSipDatagram } from '../../protocol/sip.js';
 import type { SipMessage } from '../../protocol/sip.js';
-import type { Criteria } from '../schema/criteria.js';
+import type { Criteria } from '../schema/criteria-rules.js';
 import { compileCriteria, type CompiledCriteria } from './criteria.js';
 import { MessageView } from './message-view.js';
 import { RtpStream, type StreamStats } from './rtp-stats.js';
