@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../protocol/capture-file.js';
+import { PcapWriter } from '../../protocol/pcap-writer.js';
 import { buildEthernetFrame, fitFrame, LINKTYPE } from './frames.js';
 import { FilePcapStore } from './store.js';
 import type { PcapFile, PcapRecord } from './store.js';
@@ -141,5 +142,20 @@ describe('FilePcapStore', () => {
     expect(fs.existsSync(path.join(root, SID))).toBe(false);
     expect(await store.snapshot(SID)).toEqual([]);
     expect(() => store.open('../etc', { agentId: 1, linkType: 1, primary: true, bytes: 10, key: 'agent-1.pcap' })).toThrow();
+  });
+});
+
+describe('FilePcapStore layout', () => {
+  it('appends byte for byte what PcapWriter writes for the same records, batch after batch (frames over the snaplen cut to it)', async () => {
+    const store = newStore();
+    const frame = (n: number, len: number): Buffer => {
+      const b = buildEthernetFrame({ src: { ip: '192.0.2.10', port: 5060 }, dst: { ip: '192.0.2.20', port: 5060 }, transport: 'udp', payload: sip(`layout-${n}`) })!;
+      return len <= b.length ? b : Buffer.concat([b, Buffer.alloc(len - b.length, n)]);
+    };
+    const recs: PcapRecord[] = [0, 1, 2, 3, 4].map((n) => ({ agentId: 7, tsUs: 1_780_000_000_123_456 + n * 1_000_001, linkType: LINKTYPE.ETHERNET, data: frame(n, n === 3 ? 300_000 : 0), origLen: n === 1 ? 5000 : 0 }));
+    await store.append(SID, recs.slice(0, 2));
+    await store.append(SID, recs.slice(2));
+    const want = new PcapWriter({ linkType: LINKTYPE.ETHERNET, snaplen: 262_144 }).file(recs.map((r) => ({ tsUs: r.tsUs, data: r.data, origLen: Math.max(r.origLen, r.data.length) })));
+    expect(fs.readFileSync(path.join(root, SID, 'agent-7.pcap')).equals(want)).toBe(true);
   });
 });

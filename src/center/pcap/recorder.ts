@@ -6,6 +6,7 @@
 //   rebuild one) gets an Ethernet/IP/UDP-or-TCP frame built from its fields and capture time.
 // - RTP/RTCP samples (capture_rtp) arrive with their frames and are written like any frame.
 // Frames are kept in the PCAP store only, not in the events table (they are never listed).
+import { frameBytes } from '../../core/schema/event-fast.js';
 import type { Frame, StoredEvent } from '../../core/schema/index.js';
 import type { IngestItem, Storage } from '../storage/types.js';
 import { buildEthernetFrame, LINKTYPE } from './frames.js';
@@ -13,6 +14,8 @@ import type { PcapRecord, PcapStore } from './store.js';
 
 /** bound on remembered TCP flows (sequence numbers of built segments) */
 const MAX_FLOWS = 10_000;
+/** bound on remembered sessions' capture_pcap flags */
+const MAX_SESSIONS = 10_000;
 
 export class PcapRecorder {
   private readonly tcpSeq = new Map<string, number>();
@@ -26,7 +29,8 @@ export class PcapRecorder {
   takeFrames(items: IngestItem[]): Map<string, Frame> {
     const frames = new Map<string, Frame>();
     for (const it of items) {
-      if (it.event.frame) {
+      if (it.frame) frames.set(`${it.event.session_id}/${it.event.seq}`, it.frame);
+      else if (it.event.frame) {
         frames.set(`${it.event.session_id}/${it.event.seq}`, it.event.frame);
         // the event objects are the route's own (made by the parse), so they are changed in place
         it.event.frame = null;
@@ -43,7 +47,7 @@ export class PcapRecorder {
     for (const e of inserted) {
       let w = wanted.get(e.session_id);
       if (w === undefined) {
-        w = (await this.storage.getSession(e.session_id))?.capture_pcap ?? false;
+        w = await this.capturesPcap(e.session_id);
         wanted.set(e.session_id, w);
       }
       if (!w) continue;
@@ -56,9 +60,22 @@ export class PcapRecorder {
     for (const [sid, recs] of bySession) await this.store.append(sid, recs);
   }
 
+  /** sessions known to have capture_pcap on or off (fixed when a session is created) */
+  private readonly pcapOn = new Map<string, boolean>();
+
+  private async capturesPcap(sessionId: string): Promise<boolean> {
+    const known = this.pcapOn.get(sessionId);
+    if (known !== undefined) return known;
+    const s = await this.storage.getSession(sessionId);
+    if (!s) return false;
+    if (this.pcapOn.size >= MAX_SESSIONS) this.pcapOn.clear();
+    this.pcapOn.set(sessionId, s.capture_pcap);
+    return s.capture_pcap;
+  }
+
   private recordOf(e: StoredEvent, frame: Frame | undefined): PcapRecord | null {
     if (frame) {
-      const data = Buffer.from(frame.data, 'base64');
+      const data = frameBytes(frame);
       if (data.length === 0) return null;
       return { agentId: e.agent_id, tsUs: e.ts, linkType: frame.link_type, data, origLen: frame.orig_len };
     }

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { PCAP_GLOBAL_HEADER_BYTES, PcapWriter } from '../../protocol/pcap-writer.js';
+import { PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES, PcapWriter } from '../../protocol/pcap-writer.js';
 import { fileLinkTypeFor, fitFrame } from './frames.js';
 
 export interface PcapRecord {
@@ -53,6 +53,18 @@ export interface PcapStore {
 /** Large enough for any frame the ingest schema admits (64 KB IP packet plus link header). */
 const SNAPLEN = 262_144;
 const FILE_RE = /^agent-(\d+)(?:\.lt(\d+))?\.pcap$/;
+
+/** Writes one record at `at` of `buf` as PcapWriter.record makes it (header, frame cut to SNAPLEN); returns the end. */
+function recordInto(buf: Buffer, at: number, tsUs: number, data: Buffer, origLen: number): number {
+  const caplen = Math.min(data.length, SNAPLEN);
+  const sec = Math.floor(tsUs / 1_000_000);
+  buf.writeUInt32LE(sec >>> 0, at);
+  buf.writeUInt32LE(tsUs - sec * 1_000_000, at + 4);
+  buf.writeUInt32LE(caplen, at + 8);
+  buf.writeUInt32LE(Math.max(origLen, caplen), at + 12);
+  data.copy(buf, at + PCAP_RECORD_HEADER_BYTES, 0, caplen);
+  return at + PCAP_RECORD_HEADER_BYTES + caplen;
+}
 
 export class FilePcapStore implements PcapStore {
   /** "<session>/<agent>" → link type of the agent's main file */
@@ -91,7 +103,7 @@ export class FilePcapStore implements PcapStore {
     if (records.length === 0) return;
     const dir = this.dir(sessionId);
     if (!fs.existsSync(dir)) return;
-    const out = new Map<string, { linkType: number; writer: PcapWriter; parts: Buffer[] }>();
+    const out = new Map<string, { linkType: number; records: { tsUs: number; data: Buffer; origLen: number }[]; bytes: number }>();
     for (const r of records) {
       let lt = this.mainLinkType(dir, sessionId, r.agentId);
       if (lt === null) {
@@ -108,15 +120,22 @@ export class FilePcapStore implements PcapStore {
       // the original length grows by the link header we added
       const origLen = Math.max(r.origLen + (data.length - r.data.length), data.length);
       let o = out.get(file);
-      if (!o) out.set(file, (o = { linkType: lt, writer: new PcapWriter({ linkType: lt, snaplen: SNAPLEN }), parts: [] }));
-      o.parts.push(o.writer.record(r.tsUs, data, origLen));
+      if (!o) out.set(file, (o = { linkType: lt, records: [], bytes: 0 }));
+      o.records.push({ tsUs: r.tsUs, data, origLen });
+      o.bytes += PCAP_RECORD_HEADER_BYTES + Math.min(data.length, SNAPLEN);
     }
     for (const [file, o] of out) {
       const p = path.join(dir, file);
       const fd = fs.openSync(p, 'a');
       try {
-        if (fs.fstatSync(fd).size === 0) o.parts.unshift(o.writer.header());
-        fs.writeSync(fd, Buffer.concat(o.parts));
+        // one buffer and one write per file per batch, the records laid out in place
+        const writer = new PcapWriter({ linkType: o.linkType, snaplen: SNAPLEN });
+        const head = fs.fstatSync(fd).size === 0 ? writer.header() : null;
+        const buf = Buffer.allocUnsafe((head?.length ?? 0) + o.bytes);
+        let at = 0;
+        if (head) at += head.copy(buf, 0);
+        for (const r of o.records) at = recordInto(buf, at, r.tsUs, r.data, r.origLen);
+        fs.writeSync(fd, buf, 0, at);
       } finally {
         fs.closeSync(fd);
       }

@@ -6,7 +6,7 @@
 // Ingest: statements prepared once; duplicates found by the insert itself when no cap can be reached
 // in the batch; WAL checkpoints on a worker thread (sqlite-checkpointer.ts).
 import Database from 'better-sqlite3';
-import type { Database as Db } from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import { EVENT_KINDS } from '../../core/schema/index.js';
 import type { AgentCounters, AgentSource, EventKind, SessionStatus, StoredEvent } from '../../core/schema/index.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
@@ -146,6 +146,15 @@ export class SqliteStorage implements Storage {
 
   private readonly checkpointer?: WalCheckpointer;
 
+  /** statements of the per-request paths (auth, ingest, agent liveness), prepared once */
+  private readonly prepared = new Map<string, Statement>();
+
+  private readonly stmt = (sql: string): Statement => {
+    let st = this.prepared.get(sql);
+    if (st === undefined) this.prepared.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  };
+
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     const done = new Set(
@@ -174,7 +183,7 @@ export class SqliteStorage implements Storage {
   }
 
   async getUserByTokenHash(tokenHash: string): Promise<UserRecord | null> {
-    return (this.db.prepare('SELECT * FROM users WHERE token_hash = ?').get(tokenHash) as UserRecord | undefined) ?? null;
+    return (this.stmt('SELECT * FROM users WHERE token_hash = ?').get(tokenHash) as UserRecord | undefined) ?? null;
   }
 
   async upsertUser(username: string, fields: { password_hash?: string; token_hash?: string }): Promise<UserRecord> {
@@ -223,7 +232,7 @@ export class SqliteStorage implements Storage {
   }
 
   async getAgentByTokenHash(tokenHash: string): Promise<AgentRecord | null> {
-    const r = this.db.prepare('SELECT * FROM agents WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    const r = this.stmt('SELECT * FROM agents WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     return r ? toAgent(r) : null;
   }
 
@@ -251,8 +260,8 @@ export class SqliteStorage implements Storage {
   }
 
   async touchAgent(id: number, now: number, info?: { version?: string; sources?: AgentSource[] }): Promise<void> {
-    this.db
-      .prepare('UPDATE agents SET last_seen = ?, version = COALESCE(?, version), sources = COALESCE(?, sources) WHERE id = ?')
+    this
+      .stmt('UPDATE agents SET last_seen = ?, version = COALESCE(?, version), sources = COALESCE(?, sources) WHERE id = ?')
       .run(now, info?.version ?? null, info?.sources ? JSON.stringify(info.sources) : null, id);
   }
 
@@ -273,7 +282,7 @@ export class SqliteStorage implements Storage {
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
-    const r = this.db.prepare(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as Row | undefined;
+    const r = this.stmt(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as Row | undefined;
     return r ? toSession(r) : null;
   }
 
@@ -512,7 +521,7 @@ export class SqliteStorage implements Storage {
   }
 
   async reportCounters(agentId: number, counters: AgentCounters[], _now: number): Promise<void> {
-    const upd = this.db.prepare(
+    const upd = this.stmt(
       `UPDATE session_agents SET packets_seen = ?, packets_matched = ?, events_uploaded = ?, dropped = ?,
          state = COALESCE(?, state), reason = CASE WHEN ? IS NULL THEN reason WHEN ? = 'failed' THEN ? ELSE NULL END
        WHERE session_id = ? AND agent_id = ?`,

@@ -7,6 +7,7 @@ import type {
   AgentSource,
   Criteria,
   EventKind,
+  Frame,
   IngestEvent,
   SessionStatus,
   StoredEvent,
@@ -111,6 +112,8 @@ export interface IngestItem {
    * count `bytes`); a store that keeps the event as JSON may use it instead of serializing again
    */
   body?: string;
+  /** the event's frame when the caller already took it off the event (then `event.frame` is null) */
+  frame?: Frame;
 }
 
 export interface IngestOutcome {

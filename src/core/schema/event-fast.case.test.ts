@@ -3,7 +3,7 @@
 // never accepts what zod rejects. Valid events of every kind must take the fast path.
 import { describe, expect, it } from 'vitest';
 import { ingestEventSchema } from './event.js';
-import { fastIngestEvent } from './event-fast.js';
+import { fastEventJsonWithoutFrame, fastIngestEvent, frameBytes } from './event-fast.js';
 
 const SID = 'd8e3a6b8f0c24c7a93fb';
 const FRAME = { link_type: 1, data: Buffer.from('a frame of some bytes!').toString('base64'), orig_len: 22 };
@@ -56,6 +56,9 @@ const BAD_VALUES: unknown[] = [
   { has_sdp: true, extra: 1 }, { link_type: 1, data: 'A', orig_len: 1 }, { link_type: 1, data: 'A===', orig_len: 1 },
   { link_type: 1, data: 'AA=A', orig_len: 1 }, { link_type: 1, data: 'AA A', orig_len: 1 }, { link_type: 1, data: 'AA\nA', orig_len: 1 },
   { link_type: 1, data: 'AA-_', orig_len: 1 }, { link_type: 1, data: '====', orig_len: 1 }, { link_type: 1, data: 'AAAAA=', orig_len: 1 },
+  { link_type: 1, data: 'AB==AB==', orig_len: 1 }, { link_type: 1, data: '=AAA', orig_len: 1 }, { link_type: 1, data: 'AAA\u00e9', orig_len: 1 },
+  { link_type: 1, data: 'AAAA\u0000AA=', orig_len: 1 }, { link_type: 1, data: 'AAAA====', orig_len: 1 }, { link_type: 1, data: 'AA.A', orig_len: 1 },
+  { link_type: 1, data: 'AAA-AAA=', orig_len: 1 }, { link_type: 1, data: 'AAA=AAAA', orig_len: 1 }, { link_type: 1, data: 'AAAAAAA\t', orig_len: 1 },
   { link_type: 1, data: 'A'.repeat(87_388), orig_len: 1 }, { link_type: 1, data: 'A'.repeat(87_392), orig_len: 1 },
   { link_type: -1, data: '', orig_len: 1 }, { link_type: 1, data: '', orig_len: -1 }, { link_type: 1, data: '' },
   { type: 200, fields: { k: [] } }, { type: 200, fields: { k: {} } }, { type: 200, fields: { [`k${'x'.repeat(64)}`]: 1 } },
@@ -99,8 +102,23 @@ function agree(input: unknown): 'fast' | 'slow' {
   if (!z.success) throw new Error(`fast path accepted what zod rejects: ${JSON.stringify(input)?.slice(0, 300)}: ${z.error.message.slice(0, 300)}`);
   expect(f).toStrictEqual(z.data);
   expect(JSON.stringify(f)).toBe(JSON.stringify(z.data));
+  const { frame: _frame, ...rest } = f;
+  expect(fastEventJsonWithoutFrame(f)).toBe(JSON.stringify(rest));
   return 'fast';
 }
+
+describe('frameBytes', () => {
+  it('gives the bytes of a frame the fast path checked, and decodes any other frame', () => {
+    const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff));
+    for (const n of [0, 1, 2, 3, 299, 300]) {
+      const data = bytes.subarray(0, n).toString('base64');
+      const e = fastIngestEvent({ session_id: SID, seq: 1, ts: 1, kind: 'sip', frame: { link_type: 1, data, orig_len: n } });
+      expect(e?.frame).toBeTruthy();
+      expect(frameBytes(e!.frame!).equals(bytes.subarray(0, n))).toBe(true);
+      expect(frameBytes({ link_type: 1, data, orig_len: n }).equals(bytes.subarray(0, n))).toBe(true);
+    }
+  });
+});
 
 describe('fastIngestEvent agrees with ingestEventSchema', () => {
   it.each(VALID.map((e, i) => [i, e] as const))('valid event %i takes the fast path with the same result', (_i, e) => {

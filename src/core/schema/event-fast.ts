@@ -13,9 +13,8 @@ type Obj = Record<string, unknown>;
 const KINDS: ReadonlySet<unknown> = new Set(EVENT_KINDS);
 const TRANSPORT_SET: ReadonlySet<unknown> = new Set(TRANSPORTS);
 const SESSION_ID = /^[0-9a-f]{20}$/;
-// zod's own patterns (zod/v4/core regexes.ipv4 and the base64 charset of $ZodBase64)
+// zod's own pattern (zod/v4/core regexes.ipv4); the base64 charset of $ZodBase64 is checked by decoding (frame())
 const IPV4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$/;
-const BASE64 = /^[0-9a-zA-Z+/]*={0,2}$/;
 const FRAME_DATA_MAX = Math.ceil(FRAME_MAX_BYTES / 3) * 4;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -174,9 +173,27 @@ function frame(v: unknown): Maybe<Frame | null> {
   if (!plain(v, FRAME_KEYS) || !int(v.link_type, 0, 65_535) || !int(v.orig_len, 0, 0x7fffffff)) return NO;
   const d = v.data;
   // $ZodBase64: charset, then (no whitespace, length % 4 = 0, atob) — the charset excludes whitespace and
-  // at most two trailing "=" with a length multiple of 4 is exactly what atob accepts
-  if (typeof d !== 'string' || d.length > FRAME_DATA_MAX || d.length % 4 !== 0 || !BASE64.test(d)) return NO;
-  return { link_type: v.link_type, data: d, orig_len: v.orig_len };
+  // at most two trailing "=" with a length multiple of 4 is exactly what atob accepts.
+  if (typeof d !== 'string' || d.length > FRAME_DATA_MAX || d.length % 4 !== 0) return NO;
+  // The charset is checked by decoding (the bytes are needed anyway, by the PCAP store): Node's decoder
+  // skips every character outside A–Z a–z 0–9 + / - _ and stops or skips at a "=", so with L = 4n
+  // characters ending in p "=" (p ≤ 2) it yields exactly 3n − p bytes only when the other L − p are
+  // all in that set; "-" and "_" (base64url, which zod refuses) are looked for apart.
+  const n = d.length;
+  const pad = n > 0 && d.charCodeAt(n - 1) === 61 ? (d.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
+  const bytes = Buffer.from(d, 'base64');
+  if (bytes.length !== (n >> 2) * 3 - pad || d.includes('-') || d.includes('_')) return NO;
+  const f = { link_type: v.link_type, data: d, orig_len: v.orig_len };
+  decoded.set(f, bytes);
+  return f;
+}
+
+/** the bytes of frames checked by the fast path, so they are decoded once */
+const decoded = new WeakMap<Frame, Buffer>();
+
+/** A frame's bytes: those decoded when the fast path checked it, else decoded now. */
+export function frameBytes(f: Frame): Buffer {
+  return decoded.get(f) ?? Buffer.from(f.data, 'base64');
 }
 
 /** The parsed event when it is certainly valid, else undefined (ask `ingestEventSchema`). */
@@ -223,4 +240,35 @@ export function fastIngestEvent(e: unknown): IngestEvent | undefined {
     log: l,
     frame: f,
   };
+}
+
+const q = JSON.stringify;
+const qn = (v: string | null): string => (v === null ? 'null' : q(v));
+const endpointJson = (v: Endpoint | null): string => (v === null ? 'null' : `{"ip":${q(v.ip)},"port":${v.port}}`);
+
+function sipJson(v: SipSummary | null): string {
+  if (v === null) return 'null';
+  let o = '{';
+  if (v.method !== undefined) o += `"method":${q(v.method)},`;
+  if (v.status !== undefined) o += `"status":${v.status},`;
+  if (v.reason !== undefined) o += `"reason":${q(v.reason)},`;
+  if (v.cseq_seq !== undefined) o += `"cseq_seq":${v.cseq_seq},`;
+  if (v.cseq_method !== undefined) o += `"cseq_method":${q(v.cseq_method)},`;
+  if (v.from_user !== undefined) o += `"from_user":${q(v.from_user)},`;
+  if (v.to_user !== undefined) o += `"to_user":${q(v.to_user)},`;
+  return `${o}"has_sdp":${v.has_sdp}}`;
+}
+
+/**
+ * `JSON.stringify` of an event made by `fastIngestEvent` without its `frame` key, character for
+ * character (event-fast.case.test.ts checks it), made by hand for the hot keys: about 3× faster than
+ * the generic serializer on the usual events. Only for events fastIngestEvent returned (their key
+ * order is the one written here); others go through JSON.stringify.
+ */
+export function fastEventJsonWithoutFrame(e: IngestEvent): string {
+  return (
+    `{"session_id":${q(e.session_id)},"seq":${e.seq},"ts":${e.ts},"kind":${q(e.kind)},"transport":${qn(e.transport)},` +
+    `"src":${endpointJson(e.src)},"dst":${endpointJson(e.dst)},"call_id":${qn(e.call_id)},"sip":${sipJson(e.sip)},` +
+    `"payload":${qn(e.payload)},"rtp":${q(e.rtp)},"rtcp":${q(e.rtcp)},"stats":${q(e.stats)},"log":${q(e.log)}}`
+  );
 }

@@ -132,4 +132,41 @@ describe('POST /api/ingest', () => {
     expect(denied.status).toBe(403);
     expect(denied.body.error?.message).toContain('disabled');
   });
+
+  it('POST /api/ingest is parsed with plain JSON.parse, yet "__proto__" and "constructor" keys pollute nothing: they are refused or rejected, never merged', async () => {
+    const a = await c.addAgent('a');
+    const id = await c.newSession({ criteria: { from: '1' }, agent_ids: [1] });
+    const post = (payload: string) =>
+      c.app.inject({ method: 'POST', url: '/api/ingest', headers: { ...bearer(a.token), 'content-type': 'application/json' }, payload });
+    const good = JSON.stringify(sipEvent(id, 1, { frame: { link_type: 1, data: 'AAAA', orig_len: 3 } }));
+    // at the top of the body: an unknown field → 400, as for any unknown field
+    for (const key of ['__proto__', 'constructor']) {
+      const r = await post(`{"events":[${good}],"${key}":{"polluted":1,"prototype":{"polluted":1}}}`);
+      expect(r.statusCode).toBe(400);
+    }
+    // inside an event or a nested object: that event is rejected as invalid, the others are stored
+    const bad = [
+      `{"__proto__":{"polluted":1},${good.slice(1)}`,
+      `${good.slice(0, -1)},"constructor":{"prototype":{"polluted":1}}}`,
+      good.replace('"sip":{', '"sip":{"__proto__":{"polluted":1},'),
+      good.replace('"frame":{', '"frame":{"__proto__":{"polluted":1},'),
+    ];
+    const r = await post(`{"events":[${good},${bad.join(',')}]}`);
+    expect(r.statusCode).toBe(200);
+    expect(r.json().accepted).toBe(1);
+    expect(r.json().rejected.map((x: { index: number; reason: string }) => [x.index, x.reason.split(':')[0]])).toEqual([
+      [1, 'invalid'],
+      [2, 'invalid'],
+      [3, 'invalid'],
+      [4, 'invalid'],
+    ]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    const events = (await get(`/api/sessions/${id}/events`)).json().events as Record<string, unknown>[];
+    expect(events).toHaveLength(1);
+    expect(Object.getPrototypeOf(events[0])).toBe(Object.prototype);
+    expect(events[0]).not.toHaveProperty('polluted');
+    // malformed JSON is a 400, as from the safe parser
+    expect((await post('{"events":[')).statusCode).toBe(400);
+  });
 });
