@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../protocol/pcap-writer.js';
 import { Agent } from '../agent.js';
 import { IngestServer, waitFor } from '../testing/ingest-server.js';
-import { LiveSource } from './live.js';
+import { LiveSource, OUTPUT_BUFFER_BYTES } from './live.js';
 
 const TOKEN = 'live-test-token-0123456789';
 const UAS_PORT = 5092;
@@ -140,6 +140,17 @@ describe('live capture on lo with sipp', () => {
     const rows = out.trim().split('\n').map((l) => l.split('\t'));
     expect(rows.map((r) => r[0])).toEqual(Array(6).fill('live-3@tunaio'));
     expect(rows.map((r) => r[1])).toEqual(['INVITE', 'INVITE', 'INVITE', 'ACK', 'BYE', 'BYE']);
+  });
+
+  it("raises the send buffer of tcpdump's output socket, so a busy agent does not make tcpdump block (and the kernel drop)", () => {
+    const pid = (agent.sources[0] as unknown as { child: { pid: number } }).child.pid;
+    // the process is tcpdump itself (perl exec'd it), and its stdout socket has the large buffer
+    expect(execFileSync('cat', [`/proc/${pid}/comm`]).toString().trim()).toBe('tcpdump');
+    const ss = execFileSync('ss', ['-xmp']).toString();
+    const line = ss.split('\n').find((l) => l.includes(`pid=${pid},fd=1)`));
+    expect(line, ss.slice(0, 2000)).toBeDefined();
+    const tb = Number(/skmem:\([^)]*\btb(\d+)/.exec(line!)?.[1]);
+    expect(tb).toBeGreaterThanOrEqual(OUTPUT_BUFFER_BYTES);
   });
 
   it('reports kernel drop counters from tcpdump (SIGUSR1)', async () => {
