@@ -231,7 +231,11 @@ class Reader implements CaptureReader {
 
   private readonly cur = new ReaderRecord(0, 0, 0, 0, 0, 0, 0, 0, Buffer.alloc(0), 0);
 
-  /** pcapRecords for pushEach: one reused record object, no array. */
+  /**
+   * The hot loop for classic pcap: whole records straight out of the chunk, header fields read
+   * byte-wise, handed to `fn` as one reused record object (no allocation per packet). Returns the
+   * offset of the first incomplete record.
+   */
   private pcapEach(b: Buffer, off: number, len: number, fn: (rec: ReaderRecord) => void): number {
     const le = this.le;
     const ns = this.ns;
@@ -255,28 +259,9 @@ class Reader implements CaptureReader {
     return off;
   }
 
-  /**
-   * The hot loop for classic pcap: whole records straight out of the chunk, header fields read
-   * byte-wise. Returns the offset of the first incomplete record.
-   */
+  /** Classic pcap records of the chunk as kept objects (push()); returns the offset of the first incomplete record. */
   private pcapRecords(b: Buffer, off: number, len: number, out: CaptureRecord[]): number {
-    const le = this.le;
-    const ns = this.ns;
-    const linkType = this.linkType;
-    const max = this.maxRecord;
-    while (len - off >= 16) {
-      const sec = le ? (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16)) + b[off + 3] * 0x1000000 : b[off] * 0x1000000 + ((b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]);
-      const frac = le ? (b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16)) + b[off + 7] * 0x1000000 : b[off + 4] * 0x1000000 + ((b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]);
-      const caplen = le ? (b[off + 8] | (b[off + 9] << 8) | (b[off + 10] << 16)) + b[off + 11] * 0x1000000 : b[off + 8] * 0x1000000 + ((b[off + 9] << 16) | (b[off + 10] << 8) | b[off + 11]);
-      if (caplen > max) return off; // the generic path reports it
-      if (len - off - 16 < caplen) return off;
-      const origLen = le ? (b[off + 12] | (b[off + 13] << 8) | (b[off + 14] << 16)) + b[off + 15] * 0x1000000 : b[off + 12] * 0x1000000 + ((b[off + 13] << 16) | (b[off + 14] << 8) | b[off + 15]);
-      const nsec = ns ? frac : frac * 1000;
-      out.push(new ReaderRecord(++this.frame, linkType, sec * 1_000_000 + (ns ? Math.floor(frac / 1000) : frac), sec, nsec, caplen, origLen, 0, b, off + 16));
-      off += 16 + caplen;
-      this.fileOff += 16 + caplen;
-    }
-    return off;
+    return this.pcapEach(b, off, len, (rec) => out.push(rec.clone()));
   }
 
   /**
