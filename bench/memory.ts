@@ -378,7 +378,7 @@ export const memoryBench: SystemBenchmark = {
     );
     notes.push('');
     notes.push(
-      `Why ${SESSIONS} sessions: the engine keeps at most 10 000 dialogs per session (maxDialogsPerSession, src/core/match/engine.ts) and \`tunaio agent\` has no flag or config for it or for maxDialogs (src/agent/capture-manager.ts builds the MatchEngine with neither); the total (100 000, the engine default) is what is measured here.`,
+      `Why ${SESSIONS} sessions: the agent tracks at most 10 000 dialogs per session and 100 000 in all by default (\`--max-dialogs-per-session\`, \`--max-dialogs\`); ${SESSIONS} sessions of 10 000 measure the default total without changing a limit.`,
     );
     notes.push('');
     notes.push(`Checked (each run): ${agentRuns.map((r) => r.checks.join('; ')).join(' | ')}.`);

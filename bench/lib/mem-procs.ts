@@ -89,7 +89,8 @@ export async function startAgent(
     o.spool,
   ];
   const c = kids.add(
-    spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', ...args], {
+    // BENCH_MEMORY_AGENT_FLAGS: extra node flags for the agent (trying V8 settings while developing)
+    spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', ...(process.env.BENCH_MEMORY_AGENT_FLAGS ?? '').split(' ').filter(Boolean), ...args], {
       cwd: o.cwd,
       env: { ...process.env, TUNAIO_TOKEN: o.token, NODE_OPTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],

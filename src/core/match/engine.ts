@@ -178,24 +178,77 @@ class SessionState {
   }
 }
 
-interface SideMedia {
-  endpoints: Endpoint[];
-}
+/**
+ * A media address as a table key: IPv4 as a number (address × 65536 + port, exact below 2^53),
+ * anything else as "ip|port" text in the normalized form (normIp).
+ */
+type MediaKey = number | string;
 
-/** One dialog's claim on a media address: which side offered it, and how recent that SDP is. */
-interface Claim {
-  d: Dialog;
-  side: string;
+/**
+ * One side of a dialog's media (one UA and hop, see learnMedia) and its claim on the addresses its
+ * latest SDP offered: the table of media addresses maps each key to the sides claiming it.
+ */
+interface Side {
+  readonly d: Dialog;
+  /** textHash of "tag|sender ip" (a collision needs two sides of one dialog to agree on 30 bits) */
+  readonly key: number;
+  /**
+   * the media addresses of its SDP (the same key values as in the table): the first two in fields
+   * (RTP and RTCP of one m= line, the common case), the others in `more` (no array per side then)
+   */
+  readonly e0: MediaKey | undefined;
+  readonly e1: MediaKey | undefined;
+  readonly more: readonly MediaKey[] | null;
   /** order of the SDP that made the claim (engine-wide, increasing) */
-  seq: number;
+  readonly seq: number;
 }
 
+type Codec = { codec: string; clockRate: number };
+/** payload type → codec; shared by the dialogs that negotiated the same table, never mutated */
+type PayloadTable = ReadonlyMap<number, Codec>;
+
+const NO_PAYLOADS: PayloadTable = new Map();
+const NO_STREAMS: RtpStream[] = [];
+const NO_SIDES: Side[] = [];
+
+// Per dialog only what differs between dialogs: sides in an exact-size array (1–2 usually), the
+// payload table and codec entries shared through small intern tables, streams made on the first one.
 class DialogMedia {
-  sides = new Map<string, SideMedia>();
-  payloads = new Map<number, { codec: string; clockRate: number }>();
+  sides: Side[] = NO_SIDES;
+  payloads: PayloadTable = NO_PAYLOADS;
   ptimeMs: number | undefined;
-  streams: RtpStream[] = [];
+  streams: RtpStream[] = NO_STREAMS;
   other = 0;
+}
+
+/** Intern tables (bounded: once full, new entries are simply not shared). */
+const INTERN_MAX = 4096;
+const codecs = new Map<string, Codec>();
+const payloadTables = new Map<string, PayloadTable>();
+
+function internCodec(c: Codec): Codec {
+  const k = `${c.codec}/${c.clockRate}`;
+  const got = codecs.get(k);
+  if (got !== undefined) return got;
+  const fresh = { codec: own(c.codec), clockRate: c.clockRate };
+  if (codecs.size < INTERN_MAX) codecs.set(own(k), fresh);
+  return fresh;
+}
+
+/** `base` with `add`'s entries over it, as a shared table */
+function mergePayloads(base: PayloadTable, add: ReadonlyMap<number, Codec>): PayloadTable {
+  const merged = new Map(base);
+  for (const [pt, c] of add) merged.set(pt, internCodec(c));
+  const pts = [...merged.keys()].sort((a, b) => a - b);
+  let k = '';
+  for (const pt of pts) {
+    const c = merged.get(pt)!;
+    k += `${pt} ${c.codec}/${c.clockRate};`;
+  }
+  const got = payloadTables.get(k);
+  if (got !== undefined) return got;
+  if (payloadTables.size < INTERN_MAX) payloadTables.set(own(k), merged);
+  return merged;
 }
 
 class Dialog {
@@ -203,7 +256,7 @@ class Dialog {
   kind: Kind;
   createdBy: string | undefined;
   initiatorTag: string | undefined;
-  sessions: SessionState[] = [];
+  sessions: SessionState[] = NO_SESSIONS;
   state: St = St.Active;
   confirmed = false;
   notifyTerminated = false;
@@ -211,7 +264,7 @@ class Dialog {
   prev: Dialog | null = null;
   next: Dialog | null = null;
   media: DialogMedia | null = null;
-  /** asciiHash of the Call-ID's bytes (-1 when not ASCII), and the next dialog with the same hash */
+  /** asciiHash of the Call-ID's bytes & HASH_MASK (-1 when not ASCII), and the next dialog with the same hash */
   readonly hash: number;
   sameHash: Dialog | null = null;
   constructor(callId: string, kind: Kind) {
@@ -220,6 +273,15 @@ class Dialog {
     this.kind = kind;
   }
 }
+
+/** shared by every dialog without a session; never mutated (dialogs get fresh exact-size arrays) */
+const NO_SESSIONS: SessionState[] = [];
+
+const without = <T>(list: T[], i: number): T[] => {
+  const out = new Array<T>(list.length - 1);
+  for (let j = 0, k = 0; j < list.length; j++) if (j !== i) out[k++] = list[j];
+  return out;
+};
 
 const DIALOG_METHODS_INVITE = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'PRACK', 'UPDATE', 'INFO']);
 const DIALOG_METHODS_SUBSCRIBE = new Set(['SUBSCRIBE', 'NOTIFY', 'REFER']);
@@ -230,9 +292,25 @@ const DIALOG_METHODS_SUBSCRIBE = new Set(['SUBSCRIBE', 'NOTIFY', 'REFER']);
  * header block (about 1 KB) for as long as the dialog lives (measured: 100 k 30-char slices of 2 KB
  * texts kept 219 MB; copies keep almost nothing). Strings under 13 chars are never slices.
  */
-const own = (s: string): string => (s.length < 13 ? s : (' ' + s).slice(1));
+function own(s: string): string {
+  if (s.length < 13) return s;
+  // Re-made from bytes: a fresh sequential string. ('' + s, (' ' + s).slice(1) and the like give a
+  // cons or sliced string that still points into the source.)
+  let latin1 = true;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0xff) {
+      latin1 = false;
+      break;
+    }
+  }
+  if (!latin1) return Buffer.from(s, 'utf8').toString('utf8');
+  if (scratch.length < s.length) scratch = Buffer.allocUnsafe(Math.max(s.length, 2 * scratch.length));
+  const n = scratch.write(s, 0, 'latin1');
+  return scratch.toString('latin1', 0, n);
+}
+let scratch = Buffer.allocUnsafe(256);
 
-/** asciiHash of a string's UTF-8 bytes: the same value, without encoding it (-1 when not ASCII). */
+/** asciiHash of a string's UTF-8 bytes & HASH_MASK, without encoding it (-1 when not ASCII). */
 function asciiStringHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
@@ -240,8 +318,24 @@ function asciiStringHash(s: string): number {
     if (c >= 0x80) return -1;
     h = Math.imul(h ^ c, 0x01000193);
   }
-  return h >>> 0;
+  return (h >>> 0) & HASH_MASK;
 }
+
+/** hashes kept as small integers (V8 Smis): a 32-bit value would be a heap number per dialog and key */
+const HASH_MASK = 0x3fffffff;
+
+/** a hash of any string as a small integer */
+function textHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0) & HASH_MASK;
+}
+
+/** one string per method name (a dialog keeps the name of the request that created it) */
+const METHOD_NAMES = new Map(
+  ['INVITE', 'SUBSCRIBE', 'REFER', 'REGISTER', 'OPTIONS', 'MESSAGE', 'NOTIFY', 'PUBLISH', 'INFO', 'UPDATE', 'PRACK', 'BYE', 'ACK', 'CANCEL'].map((m) => [m, m]),
+);
+const methodName = (m: string | undefined): string | undefined => (m === undefined ? undefined : (METHOD_NAMES.get(m) ?? own(m)));
 
 const kindOf = (method: string | undefined): Kind => {
   if (method === undefined) return Kind.Unknown;
@@ -281,13 +375,14 @@ export class MatchEngine {
   private head: Dialog | null = null; // most recently active
   private tail: Dialog | null = null;
   private readonly scheduled = new Set<Dialog>();
+  /** dialogs with RTP streams (stream summaries) */
   private readonly mediaDialogs = new Set<Dialog>();
   /**
-   * port → ip → claims: media endpoints learned from SDP, keyed by port first so a miss costs no
-   * string. Several dialogs may claim one address (a UAS answering every call from one port, a port
-   * handed out again while the previous call lingers).
+   * media address (mediaKey) → the side claiming it, or the sides when several do: media endpoints
+   * learned from SDP. Several dialogs may claim one address (a UAS answering every call from one
+   * port, a port handed out again while the previous call lingers); one claim is the common case.
    */
-  private readonly mediaByPort = new Map<number, Map<string, Claim[]>>();
+  private readonly mediaAt = new Map<MediaKey, Side | Side[]>();
   private sdpSeq = 0;
   private readonly orientation = new Map<string, string>();
   private identitySessions = 0;
@@ -355,7 +450,7 @@ export class MatchEngine {
       const i = d.sessions.indexOf(s);
       if (i < 0) continue;
       if (s.captureRtp && d.media !== null) this.emitStats(d, true, [s.id]);
-      d.sessions.splice(i, 1);
+      d.sessions = without(d.sessions, i);
       if (d.sessions.length === 0) this.dropDialog(d, false);
     }
     this.sessions = this.sessions.filter((x) => x !== s);
@@ -414,7 +509,7 @@ export class MatchEngine {
   /** End of input (filter) or shutdown: final summaries of every stream still tracked. */
   flush(): void {
     for (const d of this.mediaDialogs) this.emitStats(d, true, undefined);
-    for (const d of this.mediaDialogs) if (d.media !== null) d.media.streams = [];
+    for (const d of this.mediaDialogs) if (d.media !== null) d.media.streams = NO_STREAMS;
   }
 
   // ---- input ----------------------------------------------------------------------------------
@@ -428,7 +523,7 @@ export class MatchEngine {
   mayTake(buf: Buffer, off: number, end: number): boolean {
     if (off >= end) return false;
     const b0 = buf[off];
-    if (this.mediaByPort.size > 0 && (b0 < 0x41 || b0 > 0x7a)) return true;
+    if (this.mediaAt.size > 0 && (b0 < 0x41 || b0 > 0x7a)) return true;
     return b0 > 0x20 && b0 < 0x7f && sipStartAt(buf, off, end);
   }
 
@@ -444,7 +539,7 @@ export class MatchEngine {
     if (b0 === undefined) return null;
     // SIP starts with a method token or "SIP/2.0" (a letter); RTP/RTCP (128–191), STUN (0–3) and
     // DTLS (20–63) never do (RFC 7983 §7).
-    if (this.mediaByPort.size > 0 && (b0 < 0x41 || b0 > 0x7a)) {
+    if (this.mediaAt.size > 0 && (b0 < 0x41 || b0 > 0x7a)) {
       const d = this.mediaDialog(meta);
       if (d !== null) return this.onMedia(d, meta, payload);
       return null;
@@ -487,8 +582,9 @@ export class MatchEngine {
   private trackedCallId(payload: Buffer): boolean {
     const sp = this.span;
     if (!rawCallIdSpan(payload, sp)) return false;
-    const h = asciiHash(payload, sp.start, sp.end);
-    if (h < 0) return this.dialogs.has(payload.toString('utf8', sp.start, sp.end));
+    const raw = asciiHash(payload, sp.start, sp.end);
+    if (raw < 0) return this.dialogs.has(payload.toString('utf8', sp.start, sp.end));
+    const h = raw & HASH_MASK;
     const len = sp.end - sp.start;
     for (let d: Dialog | null = this.byHash.get(h) ?? null; d !== null; d = d.sameHash) {
       // an ASCII Call-ID (hash >= 0): one char per byte, compared without a Buffer per dialog
@@ -623,10 +719,7 @@ export class MatchEngine {
         const cache = this.orientation;
         if (!cache.has(callId)) {
           const tag = headerTag(msg.header('from'));
-          if (tag !== undefined) {
-            if (cache.size >= this.opts.orientationCacheSize) cache.delete(cache.keys().next().value as string);
-            cache.set(own(callId), own(tag));
-          }
+          if (tag !== undefined) this.remember(own(callId), own(tag));
         }
       }
       return;
@@ -637,15 +730,24 @@ export class MatchEngine {
     v.reversed = tag !== undefined && tag !== initiator;
   }
 
+  private remember(callId: string, tag: string): void {
+    const cache = this.orientation;
+    if (cache.size >= this.opts.orientationCacheSize) cache.delete(cache.keys().next().value as string);
+    cache.set(callId, tag);
+  }
+
   private openDialog(callId: string, msg: SipMessage, v: MessageView): Dialog {
     const method = msg.isRequest ? msg.method : msg.cseq?.method;
     const d = new Dialog(callId, kindOf(method));
     if (v.isInitialRequest && msg.method !== 'CANCEL' && msg.method !== 'ACK') {
-      d.createdBy = msg.method;
+      d.createdBy = methodName(msg.method);
       const tag = headerTag(msg.header('from'));
       d.initiatorTag = tag === undefined ? undefined : own(tag);
+      // the dialog holds the initiator now; the cache gets it back when the dialog is dropped
+      this.orientation.delete(callId);
     } else {
       d.initiatorTag = this.orientation.get(callId);
+      if (d.initiatorTag !== undefined) this.orientation.delete(callId);
       // Joined at an in-dialog request: the dialog is established, so a failed re-INVITE must not
       // end it. Joined at a response, it is unknown (it may answer the initial INVITE).
       if (msg.isRequest && v.toTag !== null) d.confirmed = true;
@@ -673,7 +775,7 @@ export class MatchEngine {
         if (x === d) continue;
         const i = x.sessions.indexOf(s);
         if (i < 0) continue;
-        x.sessions.splice(i, 1);
+        x.sessions = without(x.sessions, i);
         s.dialogs--;
         s.counters.evicted++;
         this.counters.dialogsEvicted++;
@@ -681,7 +783,8 @@ export class MatchEngine {
         break;
       }
     }
-    d.sessions.push(s);
+    // exact-size arrays: a pushed-to empty array reserves 17 slots (≈ 90 B per dialog)
+    d.sessions = d.sessions.length === 0 ? [s] : [...d.sessions, s];
     s.dialogs++;
     s.counters.dialogs++;
   }
@@ -713,7 +816,7 @@ export class MatchEngine {
           d.confirmed = false;
         }
         d.kind = kindOf(m);
-        if (d.createdBy === undefined) d.createdBy = m;
+        if (d.createdBy === undefined) d.createdBy = methodName(m);
         // An unanswered request goes away after the transaction timeout; an established dialog stays.
         if (!d.confirmed) this.schedule(d, now + o.transactionTimeoutUs);
       } else if (m === 'BYE') {
@@ -781,7 +884,7 @@ export class MatchEngine {
     if (this.dialogs.get(d.callId) !== d) return;
     if (d.media !== null) {
       if (final || d.sessions.length > 0) this.emitStats(d, true, undefined);
-      for (const [key, side] of d.media.sides) this.unbind(d, key, side.endpoints);
+      for (const side of d.media.sides) this.unbind(side);
       this.mediaDialogs.delete(d);
     }
     this.dialogs.delete(d.callId);
@@ -802,8 +905,10 @@ export class MatchEngine {
     }
     this.scheduled.delete(d);
     this.unlink(d);
+    // Its later messages (after an eviction, a late BYE) are still oriented by the initiator's tag.
+    if (this.identitySessions > 0 && d.initiatorTag !== undefined && !this.orientation.has(d.callId)) this.remember(d.callId, d.initiatorTag);
     for (const s of d.sessions) s.dialogs--;
-    d.sessions = [];
+    d.sessions = NO_SESSIONS;
   }
 
   // ---- media ----------------------------------------------------------------------------------
@@ -817,48 +922,54 @@ export class MatchEngine {
     if (ct === undefined || !/application\/sdp/i.test(ct)) return;
     const sdp = sdpMedia(msg.body);
     const media = (d.media ??= new DialogMedia());
-    this.mediaDialogs.add(d);
-    for (const [pt, p] of sdp.payloads) media.payloads.set(pt, p);
+    if (sdp.payloads.size > 0) media.payloads = mergePayloads(media.payloads, sdp.payloads);
     if (sdp.ptimeMs !== undefined) media.ptimeMs = sdp.ptimeMs;
     // One side per UA and hop: the sender's tag (From-tag on requests, To-tag on responses) and the
     // sender's address, so a proxy's copy with media-relay addresses (rtpengine) does not hide the
     // UA's own. A new offer or answer from that side (re-INVITE, UPDATE) replaces its addresses.
     const tag = msg.isRequest ? headerTag(msg.header('from')) : (v.toTag ?? undefined);
-    const side = own(tag !== undefined ? `${tag}|${meta.src.ip}` : `|${meta.src.ip}|${meta.src.port}`);
-    const old = media.sides.get(side);
-    if (old !== undefined) this.unbind(d, side, old.endpoints);
-    const endpoints = sdp.endpoints.map((e) => ({ ...e, ip: own(e.ip) }));
-    sdp.endpoints = endpoints;
-    media.sides.set(side, { endpoints });
-    const seq = ++this.sdpSeq;
+    const key = textHash(tag !== undefined ? `${tag}|${meta.src.ip}` : `|${meta.src.ip}|${meta.src.port}`);
+    const sides = media.sides;
+    let at = -1;
+    for (let i = 0; i < sides.length; i++) if (sides[i].key === key) at = i;
+    if (at >= 0) this.unbind(sides[at]);
+    const eps: MediaKey[] = [];
     for (const e of sdp.endpoints) {
-      let m = this.mediaByPort.get(e.port);
-      if (m === undefined) this.mediaByPort.set(e.port, (m = new Map()));
-      const ip = normIp(e.ip);
-      const list = m.get(ip);
-      const claim: Claim = { d, side, seq };
-      if (list === undefined) m.set(ip, [claim]);
-      else list.push(claim);
+      const k = mediaKey(e.ip, e.port);
+      if (!eps.includes(k)) eps.push(typeof k === 'string' ? own(k) : k);
+    }
+    const side: Side = { d, key, seq: ++this.sdpSeq, e0: eps[0], e1: eps[1], more: eps.length > 2 ? eps.slice(2) : null };
+    if (at >= 0) {
+      const next = sides.slice();
+      next[at] = side;
+      media.sides = next;
+    } else {
+      media.sides = sides.length === 0 ? [side] : [...sides, side];
+    }
+    for (let i = 0, k = side.e0; k !== undefined; k = keyOf(side, ++i)) {
+      const cur = this.mediaAt.get(k);
+      if (cur === undefined) this.mediaAt.set(k, side);
+      else if (Array.isArray(cur)) cur.push(side);
+      else this.mediaAt.set(k, [cur, side]);
     }
   }
 
-  private unbind(d: Dialog, side: string, endpoints: Endpoint[]): void {
-    for (const e of endpoints) {
-      const m = this.mediaByPort.get(e.port);
-      if (m === undefined) continue;
-      const ip = normIp(e.ip);
-      const list = m.get(ip);
-      if (list === undefined) continue;
-      for (let i = list.length - 1; i >= 0; i--) if (list[i].d === d && list[i].side === side) list.splice(i, 1);
-      if (list.length === 0) m.delete(ip);
-      if (m.size === 0) this.mediaByPort.delete(e.port);
+  private unbind(side: Side): void {
+    for (let i = 0, k = side.e0; k !== undefined; k = keyOf(side, ++i)) {
+      const cur = this.mediaAt.get(k);
+      if (cur === undefined) continue;
+      if (cur === side) {
+        this.mediaAt.delete(k);
+      } else if (Array.isArray(cur)) {
+        const rest = cur.filter((x) => x !== side);
+        if (rest.length === 0) this.mediaAt.delete(k);
+        else this.mediaAt.set(k, rest.length === 1 ? rest[0] : rest);
+      }
     }
   }
 
-  private claimsAt(ep: Endpoint): Claim[] | undefined {
-    const m = this.mediaByPort.get(ep.port);
-    if (m === undefined) return undefined;
-    return m.get(ep.ip) ?? m.get(normIp(ep.ip));
+  private claimsAt(ep: Endpoint): Side | Side[] | undefined {
+    return this.mediaAt.get(mediaKey(ep.ip, ep.port));
   }
 
   // The dialog a media packet belongs to. A dialog whose SDP names both the source and the
@@ -878,17 +989,20 @@ export class MatchEngine {
       const here = pass === 0 ? atDst : atSrc;
       const there = pass === 0 ? atSrc : atDst;
       if (here === undefined) continue;
-      for (let i = 0; i < here.length; i++) {
-        const c = here[i];
+      const hn = Array.isArray(here) ? here.length : 1;
+      for (let i = 0; i < hn; i++) {
+        const c = Array.isArray(here) ? here[i] : here;
         const d = c.d;
         if (this.expired(d)) continue;
         let seq = c.seq;
         let full = false;
         if (there !== undefined) {
-          for (let j = 0; j < there.length; j++) {
-            if (there[j].d === d) {
+          const tn = Array.isArray(there) ? there.length : 1;
+          for (let j = 0; j < tn; j++) {
+            const t = Array.isArray(there) ? there[j] : there;
+            if (t.d === d) {
               full = true;
-              if (there[j].seq > seq) seq = there[j].seq;
+              if (t.seq > seq) seq = t.seq;
             }
           }
         }
@@ -986,7 +1100,8 @@ export class MatchEngine {
     }
     if (list.length >= this.opts.maxStreamsPerDialog) return null;
     const s = new RtpStream(ssrc, meta.src.ip, meta.src.port, meta.dst.ip, meta.dst.port);
-    list.push(s);
+    media.streams = list.length === 0 ? [s] : [...list, s];
+    this.mediaDialogs.add(d); // the dialogs with streams: the ones stream summaries are made for
     return s;
   }
 
@@ -1005,12 +1120,46 @@ export class MatchEngine {
 
 const sidesWithMedia = (m: DialogMedia): number => {
   let n = 0;
-  for (const side of m.sides.values()) if (side.endpoints.length > 0) n++;
+  for (const side of m.sides) if (side.e0 !== undefined) n++;
   return n;
 };
 
 // Dissectors may print IPv4-mapped IPv6 for IPv4 peers, SDP never does: compare in one form.
 const normIp = (ip: string): string => (ip.startsWith('::ffff:') && ip.indexOf('.') > 0 ? ip.slice(7) : ip.toLowerCase());
+
+/** a side's i-th media address (undefined past the last) */
+const keyOf = (side: Side, i: number): MediaKey | undefined =>
+  i === 0 ? side.e0 : i === 1 ? side.e1 : side.more !== null && i - 2 < side.more.length ? side.more[i - 2] : undefined;
+
+/** A dotted-quad IPv4 address read from `s` at `from` as a number, -1 when it is not one. */
+function ipv4At(s: string, from: number): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      part = part * 10 + (c - 0x30);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (c === 0x2e && digits > 0 && dots < 3) {
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return n * 256 + part;
+}
+
+/** The table key of a media address (see MediaKey). */
+function mediaKey(ip: string, port: number): MediaKey {
+  const v4 = ipv4At(ip, ip.startsWith('::ffff:') ? 7 : 0);
+  return v4 >= 0 ? v4 * 65536 + port : `${normIp(ip)}|${port}`;
+}
 
 function sameCriteria(a: Readonly<Criteria>, b: Criteria): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof Criteria>;
