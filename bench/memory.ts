@@ -38,7 +38,7 @@ const P_NOBODY = 5404; // the SSE run's agent URL: nothing listens there
 // BENCH_MEMORY_DIALOGS: a smaller count while developing (the figures of record use 100 000)
 const DIALOGS = Number(process.env.BENCH_MEMORY_DIALOGS ?? 100_000);
 const CHECKPOINTS = [DIALOGS / 4, DIALOGS / 2, DIALOGS].map(Math.round);
-const SESSIONS = 10; // engine: 10 000 dialogs per session at most (not configurable in `tunaio agent`)
+export const SESSIONS = 10; // the agent's default --max-dialogs-per-session is 10 000
 const MSGS_PER_DIALOG = 5;
 const RATE_PPS = 12_000; // HEP packets/s cap
 const RXQ_MAX = 1 << 20; // bytes waiting in the agent's socket before we pause
@@ -48,12 +48,12 @@ const SSE_RATE = 50;
 const HEAP_CLASSES = ['CaptureManager', 'MatchEngine', 'Dialog', 'DialogMedia', 'Uploader'];
 const AGENT_TOKEN = 'bench-memory-agent-token-0123456789abcdef';
 
-const sessionNumber = (k: number): string => `4930155500${k}`;
+export const sessionNumber = (k: number): string => `4930155500${k}`;
 
 // ---- HEP traffic -------------------------------------------------------------------------------
 
 /** the 5 SIP messages of dialog i (caller → callee via 10.0.0.1 → 10.0.0.2), media per dialog unique */
-function dialogMessages(i: number): { req: boolean; text: string }[] {
+export function dialogMessages(i: number): { req: boolean; text: string }[] {
   const from = sessionNumber(i % SESSIONS);
   const to = `49302${String(i).padStart(6, '0')}`;
   const cid = `mem-${i}-a84b4c76e66710@bench.invalid`;
