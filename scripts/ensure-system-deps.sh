@@ -13,6 +13,8 @@ have sngrep || need+=(sngrep)
 [ -x /usr/lib/chromium/chromium ] || need+=(chromium)
 [ -e /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
 have ip || need+=(iproute2)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
+have haproxy || need+=(haproxy)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
