@@ -1,13 +1,12 @@
 // Builds the command center: storage, hub, lifecycle, retention, and the Fastify app with its
 // plugins, error handling, auth and routes. No listening and no environment here (see index.ts).
-import fs from 'node:fs';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import { pino } from 'pino';
 import { resolveConfig } from './config.js';
 import type { CenterConfig, ResolvedConfig } from './config.js';
-import { dbFile, pcapRoot, serialRunner } from './context.js';
+import { dbFile, pcapRoot, secureDataDir, serialRunner } from './context.js';
 import type { CenterContext } from './context.js';
 import { openSqliteStorage } from './storage/sqlite.js';
 import type { Storage } from './storage/types.js';
@@ -20,6 +19,7 @@ import { bootstrapAdmin } from './auth/bootstrap.js';
 import type { BootstrapCredentials } from './auth/bootstrap.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerAuth } from './http/auth.js';
+import { MAX_PATH_SEGMENT, frameworkErrors, registerHardening, requestSerializer } from './http/hardening.js';
 import { sessionRoutes } from './routes/sessions/routes.js';
 import { agentRoutes } from './routes/agents/routes.js';
 import { ingestRoutes } from './routes/ingest/routes.js';
@@ -47,9 +47,11 @@ export interface Center {
 
 export async function createCenter(input: CenterConfig): Promise<Center> {
   const config = resolveConfig(input);
-  fs.mkdirSync(pcapRoot(config.dataDir), { recursive: true });
+  secureDataDir(config.dataDir, input.storage === undefined);
   const storage = input.storage ?? openSqliteStorage(dbFile(config.dataDir));
-  const logger = pino({ level: config.logLevel, base: { service: 'tunaio-center' } });
+  // request URLs are logged with share tokens redacted (http/hardening.ts)
+  const logOptions = { level: config.logLevel, base: { service: 'tunaio-center' }, serializers: { req: requestSerializer } };
+  const logger = config.logDestination ? pino(logOptions, config.logDestination) : pino(logOptions);
   const onError = (err: unknown): void => logger.error({ err }, 'background job failed');
   const hub = new Hub();
   const lifecycle = new SessionLifecycle(storage, hub, config.now, config.sweepIntervalSeconds * 1000, onError);
@@ -94,6 +96,8 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
+    frameworkErrors,
   });
   await app.register(cookie);
   // An empty body with a JSON content type (fetch clients that always set it, e.g. on DELETE or
@@ -123,6 +127,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     parseJson(req, text, done);
   });
   registerErrorHandling(app);
+  registerHardening(app);
   registerAuth(app, ctx);
   app.addHook('onResponse', async (req, reply) => {
     ctx.metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });

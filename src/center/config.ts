@@ -37,6 +37,8 @@ export interface CenterConfig {
   scryptLog2N?: number;
   /** pino level; 'silent' in tests */
   logLevel?: string;
+  /** where log lines go instead of stdout (tests that read the log) */
+  logDestination?: { write(line: string): void };
   /** clock in epoch ms, for tests of expiry and retention */
   now?: () => number;
   /** a storage to use instead of SQLite under dataDir (another backend, or a test wrapper); closed by close() */
@@ -51,8 +53,8 @@ export interface CenterConfig {
   publicUrl?: string;
 }
 
-export type ResolvedConfig = Required<Omit<CenterConfig, 'adminPassword' | 'adminToken' | 'storage' | 'webRoot' | 'publicUrl'>> &
-  Pick<CenterConfig, 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl'>;
+type Optional = 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl' | 'logDestination';
+export type ResolvedConfig = Required<Omit<CenterConfig, Optional | 'storage'>> & Pick<CenterConfig, Optional>;
 
 export const CENTER_DEFAULTS = {
   port: 8080,
@@ -87,6 +89,7 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     adminToken: c.adminToken,
     webRoot: c.webRoot,
     publicUrl: c.publicUrl,
+    logDestination: c.logDestination,
     eventRetentionHours: pick('eventRetentionHours'),
     pcapRetentionHours: pick('pcapRetentionHours'),
     maxSessionEvents: pick('maxSessionEvents'),

@@ -1,5 +1,6 @@
 // What every route and job of the center shares: configuration, storage, the SSE hub, metrics,
 // session lifecycle and the data-folder layout. Built once by app.ts.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from './config.js';
 import type { Storage } from './storage/types.js';
@@ -29,6 +30,31 @@ export interface CenterContext {
 export const dbFile = (dataDir: string): string => path.join(dataDir, 'tunaio.db');
 export const pcapRoot = (dataDir: string): string => path.join(dataDir, 'pcap');
 export const pcapDir = (dataDir: string, sessionId: string): string => path.join(pcapRoot(dataDir), sessionId);
+
+/** Modes of what the center creates under the data folder: captured traffic and credentials are private to its user. */
+export const PRIVATE_DIR = 0o700;
+export const PRIVATE_FILE = 0o600;
+
+/**
+ * Creates the data folder and `pcap/` as 0700 and (`sqlite`) the database as 0600 before SQLite opens it
+ * (SQLite gives its `-wal` and `-shm` files the database file's mode), and tightens the modes of a
+ * folder made by an older version. Everything below `pcap/` is behind its 0700 folder.
+ */
+export function secureDataDir(dataDir: string, sqlite: boolean): void {
+  fs.mkdirSync(pcapRoot(dataDir), { recursive: true, mode: PRIVATE_DIR });
+  fs.chmodSync(dataDir, PRIVATE_DIR);
+  fs.chmodSync(pcapRoot(dataDir), PRIVATE_DIR);
+  if (!sqlite) return;
+  const db = dbFile(dataDir);
+  fs.closeSync(fs.openSync(db, 'a', PRIVATE_FILE));
+  for (const f of [db, `${db}-wal`, `${db}-shm`]) {
+    try {
+      fs.chmodSync(f, PRIVATE_FILE);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
 
 /** A promise chain that runs tasks one after another; a failing task does not block the next. */
 export function serialRunner(): <T>(fn: () => Promise<T>) => Promise<T> {

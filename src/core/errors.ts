@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   conflict: 409,
   gone: 410,
   payload_too_large: 413,
+  uri_too_long: 414,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,

@@ -3,9 +3,11 @@
 // (`auth: 'operator' | 'agent' | 'public'`, operator when omitted: secure by default). An agent
 // token on an operator route, or operator credentials on the ingest route, get 403. Runs onRequest,
 // before the body is read, so nobody without credentials can make the center parse a large body.
+// State-changing requests without a bearer token must come from the center's own origin (hardening.ts).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { TunaError } from '../../core/errors.js';
 import { digestsEqual, hashToken } from '../auth/secrets.js';
+import { checkOrigin } from './hardening.js';
 import type { CenterContext } from '../context.js';
 import type { AgentRecord, UserRecord } from '../storage/types.js';
 
@@ -50,6 +52,8 @@ export function registerAuth(app: FastifyInstance, ctx: CenterContext): void {
   app.addHook('onRequest', async (req) => {
     // unmatched routes have no config: the not-found handler answers 404 for everyone
     if (req.routeOptions.url === undefined) return;
+    // before anything else: a cross-origin page must not change state with the user's cookie (nor log in)
+    checkOrigin(req, ctx.config.publicUrl);
     const need: AuthRequirement = req.routeOptions.config.auth ?? 'operator';
     if (need === 'public') return;
     const who = await identify(ctx, req);

@@ -20,7 +20,10 @@ export function describeZodError(err: z.ZodError, max = 3): string {
     .join('; ');
 }
 
-export function toErrorResponse(err: unknown): { status: number; code: string; message: string; internal: boolean } {
+const mib = (bytes: number): string => (bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`);
+
+/** `bodyLimit`: the route's body limit in bytes, named in the 413 message */
+export function toErrorResponse(err: unknown, bodyLimit?: number): { status: number; code: string; message: string; internal: boolean } {
   if (err instanceof TunaError) return { status: err.status, code: err.code, message: err.message, internal: false };
   if (err instanceof z.ZodError) {
     return { status: 400, code: 'validation_failed', message: describeZodError(err), internal: false };
@@ -28,7 +31,12 @@ export function toErrorResponse(err: unknown): { status: number; code: string; m
   const fe = err as Partial<FastifyError>;
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'payload_too_large', message: 'request body is too large', internal: false };
+      return {
+        status: 413,
+        code: 'payload_too_large',
+        message: bodyLimit !== undefined ? `request body is larger than this route's limit of ${mib(bodyLimit)}` : 'request body is too large',
+        internal: false,
+      };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, code: 'bad_request', message: 'body is not valid JSON', internal: false };
@@ -46,7 +54,7 @@ export function toErrorResponse(err: unknown): { status: number; code: string; m
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const r = toErrorResponse(err);
+    const r = toErrorResponse(err, req.routeOptions.bodyLimit);
     if (r.internal) req.log.error({ err }, 'unhandled error');
     if (err instanceof TunaError && err.code === 'rate_limited' && typeof err.details === 'number') {
       void reply.header('retry-after', String(Math.ceil(err.details / 1000)));

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES, PcapWriter } from '../../protocol/pcap-writer.js';
+import { PRIVATE_FILE } from '../context.js';
 import { fileLinkTypeFor, fitFrame } from './frames.js';
 
 export interface PcapRecord {
@@ -126,7 +127,8 @@ export class FilePcapStore implements PcapStore {
     }
     for (const [file, o] of out) {
       const p = path.join(dir, file);
-      const fd = fs.openSync(p, 'a');
+      // 0600: packets are private to the center's user (the folders are 0700, context.ts)
+      const fd = fs.openSync(p, 'a', PRIVATE_FILE);
       try {
         // one buffer and one write per file per batch, the records laid out in place
         const writer = new PcapWriter({ linkType: o.linkType, snaplen: SNAPLEN });
