@@ -1,18 +1,17 @@
 // The PCAP store and its frames: tshark (the oracle) reads the files and sees the original packets.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readCaptureFile } from '../../protocol/capture-file.js';
-import { PcapWriter } from '../../protocol/pcap-writer.js';
 import { buildEthernetFrame, fitFrame, LINKTYPE } from './frames.js';
 import { FilePcapStore } from './store.js';
-import type { PcapFile, PcapRecord } from './store.js';
+import { rec, runPcapStoreContract, sipMessage, tshark } from './store.case.test.js';
 
 const SID = 'abcdef0123456789abcd';
 let root: string;
-afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
 
 function newStore(): FilePcapStore {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-pcap-'));
@@ -20,26 +19,8 @@ function newStore(): FilePcapStore {
   return new FilePcapStore(root);
 }
 
-const sip = (callId: string, method = 'OPTIONS'): Buffer =>
-  Buffer.from(
-    `${method} sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-${callId}\r\n` +
-      `From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: ${callId}\r\nCSeq: 1 ${method}\r\n` +
-      'Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n',
-  );
+const sip = sipMessage;
 
-function tshark(file: string, ...args: string[]): string[] {
-  const r = spawnSync('tshark', ['-r', file, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tshark failed: ${r.stderr}`);
-  return r.stdout.trim().split('\n').filter((l) => l !== '');
-}
-
-async function readAll(store: FilePcapStore, f: PcapFile): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of store.open(SID, f)) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
-
-const rec = (agentId: number, tsUs: number, linkType: number, data: Buffer): PcapRecord => ({ agentId, tsUs, linkType, data, origLen: data.length });
 
 describe('built frames (HEP packets without a link layer)', () => {
   it('tshark decodes them as SIP with the original addresses, ports, transport and time: IPv4/IPv6, UDP/TCP', async () => {
@@ -97,65 +78,24 @@ describe('built frames (HEP packets without a link layer)', () => {
   });
 });
 
+runPcapStoreContract('files', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-pcap-'));
+  return {
+    store: new FilePcapStore(dir),
+    addSession: async (id) => fs.mkdirSync(path.join(dir, id)),
+    purgeSession: async () => undefined,
+    reopen: () => new FilePcapStore(dir),
+    cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
 describe('FilePcapStore', () => {
-  it('one file per agent with the first frame\'s link type; captured frames byte-identical; other link types in a side file', async () => {
-    const store = newStore();
-    const eth = buildEthernetFrame({ src: { ip: '192.0.2.1', port: 5060 }, dst: { ip: '192.0.2.2', port: 5060 }, transport: 'udp', payload: sip('a@x') })!;
-    const raw = buildEthernetFrame({ src: { ip: '192.0.2.3', port: 5060 }, dst: { ip: '192.0.2.4', port: 5060 }, transport: 'udp', payload: sip('b@x') })!.subarray(14);
-    const sll2 = Buffer.concat([Buffer.alloc(20), raw]);
-    sll2.writeUInt16BE(0x0800, 0);
-    await store.append(SID, [rec(1, 1_000_000, LINKTYPE.ETHERNET, eth), rec(2, 1_000_001, LINKTYPE.RAW, raw)]);
-    await store.append(SID, [rec(1, 1_000_002, LINKTYPE.RAW, raw), rec(1, 1_000_003, LINKTYPE.LINUX_SLL2, sll2)]);
-    const files = await store.snapshot(SID);
-    expect(files.map((f) => [f.agentId, f.linkType, f.primary, f.key])).toEqual([
-      [1, LINKTYPE.ETHERNET, true, 'agent-1.pcap'],
-      [1, LINKTYPE.LINUX_SLL2, false, 'agent-1.lt276.pcap'],
-      [2, LINKTYPE.ETHERNET, true, 'agent-2.pcap'],
-    ]);
-    const a1 = readCaptureFile(await readAll(store, files[0])).records;
-    expect(a1.map((r) => [r.tsUs, r.linkType])).toEqual([[1_000_000, 1], [1_000_002, 1]]);
-    expect(a1[0].data.equals(eth)).toBe(true);
-    expect(a1[1].data.subarray(14).equals(raw)).toBe(true);
-    const side = readCaptureFile(await readAll(store, files[1])).records;
-    expect(side[0].data.equals(sll2)).toBe(true);
-    // the link type survives a restart of the center (read back from the file header)
-    const again = new FilePcapStore(root);
-    await again.append(SID, [rec(2, 1_000_004, LINKTYPE.RAW, raw)]);
-    expect(readCaptureFile(fs.readFileSync(path.join(root, SID, 'agent-2.pcap'))).records.map((r) => r.linkType)).toEqual([1, 1]);
-  });
-
-  it('a snapshot is consistent: reading it later returns only what was there when it was taken', async () => {
-    const store = newStore();
-    const eth = buildEthernetFrame({ src: { ip: '192.0.2.1', port: 5060 }, dst: { ip: '192.0.2.2', port: 5060 }, transport: 'udp', payload: sip('s@x') })!;
-    await store.append(SID, [rec(1, 1, 1, eth), rec(1, 2, 1, eth)]);
-    const [snap] = await store.snapshot(SID);
-    await store.append(SID, [rec(1, 3, 1, eth)]);
-    expect(readCaptureFile(await readAll(store, snap)).records.map((r) => r.tsUs)).toEqual([1, 2]);
-    const [now] = await store.snapshot(SID);
-    expect(readCaptureFile(await readAll(store, now)).records).toHaveLength(3);
-  });
-
-  it('never re-creates a removed session folder (a batch racing a purge writes nothing)', async () => {
+  it('never re-creates a removed session folder, and refuses names outside the store', async () => {
     const store = newStore();
     await store.remove(SID);
     await store.append(SID, [rec(1, 1, 1, Buffer.alloc(60))]);
     expect(fs.existsSync(path.join(root, SID))).toBe(false);
     expect(await store.snapshot(SID)).toEqual([]);
     expect(() => store.open('../etc', { agentId: 1, linkType: 1, primary: true, bytes: 10, key: 'agent-1.pcap' })).toThrow();
-  });
-});
-
-describe('FilePcapStore layout', () => {
-  it('appends byte for byte what PcapWriter writes for the same records, batch after batch (frames over the snaplen cut to it)', async () => {
-    const store = newStore();
-    const frame = (n: number, len: number): Buffer => {
-      const b = buildEthernetFrame({ src: { ip: '192.0.2.10', port: 5060 }, dst: { ip: '192.0.2.20', port: 5060 }, transport: 'udp', payload: sip(`layout-${n}`) })!;
-      return len <= b.length ? b : Buffer.concat([b, Buffer.alloc(len - b.length, n)]);
-    };
-    const recs: PcapRecord[] = [0, 1, 2, 3, 4].map((n) => ({ agentId: 7, tsUs: 1_780_000_000_123_456 + n * 1_000_001, linkType: LINKTYPE.ETHERNET, data: frame(n, n === 3 ? 300_000 : 0), origLen: n === 1 ? 5000 : 0 }));
-    await store.append(SID, recs.slice(0, 2));
-    await store.append(SID, recs.slice(2));
-    const want = new PcapWriter({ linkType: LINKTYPE.ETHERNET, snaplen: 262_144 }).file(recs.map((r) => ({ tsUs: r.tsUs, data: r.data, origLen: Math.max(r.origLen, r.data.length) })));
-    expect(fs.readFileSync(path.join(root, SID, 'agent-7.pcap')).equals(want)).toBe(true);
   });
 });

@@ -53,7 +53,6 @@ export interface PcapStore {
 
 /** Large enough for any frame the ingest schema admits (64 KB IP packet plus link header). */
 const SNAPLEN = 262_144;
-const FILE_RE = /^agent-(\d+)(?:\.lt(\d+))?\.pcap$/;
 
 /** Writes one record at `at` of `buf` as PcapWriter.record makes it (header, frame cut to SNAPLEN); returns the end. */
 function recordInto(buf: Buffer, at: number, tsUs: number, data: Buffer, origLen: number): number {
@@ -66,6 +65,65 @@ function recordInto(buf: Buffer, at: number, tsUs: number, data: Buffer, origLen
   data.copy(buf, at + PCAP_RECORD_HEADER_BYTES, 0, caplen);
   return at + PCAP_RECORD_HEADER_BYTES + caplen;
 }
+
+/** A file's global header (the link type decides how readers decode every record). */
+export function globalHeader(linkType: number): Buffer {
+  return new PcapWriter({ linkType, snaplen: SNAPLEN }).header();
+}
+
+export interface PlannedFile {
+  agentId: number;
+  linkType: number;
+  primary: boolean;
+  /** the batch's records of this file, laid out as pcap records (no global header) */
+  records: Buffer;
+}
+
+/**
+ * Groups a batch's records into the store's files (the link-type rules at the top of this file) and
+ * lays each file's records out in one buffer. `mainLinkType` gives an agent's main-file link type
+ * when the file exists; agents without one get it from their first record (`newMainLinkTypes`).
+ */
+export function planAppend(
+  records: readonly PcapRecord[],
+  mainLinkType: (agentId: number) => number | null,
+): { files: Map<string, PlannedFile>; newMainLinkTypes: Map<number, number> } {
+  const newMainLinkTypes = new Map<number, number>();
+  const grouped = new Map<string, { agentId: number; linkType: number; primary: boolean; records: { tsUs: number; data: Buffer; origLen: number }[]; bytes: number }>();
+  for (const r of records) {
+    let lt = newMainLinkTypes.get(r.agentId) ?? mainLinkType(r.agentId);
+    if (lt === null) {
+      lt = fileLinkTypeFor(r.linkType);
+      newMainLinkTypes.set(r.agentId, lt);
+    }
+    let file = `agent-${r.agentId}.pcap`;
+    let primary = true;
+    let data = fitFrame(r.data, r.linkType, lt);
+    if (data === null) {
+      lt = r.linkType;
+      data = r.data;
+      file = `agent-${r.agentId}.lt${lt}.pcap`;
+      primary = false;
+    }
+    // the original length grows by the link header we added
+    const origLen = Math.max(r.origLen + (data.length - r.data.length), data.length);
+    let o = grouped.get(file);
+    if (!o) grouped.set(file, (o = { agentId: r.agentId, linkType: lt, primary, records: [], bytes: 0 }));
+    o.records.push({ tsUs: r.tsUs, data, origLen });
+    o.bytes += PCAP_RECORD_HEADER_BYTES + Math.min(data.length, SNAPLEN);
+  }
+  const files = new Map<string, PlannedFile>();
+  for (const [file, o] of grouped) {
+    const buf = Buffer.allocUnsafe(o.bytes);
+    let at = 0;
+    for (const r of o.records) at = recordInto(buf, at, r.tsUs, r.data, r.origLen);
+    files.set(file, { agentId: o.agentId, linkType: o.linkType, primary: o.primary, records: buf });
+  }
+  return { files, newMainLinkTypes };
+}
+
+/** the store's file names: `agent-<id>.pcap`, `agent-<id>.lt<link type>.pcap` */
+export const PCAP_FILE_RE = /^agent-(\d+)(?:\.lt(\d+))?\.pcap$/;
 
 export class FilePcapStore implements PcapStore {
   /** "<session>/<agent>" → link type of the agent's main file */
@@ -104,40 +162,16 @@ export class FilePcapStore implements PcapStore {
     if (records.length === 0) return;
     const dir = this.dir(sessionId);
     if (!fs.existsSync(dir)) return;
-    const out = new Map<string, { linkType: number; records: { tsUs: number; data: Buffer; origLen: number }[]; bytes: number }>();
-    for (const r of records) {
-      let lt = this.mainLinkType(dir, sessionId, r.agentId);
-      if (lt === null) {
-        lt = fileLinkTypeFor(r.linkType);
-        this.linkTypes.set(`${sessionId}/${r.agentId}`, lt);
-      }
-      let file = `agent-${r.agentId}.pcap`;
-      let data = fitFrame(r.data, r.linkType, lt);
-      if (data === null) {
-        lt = r.linkType;
-        data = r.data;
-        file = `agent-${r.agentId}.lt${lt}.pcap`;
-      }
-      // the original length grows by the link header we added
-      const origLen = Math.max(r.origLen + (data.length - r.data.length), data.length);
-      let o = out.get(file);
-      if (!o) out.set(file, (o = { linkType: lt, records: [], bytes: 0 }));
-      o.records.push({ tsUs: r.tsUs, data, origLen });
-      o.bytes += PCAP_RECORD_HEADER_BYTES + Math.min(data.length, SNAPLEN);
-    }
-    for (const [file, o] of out) {
-      const p = path.join(dir, file);
+    const planned = planAppend(records, (agentId) => this.mainLinkType(dir, sessionId, agentId));
+    for (const [agentId, lt] of planned.newMainLinkTypes) this.linkTypes.set(`${sessionId}/${agentId}`, lt);
+    for (const [file, o] of planned.files) {
       // 0600: packets are private to the center's user (the folders are 0700, context.ts)
-      const fd = fs.openSync(p, 'a', PRIVATE_FILE);
+      const fd = fs.openSync(path.join(dir, file), 'a', PRIVATE_FILE);
       try {
         // one buffer and one write per file per batch, the records laid out in place
-        const writer = new PcapWriter({ linkType: o.linkType, snaplen: SNAPLEN });
-        const head = fs.fstatSync(fd).size === 0 ? writer.header() : null;
-        const buf = Buffer.allocUnsafe((head?.length ?? 0) + o.bytes);
-        let at = 0;
-        if (head) at += head.copy(buf, 0);
-        for (const r of o.records) at = recordInto(buf, at, r.tsUs, r.data, r.origLen);
-        fs.writeSync(fd, buf, 0, at);
+        const head = fs.fstatSync(fd).size === 0 ? globalHeader(o.linkType) : null;
+        const buf = head ? Buffer.concat([head, o.records]) : o.records;
+        fs.writeSync(fd, buf, 0, buf.length);
       } finally {
         fs.closeSync(fd);
       }
@@ -154,7 +188,7 @@ export class FilePcapStore implements PcapStore {
     }
     const files: PcapFile[] = [];
     for (const name of names) {
-      const m = FILE_RE.exec(name);
+      const m = PCAP_FILE_RE.exec(name);
       if (!m) continue;
       let bytes: number;
       try {
@@ -176,7 +210,7 @@ export class FilePcapStore implements PcapStore {
   }
 
   open(sessionId: string, file: PcapFile): Readable {
-    if (!FILE_RE.test(file.key)) throw new Error(`not a pcap file of the store: ${file.key}`);
+    if (!PCAP_FILE_RE.test(file.key)) throw new Error(`not a pcap file of the store: ${file.key}`);
     return fs.createReadStream(path.join(this.dir(sessionId), file.key), { start: 0, end: Math.max(0, file.bytes - 1) });
   }
 

@@ -11,7 +11,12 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-sqlite-'));
 
 runStorageContract('sqlite', async () => {
   const dir = tmp();
-  return { storage: new SqliteStorage(path.join(dir, 'tunaio.db')), cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  const file = path.join(dir, 'tunaio.db');
+  return {
+    storage: new SqliteStorage(file),
+    cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    another: async () => new SqliteStorage(file),
+  };
 });
 
 describe('sqlite storage', () => {

@@ -201,6 +201,13 @@ export class SqliteStorage implements Storage {
     return (await this.getUserByName(username)) as UserRecord;
   }
 
+  async createUser(username: string, fields: { password_hash: string; token_hash?: string }): Promise<UserRecord | null> {
+    const r = this.db
+      .prepare('INSERT OR IGNORE INTO users (username, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?)')
+      .run(username, fields.password_hash, fields.token_hash ?? null, Date.now());
+    return r.changes === 1 ? this.getUserByName(username) : null;
+  }
+
   async createWebSession(tokenHash: string, userId: number, expiresAt: number): Promise<void> {
     this.db.prepare('INSERT INTO web_sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(tokenHash, userId, expiresAt);
   }
@@ -550,6 +557,11 @@ export class SqliteStorage implements Storage {
       .prepare('SELECT * FROM events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?')
       .all(sessionId, after, limit + 1) as Row[];
     return { events: rows.slice(0, limit).map(toEvent), more: rows.length > limit };
+  }
+
+  async lastEventId(sessionId: string): Promise<number> {
+    const r = this.stmt('SELECT COALESCE(MAX(id), 0) AS id FROM events WHERE session_id = ?').get(sessionId) as Row;
+    return num(r.id);
   }
 
   // ---- retention

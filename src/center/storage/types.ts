@@ -131,6 +131,8 @@ export interface Storage {
   getUserByName(username: string): Promise<UserRecord | null>;
   getUserByTokenHash(tokenHash: string): Promise<UserRecord | null>;
   upsertUser(username: string, fields: { password_hash?: string; token_hash?: string }): Promise<UserRecord>;
+  /** creates the user unless one of that name exists (then null): race-free first start of several centers */
+  createUser(username: string, fields: { password_hash: string; token_hash?: string }): Promise<UserRecord | null>;
   createWebSession(tokenHash: string, userId: number, expiresAt: number): Promise<void>;
   getWebSessionUser(tokenHash: string, now: number): Promise<UserRecord | null>;
   deleteWebSession(tokenHash: string): Promise<void>;
@@ -173,6 +175,8 @@ export interface Storage {
   reportCounters(agentId: number, counters: AgentCounters[], now: number): Promise<void>;
   /** ascending by id, id > after; `more` tells whether another page exists */
   listEvents(sessionId: string, after: number, limit: number): Promise<{ events: StoredEvent[]; more: boolean }>;
+  /** the session's highest event id now, 0 when it has none (where a live follower starts) */
+  lastEventId(sessionId: string): Promise<number>;
 
   // retention
   /** deletes the events of sessions that ended before `endedBefore`; returns the sessions touched */

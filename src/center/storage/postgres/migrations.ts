@@ -1,0 +1,173 @@
+// Versioned schema of the PostgreSQL store. Each migration runs once, in order, in its own
+// transaction, and is recorded in `schema_migrations`; never edit a released migration, append a
+// new one. Centers apply them at start-up under a PostgreSQL advisory lock, so two centers starting
+// at once on an empty database make one schema (the second waits, then finds every version done).
+//
+// Layout choices (docs/scale-out.md):
+// - `events` is LIST-partitioned by session: createSession adds the session's partition, purge and
+//   retention DROP it — never a row-by-row delete of millions. Its primary key (session_id, id) is
+//   also the order readers page in; (session_id, agent_id, seq) is the ingest idempotency key.
+// - ids come from one sequence; ingest takes the session rows FOR UPDATE first, so the batches of one
+//   session commit one at a time in id order (see ingest.ts: "gap-free ids").
+// - times are epoch milliseconds in BIGINT, as in the SQLite store, so rows map the same way.
+import type pg from 'pg';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE users (
+  id BIGSERIAL PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  token_hash TEXT UNIQUE,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE web_sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+CREATE TABLE agents (
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  enabled BOOLEAN NOT NULL,
+  tags JSONB NOT NULL,
+  last_seen BIGINT,
+  version TEXT,
+  sources JSONB NOT NULL DEFAULT '[]',
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+  rid BIGSERIAL UNIQUE,
+  id TEXT PRIMARY KEY,
+  label TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'expired')),
+  criteria JSONB NOT NULL,
+  capture_rtp BOOLEAN NOT NULL,
+  capture_pcap BOOLEAN NOT NULL,
+  duration_seconds INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  stopped_at BIGINT,
+  event_count BIGINT NOT NULL DEFAULT 0,
+  counts JSONB NOT NULL DEFAULT '{}',
+  ingested_events BIGINT NOT NULL DEFAULT 0,
+  ingested_bytes BIGINT NOT NULL DEFAULT 0,
+  capped BOOLEAN NOT NULL DEFAULT false,
+  capped_reason TEXT,
+  history_deleted_at BIGINT,
+  pcap_deleted_at BIGINT
+);
+CREATE INDEX sessions_recent ON sessions(created_at DESC, rid DESC);
+CREATE INDEX sessions_status ON sessions(status, expires_at);
+CREATE TABLE session_agents (
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  agent_id BIGINT NOT NULL REFERENCES agents(id),
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'capturing', 'failed')),
+  reason TEXT,
+  last_event_at BIGINT,
+  packets_seen BIGINT NOT NULL DEFAULT 0,
+  packets_matched BIGINT NOT NULL DEFAULT 0,
+  events_uploaded BIGINT NOT NULL DEFAULT 0,
+  events_stored BIGINT NOT NULL DEFAULT 0,
+  dropped JSONB NOT NULL DEFAULT '{}',
+  PRIMARY KEY (session_id, agent_id)
+);
+CREATE SEQUENCE events_id_seq AS BIGINT;
+CREATE TABLE events (
+  session_id TEXT NOT NULL,
+  id BIGINT NOT NULL DEFAULT nextval('events_id_seq'),
+  agent_id BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  ts BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  call_id TEXT,
+  body TEXT NOT NULL,
+  frame BYTEA,
+  frame_link_type INTEGER,
+  frame_orig_len INTEGER,
+  PRIMARY KEY (session_id, id),
+  -- the ingest idempotency key (DESIGN §3): a retried batch stores nothing twice
+  UNIQUE (session_id, agent_id, seq)
+) PARTITION BY LIST (session_id);
+CREATE TABLE shares (
+  session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL
+);
+-- the PCAP store (pcap/postgres-store.ts): one row per file, its bytes in chunks appended per batch
+CREATE TABLE pcap_files (
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  agent_id BIGINT NOT NULL,
+  link_type INTEGER NOT NULL,
+  is_primary BOOLEAN NOT NULL,
+  bytes BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (session_id, key)
+);
+CREATE TABLE pcap_chunks (
+  session_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  "offset" BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (session_id, key, "offset"),
+  FOREIGN KEY (session_id, key) REFERENCES pcap_files(session_id, key) ON DELETE CASCADE
+);
+-- center-wide secrets (the agent-token encryption key) and the sealed agent tokens (agents/token-vault.ts)
+CREATE TABLE center_secrets (
+  name TEXT PRIMARY KEY,
+  value BYTEA NOT NULL
+);
+CREATE TABLE agent_tokens (
+  name TEXT PRIMARY KEY,
+  sealed TEXT NOT NULL
+);
+-- failed logins per key (IP + username), for the login rate limit shared by every center
+CREATE TABLE login_failures (
+  key TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX login_failures_key ON login_failures(key, at);
+`,
+  },
+];
+
+/** any constant both centers agree on; "tunaio" in ASCII */
+export const MIGRATION_LOCK = 0x74756e61696f;
+
+/** Applies the pending migrations, holding an advisory lock so concurrent centers apply each once. */
+export async function migrate(client: pg.PoolClient | pg.Client): Promise<void> {
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+  try {
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK');
+        throw e;
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+  }
+}
