@@ -14,7 +14,8 @@ import { Hub } from './sse/hub.js';
 import { Metrics } from './metrics/metrics.js';
 import { SessionLifecycle } from './lifecycle/lifecycle.js';
 import { RetentionJob, runRetention } from './lifecycle/retention.js';
-import { FailureLimiter } from './auth/rate-limit.js';
+import { LoginGuard } from './auth/rate-limit.js';
+import { hashToken } from './auth/secrets.js';
 import { bootstrapAdmin } from './auth/bootstrap.js';
 import type { BootstrapCredentials } from './auth/bootstrap.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -54,14 +55,21 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   const logger = config.logDestination ? pino(logOptions, config.logDestination) : pino(logOptions);
   const onError = (err: unknown): void => logger.error({ err }, 'background job failed');
   const hub = new Hub();
+  const metrics = new Metrics();
   const lifecycle = new SessionLifecycle(storage, hub, config.now, config.sweepIntervalSeconds * 1000, onError);
   const ctx: CenterContext = {
     config,
     storage,
     hub,
-    metrics: new Metrics(),
+    metrics,
+    metricsTokenHash: config.metricsToken !== undefined ? hashToken(config.metricsToken) : null,
     lifecycle,
-    loginLimiter: new FailureLimiter(config.loginMaxFailures, config.loginWindowSeconds * 1000),
+    loginLimiter: new LoginGuard({
+      maxFailures: config.loginMaxFailures,
+      maxFailuresPerAddress: config.loginMaxFailuresPerAddress,
+      windowMs: config.loginWindowSeconds * 1000,
+      onLimited: (limit) => metrics.loginRefused.inc({ limit }),
+    }),
     serial: serialRunner(),
     pcap: new PcapRecorder(new FilePcapStore(pcapRoot(config.dataDir)), storage),
     agents: new AgentCommander({

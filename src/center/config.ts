@@ -29,7 +29,11 @@ export interface CenterConfig {
   agentOfflineSeconds?: number;
   /** login failures allowed per IP+username within loginWindowSeconds before 429 */
   loginMaxFailures?: number;
+  /** login failures allowed per source address (any user names; IPv6 per /64) within loginWindowSeconds before 429 */
+  loginMaxFailuresPerAddress?: number;
   loginWindowSeconds?: number;
+  /** bearer token that may read /metrics only (TUNAIO_METRICS_TOKEN, read by the cli); operators may read it too */
+  metricsToken?: string;
   webSessionHours?: number;
   /** set the cookie's Secure flag (behind HTTPS) */
   cookieSecure?: boolean;
@@ -53,7 +57,7 @@ export interface CenterConfig {
   publicUrl?: string;
 }
 
-type Optional = 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl' | 'logDestination';
+type Optional = 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl' | 'logDestination' | 'metricsToken';
 export type ResolvedConfig = Required<Omit<CenterConfig, Optional | 'storage'>> & Pick<CenterConfig, Optional>;
 
 export const CENTER_DEFAULTS = {
@@ -69,6 +73,7 @@ export const CENTER_DEFAULTS = {
   ingestGraceSeconds: 30,
   agentOfflineSeconds: 60,
   loginMaxFailures: 10,
+  loginMaxFailuresPerAddress: 30,
   loginWindowSeconds: 60,
   webSessionHours: 12,
   cookieSecure: false,
@@ -90,6 +95,7 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     webRoot: c.webRoot,
     publicUrl: c.publicUrl,
     logDestination: c.logDestination,
+    metricsToken: c.metricsToken,
     eventRetentionHours: pick('eventRetentionHours'),
     pcapRetentionHours: pick('pcapRetentionHours'),
     maxSessionEvents: pick('maxSessionEvents'),
@@ -100,6 +106,7 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     ingestGraceSeconds: pick('ingestGraceSeconds'),
     agentOfflineSeconds: pick('agentOfflineSeconds'),
     loginMaxFailures: pick('loginMaxFailures'),
+    loginMaxFailuresPerAddress: pick('loginMaxFailuresPerAddress'),
     loginWindowSeconds: pick('loginWindowSeconds'),
     webSessionHours: pick('webSessionHours'),
     cookieSecure: pick('cookieSecure'),

@@ -7,7 +7,7 @@ import type { Storage } from './storage/types.js';
 import type { Hub } from './sse/hub.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { SessionLifecycle } from './lifecycle/lifecycle.js';
-import type { FailureLimiter } from './auth/rate-limit.js';
+import type { LoginGuard } from './auth/rate-limit.js';
 import type { PcapRecorder } from './pcap/recorder.js';
 import type { AgentCommander } from './agents/commander.js';
 
@@ -17,7 +17,10 @@ export interface CenterContext {
   hub: Hub;
   metrics: Metrics;
   lifecycle: SessionLifecycle;
-  loginLimiter: FailureLimiter;
+  /** sha256 of --metrics-token, or null */
+  metricsTokenHash: string | null;
+  /** failed-login limits and the password-check gate */
+  loginLimiter: LoginGuard;
   /** PCAP retention: frames of capture_pcap sessions, appended at ingest, read by export.tar */
   pcap: PcapRecorder;
   /** runs ingest transactions and their hub publication one at a time, so live events go out in id order */

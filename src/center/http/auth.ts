@@ -1,6 +1,6 @@
 // Authentication of every request: `Authorization: Bearer <token>` (operator API token or agent
 // token) or the login cookie (operators only). Each route declares who may call it in its config
-// (`auth: 'operator' | 'agent' | 'public'`, operator when omitted: secure by default). An agent
+// (`auth: 'operator' | 'agent' | 'metrics' | 'public'`, operator when omitted: secure by default). An agent
 // token on an operator route, or operator credentials on the ingest route, get 403. Runs onRequest,
 // before the body is read, so nobody without credentials can make the center parse a large body.
 // State-changing requests without a bearer token must come from the center's own origin (hardening.ts).
@@ -13,9 +13,13 @@ import type { AgentRecord, UserRecord } from '../storage/types.js';
 
 export const SESSION_COOKIE = 'tunaio_session';
 
-export type AuthRequirement = 'operator' | 'agent' | 'public';
+/** `metrics`: an operator, or the scrape token (--metrics-token) that may read /metrics and nothing else */
+export type AuthRequirement = 'operator' | 'agent' | 'metrics' | 'public';
 
-export type Principal = { kind: 'operator'; user: UserRecord; via: 'token' | 'cookie' } | { kind: 'agent'; agent: AgentRecord };
+export type Principal =
+  | { kind: 'operator'; user: UserRecord; via: 'token' | 'cookie' }
+  | { kind: 'agent'; agent: AgentRecord }
+  | { kind: 'scraper' };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,6 +36,7 @@ async function identify(ctx: CenterContext, req: FastifyRequest): Promise<Princi
     const m = /^Bearer\s+([\x21-\x7e]{1,512})\s*$/i.exec(header);
     if (!m) throw new TunaError('unauthorized', 'the Authorization header must be "Bearer <token>"');
     const digest = hashToken(m[1]);
+    if (ctx.metricsTokenHash !== null && digestsEqual(ctx.metricsTokenHash, digest)) return { kind: 'scraper' };
     const user = await ctx.storage.getUserByTokenHash(digest);
     if (user?.token_hash && digestsEqual(user.token_hash, digest)) return { kind: 'operator', user, via: 'token' };
     const agent = await ctx.storage.getAgentByTokenHash(digest);
@@ -65,7 +70,10 @@ export function registerAuth(app: FastifyInstance, ctx: CenterContext): void {
           : 'authentication required: log in, or send Authorization: Bearer <operator token>',
       );
     }
-    if (need === 'operator' && who.kind !== 'operator') {
+    if (who.kind === 'scraper' && need !== 'metrics') {
+      throw new TunaError('forbidden', 'the metrics token may only read /metrics; this route needs operator credentials');
+    }
+    if ((need === 'operator' || need === 'metrics') && who.kind === 'agent') {
       throw new TunaError('forbidden', 'agent tokens may only post to /api/ingest; this route needs operator credentials');
     }
     if (need === 'agent') {

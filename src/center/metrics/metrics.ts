@@ -42,16 +42,22 @@ export class Metrics {
   readonly sseClients = new Family('tunaio_sse_clients', 'gauge', 'connected SSE clients');
   readonly sessions = new Family('tunaio_sessions', 'gauge', 'sessions by status');
   readonly loginFailures = new Family('tunaio_login_failures_total', 'counter', 'failed logins');
+  readonly loginRefused = new Family(
+    'tunaio_login_refused_total',
+    'counter',
+    'logins answered 429 by limit: user (address + user name), address (any user name), busy (password checks at once)',
+  );
 
   constructor() {
     for (const r of ['accepted', 'duplicate', 'rejected']) this.ingestEvents.inc({ result: r }, 0);
     this.sseClients.set({}, 0);
     this.loginFailures.inc({}, 0);
+    for (const limit of ['user', 'address', 'busy']) this.loginRefused.inc({ limit }, 0);
   }
 
   render(): string {
     return (
-      [this.httpRequests, this.ingestBatches, this.ingestEvents, this.sseClients, this.sessions, this.loginFailures]
+      [this.httpRequests, this.ingestBatches, this.ingestEvents, this.sseClients, this.sessions, this.loginFailures, this.loginRefused]
         .map((f) => f.render())
         .join('\n') + '\n'
     );

@@ -1,6 +1,6 @@
 // Options shared by `tunaio center` and `tunaio standalone` (DESIGN §1, §7), and their translation
 // into the center's configuration. This is the composition root: the only place that reads the
-// environment for the center (TUNAIO_ADMIN_PASSWORD / TUNAIO_ADMIN_TOKEN are environment-only, so
+// environment for the center (TUNAIO_ADMIN_PASSWORD / TUNAIO_ADMIN_TOKEN / TUNAIO_METRICS_TOKEN are environment-only, so
 // secrets never appear in a process listing).
 import { fileURLToPath } from 'node:url';
 import type { OptionSpec, OptionValues } from '../options.js';
@@ -76,6 +76,13 @@ export const centerOptions: OptionSpec[] = [
     help: 'failed logins per IP and username per minute before 429',
   },
   {
+    name: 'login-max-failures-per-address',
+    type: 'number',
+    default: CENTER_DEFAULTS.loginMaxFailuresPerAddress,
+    arg: 'N',
+    help: 'failed logins per source address (any usernames; IPv6 per /64) per minute before 429',
+  },
+  {
     name: 'reconcile-seconds',
     type: 'number',
     default: CENTER_DEFAULTS.reconcileSeconds,
@@ -144,6 +151,8 @@ export function centerConfigFrom(values: OptionValues, env: NodeJS.ProcessEnv): 
     ingestGraceSeconds: positive(values, 'ingest-grace-seconds'),
     agentOfflineSeconds: positive(values, 'agent-offline-seconds'),
     loginMaxFailures: positive(values, 'login-max-failures', { integer: true }),
+    loginMaxFailuresPerAddress: positive(values, 'login-max-failures-per-address', { integer: true }),
+    metricsToken: secret('TUNAIO_METRICS_TOKEN'),
     reconcileSeconds: positive(values, 'reconcile-seconds'),
     publicUrl: publicUrl(values['public-url']),
     cookieSecure: values['cookie-secure'] === true,

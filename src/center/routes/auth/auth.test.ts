@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCenter } from '../../app.js';
 import { ADMIN_PASSWORD, OPERATOR_TOKEN, op, tempDataDir, testCenter } from '../../testing.js';
 import type { TestCenter } from '../../testing.js';
+import { LOGIN_VERIFY_AT_ONCE, LOGIN_VERIFY_WAITING, addressKey } from '../../auth/rate-limit.js';
 
 let c: TestCenter;
 afterEach(async () => {
@@ -93,5 +94,62 @@ describe('admin bootstrap', () => {
     expect(c.bootstrap).toBeNull();
     expect((await c.app.inject({ url: '/api/agents', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).statusCode).toBe(200);
     expect((await login('admin', ADMIN_PASSWORD)).statusCode).toBe(200);
+  });
+});
+
+describe('login limits against spraying and floods (issue 16)', () => {
+  it('failures are limited per source address across user names (IPv6 per /64), besides per address + user name', async () => {
+    let now = Date.now();
+    // the per address + user limit is set high, so only the per-address limit can answer 429 here
+    c = await testCenter({ now: () => now, loginMaxFailures: 1000, loginMaxFailuresPerAddress: 30 });
+    // unknown user names verify against a full-cost dummy hash (slow): a few of them, the rest on admin
+    const name = (i: number): string => (i < 3 ? `user${i}` : 'admin');
+    // spraying: 30 failures across user names from one address
+    for (let i = 0; i < 30; i++) expect((await login(name(i), `Winter2026!${i}`, '203.0.113.7')).statusCode).toBe(401);
+    const sprayed = await login('admin', ADMIN_PASSWORD, '203.0.113.7');
+    expect(sprayed.statusCode).toBe(429);
+    expect(sprayed.json().error.message).toMatch(/too many failed logins from your address; try again in \d+ s/);
+    expect(Number(sprayed.headers['retry-after'])).toBeGreaterThan(0);
+    // IPv4-mapped IPv6 is the same address; another address is not affected
+    expect((await login('admin', ADMIN_PASSWORD, '::ffff:203.0.113.7')).statusCode).toBe(429);
+    expect((await login('admin', ADMIN_PASSWORD, '203.0.113.8')).statusCode).toBe(200);
+    // IPv6: the whole /64 is one source; the next /64 is another
+    for (let i = 0; i < 30; i++) expect((await login(name(i), 'x', `2001:db8:0:1::${(i + 1).toString(16)}`)).statusCode).toBe(401);
+    expect((await login('admin', ADMIN_PASSWORD, '2001:db8:0:1:ffff::1')).statusCode).toBe(429);
+    expect((await login('admin', ADMIN_PASSWORD, '2001:db8:0:2::1')).statusCode).toBe(200);
+    const m = (await c.app.inject({ url: '/metrics', headers: op })).body;
+    expect(m).toContain('tunaio_login_refused_total{limit="address"} 3');
+    now += 61_000;
+    expect((await login('admin', ADMIN_PASSWORD, '203.0.113.7')).statusCode).toBe(200);
+  });
+
+  it('password checks are gated: with the gate full a login is answered 429 at once, not queued without bound', async () => {
+    c = await testCenter();
+    const held: (() => void)[] = [];
+    const hold = () => c.ctx.loginLimiter.verify(() => new Promise<void>((r) => held.push(r)));
+    // LOGIN_VERIFY_AT_ONCE running + LOGIN_VERIFY_WAITING waiting
+    const pending = Array.from({ length: LOGIN_VERIFY_AT_ONCE + LOGIN_VERIFY_WAITING }, hold);
+    await new Promise((r) => setImmediate(r));
+    expect(held).toHaveLength(LOGIN_VERIFY_AT_ONCE);
+    const r = await login('admin', ADMIN_PASSWORD, '198.51.100.1');
+    expect(r.statusCode).toBe(429);
+    expect(r.json().error).toEqual({ code: 'rate_limited', message: 'too many logins are being checked at once; try again in a second' });
+    expect(r.headers['retry-after']).toBe('1');
+    // drain: every held check gets its turn, then logins work again
+    while (held.length > 0) {
+      held.shift()!();
+      await new Promise((res) => setImmediate(res));
+    }
+    await Promise.all(pending);
+    expect((await login('admin', ADMIN_PASSWORD, '198.51.100.1')).statusCode).toBe(200);
+    expect((await c.app.inject({ url: '/metrics', headers: op })).body).toContain('tunaio_login_refused_total{limit="busy"} 1');
+  });
+
+  it('addressKey: IPv4 as is, IPv4-mapped as IPv4, IPv6 as its /64', () => {
+    expect(addressKey('192.0.2.1')).toBe('192.0.2.1');
+    expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('2001:0db8:0000:0001:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
   });
 });

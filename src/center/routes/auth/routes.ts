@@ -1,6 +1,7 @@
 // POST /api/login and /api/logout: the operator's cookie session. The cookie holds a random token
 // (stored as its sha256 digest, with an expiry), is HttpOnly, SameSite=Strict, Path=/. Failed logins
-// are limited per IP + username (429 with Retry-After).
+// are limited per address + username and per address (429 with Retry-After), and password checks
+// are gated (auth/rate-limit.ts).
 import type { FastifyInstance } from 'fastify';
 import { TunaError } from '../../../core/errors.js';
 import { loginSchema } from '../../../core/schema/index.js';
@@ -14,20 +15,16 @@ const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAA
 export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
   app.post('/api/login', { config: { auth: 'public' } }, async (req, reply) => {
     const body = loginSchema.parse(req.body ?? {});
-    const key = `${req.ip}\u0000${body.username}`;
     const now = ctx.config.now();
-    const wait = ctx.loginLimiter.retryAfterMs(key, now);
-    if (wait > 0) {
-      throw new TunaError('rate_limited', `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`, wait);
-    }
+    ctx.loginLimiter.check(req.ip, body.username, now);
     const user = await ctx.storage.getUserByName(body.username);
-    const ok = await verifyPassword(body.password, user?.password_hash ?? DUMMY_HASH);
+    const ok = await ctx.loginLimiter.verify(() => verifyPassword(body.password, user?.password_hash ?? DUMMY_HASH));
     if (!user || !ok) {
-      ctx.loginLimiter.fail(key, now);
+      ctx.loginLimiter.fail(req.ip, body.username, now);
       ctx.metrics.loginFailures.inc();
       throw new TunaError('unauthorized', 'wrong username or password');
     }
-    ctx.loginLimiter.succeed(key);
+    ctx.loginLimiter.succeed(req.ip, body.username);
     const token = newToken();
     const ttl = ctx.config.webSessionHours * 3_600_000;
     await ctx.storage.createWebSession(hashToken(token), user.id, now + ttl);

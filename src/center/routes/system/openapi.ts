@@ -18,7 +18,7 @@ import {
 import { deleteQuerySchema, eventsQuerySchema, listQuerySchema, streamQuerySchema } from '../sessions/routes.js';
 import { ladderQuerySchema } from '../export/ladder.js';
 
-export type Auth = 'operator' | 'agent' | 'public';
+export type Auth = 'operator' | 'agent' | 'metrics' | 'public';
 
 export interface RouteDoc {
   method: 'GET' | 'POST' | 'DELETE';
@@ -240,8 +240,8 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/metrics',
-    auth: 'operator',
-    summary: 'Prometheus metrics (text format 0.0.4)',
+    auth: 'metrics',
+    summary: 'Prometheus metrics (text format 0.0.4): an operator, or the scrape token (TUNAIO_METRICS_TOKEN) that reads nothing else',
     responses: { 200: { description: 'metrics', type: 'text/plain' } },
   },
   {
@@ -282,7 +282,12 @@ export function openApiDocument(version: string): unknown {
     if (r.auth !== 'public') responses['403'] = { description: 'wrong kind of credentials' };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       summary: r.summary,
-      security: r.auth === 'public' ? [] : r.auth === 'agent' ? [{ agentToken: [] }] : [{ operatorToken: [] }, { cookie: [] }],
+      security:
+        r.auth === 'public'
+          ? []
+          : r.auth === 'agent'
+            ? [{ agentToken: [] }]
+            : [{ operatorToken: [] }, { cookie: [] }, ...(r.auth === 'metrics' ? [{ metricsToken: [] }] : [])],
       parameters,
       ...(r.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: json(r.body, 'input') } } } }
@@ -297,6 +302,7 @@ export function openApiDocument(version: string): unknown {
       securitySchemes: {
         operatorToken: { type: 'http', scheme: 'bearer', description: 'operator API token' },
         agentToken: { type: 'http', scheme: 'bearer', description: 'agent token (POST /api/ingest only)' },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'scrape token (TUNAIO_METRICS_TOKEN): GET /metrics only' },
         cookie: { type: 'apiKey', in: 'cookie', name: 'tunaio_session' },
       },
     },

@@ -9,7 +9,8 @@ export const CENTER_VERSION = '0.1.0';
 export function systemRoutes(app: FastifyInstance, ctx: CenterContext, countSessions: () => Promise<Record<string, number>>): void {
   app.get('/api/health', { config: { auth: 'public' } }, async () => ({ status: 'ok' as const, version: CENTER_VERSION }));
 
-  app.get('/metrics', async (_req, reply) => {
+  // an operator, or the scrape token (--metrics-token / TUNAIO_METRICS_TOKEN) that reads nothing else
+  app.get('/metrics', { config: { auth: 'metrics' } }, async (_req, reply) => {
     const counts = await countSessions();
     for (const s of SESSION_STATUSES) ctx.metrics.sessions.set({ status: s }, counts[s] ?? 0);
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render());

@@ -81,3 +81,23 @@ describe('web UI', () => {
     expect(miss.json().error.code).toBe('not_found');
   });
 });
+
+describe('GET /metrics with the scrape token (TUNAIO_METRICS_TOKEN)', () => {
+  it('the metrics token reads /metrics and nothing else; operators still read it; no or a wrong token → 401', async () => {
+    await c.close();
+    const scrape = 'scrape-token-0123456789abcdefghijklmnop';
+    c = await testCenter({ metricsToken: scrape });
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const m = await c.app.inject({ url: '/metrics', headers: as(scrape) });
+    expect(m.statusCode).toBe(200);
+    expect(m.body).toContain('# TYPE tunaio_http_requests_total counter');
+    expect((await c.app.inject({ url: '/metrics', headers: op })).statusCode).toBe(200);
+    expect((await c.app.inject({ url: '/metrics' })).statusCode).toBe(401);
+    expect((await c.app.inject({ url: '/metrics', headers: as('not-the-scrape-token-000000000000') })).statusCode).toBe(401);
+    for (const [method, url] of [['GET', '/api/sessions'], ['GET', '/api/agents'], ['POST', '/api/sessions'], ['POST', '/api/ingest'], ['GET', '/api/docs']] as const) {
+      const r = await c.app.inject({ method, url, headers: as(scrape), ...(method === 'POST' ? { payload: {} } : {}) });
+      expect(r.statusCode, `${method} ${url}`).toBe(403);
+      expect(r.json().error.code).toBe('forbidden');
+    }
+  });
+});
