@@ -64,7 +64,7 @@ export function templates(): { mix: Tpl[]; sip: number; rtp: number; rtcp: numbe
       if (u.transport !== 'udp') continue;
       const p = u.payload;
       const frame = { link_type: rec.linkType, data: Buffer.from(rec.data).toString('base64'), orig_len: rec.origLen };
-      const base = { transport: 'udp' as const, src: { ...u.src }, dst: { ...u.dst }, payload: null, rtp: null, rtcp: null, stats: null, log: null, sip: null, call_id: null };
+      const base = { transport: 'udp' as const, src: { ...u.src }, dst: { ...u.dst }, payload: null, rtp: null, rtcp: null, stats: null, log: null, callstate: null, route: null, sip: null, call_id: null };
       if (looksLikeSip(p)) {
         const m = parseSipDatagram(p);
         if (isParseError(m)) continue;
@@ -83,10 +83,10 @@ export function templates(): { mix: Tpl[]; sip: number; rtp: number; rtcp: numbe
   const stats: Tpl = {
     kind: 'rtp', transport: 'udp', src: rtp[0].src, dst: rtp[0].dst, call_id: callId, sip: null, payload: null, rtp: null, rtcp: null,
     stats: { ssrc: rtp[0].rtp!.ssrc, packets: 1500, expected: 1502, lost: 2, jitter_ms: 0.42, max_delta_ms: 21.5, mos: 4.38, codec: 'PCMU', final: false },
-    log: null, frame: null,
+    log: null, callstate: null, route: null, frame: null,
   };
   const log: Tpl = {
-    kind: 'log', transport: null, src: null, dst: null, call_id: callId, sip: null, rtp: null, rtcp: null, stats: null, frame: null,
+    kind: 'log', transport: null, src: null, dst: null, call_id: callId, sip: null, rtp: null, rtcp: null, stats: null, callstate: null, route: null, frame: null,
     payload: `2026-11-26T15:00:00.123456+00:00 sbc-1 kamailio[2211]: NOTICE: <script>: relaying INVITE callid=${callId} from sip:alice@10.0.0.1 to sip:bob@10.0.0.2`,
     log: { source: '/var/log/kamailio.log' },
   };

@@ -1,6 +1,7 @@
-// One capture agent: wires the sources (live, HEP, log, replay), the capture manager (matching and
-// events), the uploader (with its spool) and the command API, and answers `GET /v1/status`. Takes a
-// plain config object; reading flags and the environment is the CLI's job (src/cli/commands/agent.ts).
+// One capture agent: wires the collectors (the built-in sources — live, HEP, log, replay — and user
+// modules, all hosted by collectors/host.ts), the capture manager (matching and events), the uploader
+// (with its spool) and the command API, and answers `GET /v1/status`. Takes a plain config object;
+// reading flags and the environment is the CLI's job (src/cli/commands/agent.ts).
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { TunaError } from '../core/errors.js';
@@ -11,7 +12,10 @@ import { HepSource, parseHepSpec } from './sources/hep.js';
 import { LiveSource } from './sources/live.js';
 import { LogTailSource } from './sources/log-tail.js';
 import { ReplaySource } from './sources/replay.js';
+import type { CollectorContext, CreateCollector } from './collectors/collector.js';
 import type { Source } from './sources/source.js';
+import { CollectorHost, managerSink, type HostedOptions } from './collectors/host.js';
+import { loadCollectorModule } from './collectors/module.js';
 import { Spool } from './spool.js';
 import { Uploader } from './upload.js';
 
@@ -30,6 +34,12 @@ export interface AgentConfig {
   logs?: string[];
   read?: string;
   replaySpeed?: number;
+  /** user collector modules (`--collector PATH`), loaded at start */
+  collectors?: string[];
+  /** collectors given as functions (embedding, tests): the same hosting as a module's */
+  collectorFactories?: { name?: string; create: CreateCollector }[];
+  /** events per second one user collector may emit before its excess is dropped and counted */
+  collectorRate?: number;
   spoolDir?: string;
   spoolMaxMb?: number;
   tenantHeaders?: string[];
@@ -51,6 +61,9 @@ export class Agent {
   readonly manager: CaptureManager;
   readonly uploader: Uploader;
   readonly spool: Spool | undefined;
+  /** every collector, built-in or not; statuses come from the host, which contains their failures */
+  readonly host: CollectorHost;
+  /** the built-in sources' own objects, for embedding code and tests that drive them */
   readonly sources: Source[] = [];
   private api: CommandApi | undefined;
   private readonly startedAt = Date.now();
@@ -86,19 +99,19 @@ export class Agent {
       log,
     });
     this.manager = manager;
-    const onPacket = manager.onPacket.bind(manager);
-    const onLogLine = manager.onLogLine.bind(manager);
+    const host = (this.host = new CollectorHost(managerSink(manager), log));
     for (const iface of cfg.interfaces ?? []) {
-      this.sources.push(
-        new LiveSource({
-          iface,
-          bpf: cfg.bpf,
-          snaplen: cfg.snaplen,
-          onPacket,
-          tcpdumpPath: cfg.tcpdumpPath,
-          statsIntervalMs: cfg.liveStatsIntervalMs,
-          log,
-        }),
+      this.builtin(
+        (ctx) =>
+          new LiveSource({
+            iface,
+            bpf: cfg.bpf,
+            snaplen: cfg.snaplen,
+            onPacket: ctx.emitPacket,
+            tcpdumpPath: cfg.tcpdumpPath,
+            statsIntervalMs: cfg.liveStatsIntervalMs,
+            log,
+          }),
       );
     }
     for (const spec of cfg.hep ?? []) {
@@ -108,19 +121,40 @@ export class Agent {
       } catch (e) {
         throw new TunaError('bad_request', (e as Error).message);
       }
-      this.sources.push(new HepSource({ listen, authKey: cfg.hepAuthKey, onPacket, onLogLine }));
+      this.builtin(
+        (ctx) =>
+          new HepSource({
+            listen,
+            authKey: cfg.hepAuthKey,
+            onPacket: ctx.emitPacket,
+            onLogLine: (line, ts, source) => ctx.emitLog({ ts_us: ts, line, source }),
+          }),
+      );
     }
-    for (const path of cfg.logs ?? []) this.sources.push(new LogTailSource({ path, onLine: onLogLine }));
+    for (const path of cfg.logs ?? []) {
+      this.builtin((ctx) => new LogTailSource({ path, onLine: (line, ts, source) => ctx.emitLog({ ts_us: ts, line, source }) }));
+    }
     if (cfg.read) {
       const speed = cfg.replaySpeed ?? 0;
       if (!(speed >= 0) || !Number.isFinite(speed)) throw new TunaError('bad_request', `--replay-speed must be 0 or more, got ${speed}`);
-      this.sources.push(new ReplaySource({ path: cfg.read, speed, onPacket }));
+      this.builtin((ctx) => new ReplaySource({ path: cfg.read!, speed, onPacket: ctx.emitPacket }));
       // A replay brings its own (old) timestamps: the engine clock must follow them, not the wall.
       manager.wallClockAdvance = false;
     }
+    for (const f of cfg.collectorFactories ?? []) host.add(f.create, { name: f.name, maxEventsPerSecond: cfg.collectorRate });
+    this.announceSources();
+  }
+
+  /** A packet or log source: no rate bound (they run at line rate), and the agent's start waits for it (tcpdump listening). */
+  private builtin(create: (ctx: CollectorContext) => Source, opts: HostedOptions = { maxEventsPerSecond: Infinity, startTimeoutMs: Infinity }): void {
+    const s = this.host.add(create, opts);
+    if (s) this.sources.push(s);
+  }
+
+  private announceSources(): void {
     this.uploader.setAgentInfo({
-      version: cfg.version ?? '0.0.0',
-      sources: this.sources.map((s) => ({ type: s.kind, detail: s.name.slice(0, 512) })),
+      version: this.cfg.version ?? '0.0.0',
+      sources: this.host.statuses().map((s) => ({ type: s.kind.slice(0, 32), detail: s.name.slice(0, 512) })),
     });
   }
 
@@ -152,17 +186,25 @@ export class Agent {
       this.address = await this.api.listen(this.cfg.listen.host, this.cfg.listen.port);
     }
     this.manager.start();
-    await Promise.all(this.sources.map((s) => s.start()));
+    // User modules load now (import is asynchronous); one that cannot load is a failed collector.
+    const from = this.host.size;
+    for (const path of this.cfg.collectors ?? []) {
+      const m = await loadCollectorModule(path);
+      this.host.add(m.create, { name: m.name, maxEventsPerSecond: this.cfg.collectorRate });
+    }
+    if (this.host.size > from) this.announceSources();
+    await this.host.start();
     return this.address;
   }
 
   /** Whether this agent can capture at all: what the center shows per agent on the session. */
   health(): { state: 'capturing' | 'failed'; reason?: string } {
-    if (this.sources.length === 0) return { state: 'failed', reason: 'the agent has no capture source (--interface, --hep, --log, --read)' };
-    const failed = this.sources.map((s) => s.status()).filter((st) => st.state === 'failed');
+    const all = this.host.statuses();
+    if (all.length === 0) return { state: 'failed', reason: 'the agent has no capture source (--interface, --hep, --log, --read, --collector, …)' };
+    const failed = all.filter((st) => st.state === 'failed');
     if (failed.length === 0) return { state: 'capturing' };
     const reason = failed.map((st) => `${st.name}: ${st.error ?? 'failed'}`).join('; ');
-    return { state: failed.length === this.sources.length ? 'failed' : 'capturing', reason };
+    return { state: failed.length === all.length ? 'failed' : 'capturing', reason };
   }
 
   /** Losses at the sources that no capture can see otherwise (summed over sources of a kind). */
@@ -171,8 +213,11 @@ export class Agent {
     const add = (k: string, v: number | undefined): void => {
       if (v) out[k] = (out[k] ?? 0) + v;
     };
-    for (const s of this.sources) {
-      const c = s.status().counters;
+    // `host` is unset while the manager's constructor resumes saved captures: no source has dropped anything yet.
+    for (const s of (this.host as CollectorHost | undefined)?.statuses() ?? []) {
+      const c = s.counters;
+      add('collector_rate_limited', c.dropped_rate_limited);
+      add('collector_invalid', c.dropped_invalid);
       if (s.kind === 'live') add('kernel_dropped', c.kernel_dropped);
       if (s.kind === 'hep') {
         add('hep_auth_failed', c.auth_failed);
@@ -190,7 +235,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     await this.api?.close();
-    await Promise.all(this.sources.map((s) => s.stop().catch(() => undefined)));
+    await this.host.stop();
     this.manager.stop();
     // Last events (final RTP stats) go out now when the center is there; otherwise to the spool.
     if (this.uploader.centerReachable) await this.uploader.flush(3).catch(() => undefined);
@@ -204,7 +249,7 @@ export class Agent {
       version: this.cfg.version ?? '0.0.0',
       started_at: new Date(this.startedAt).toISOString(),
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
-      sources: this.sources.map((s) => s.status()),
+      sources: this.host.statuses(),
       captures: this.manager.views(),
       recently_ended: this.manager.recentlyEnded(),
       upload: {

@@ -13,6 +13,7 @@ import { captureCommandSchema, type CaptureCommand } from '../core/schema/comman
 import type { AgentCounters, Rtcp, SipSummary } from '../core/schema/event.js';
 import { PAYLOAD_MAX_BYTES, TRANSPORTS } from '../core/schema/event.js';
 import type { OutgoingEvent, Uploader } from './upload.js';
+import { CallMetaBuffer, type CallMeta } from './collectors/call-meta.js';
 
 export interface Endpoint {
   ip: string;
@@ -110,7 +111,9 @@ export class CaptureManager {
   private ticks = 0;
   /** when false (a replay runs), the engine clock follows packet time only */
   wallClockAdvance = true;
-  readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, events: 0, internal_errors: 0 };
+  readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, call_meta: 0, events: 0, internal_errors: 0 };
+  /** call state and route events that came before their dialog was known: retried for a few seconds */
+  private readonly pendingMeta = new CallMetaBuffer();
 
   constructor(opts: CaptureManagerOptions) {
     this.o = opts;
@@ -145,6 +148,7 @@ export class CaptureManager {
     const now = this.now();
     for (const [id, c] of this.captures) if (c.expiresAtMs <= now) this.remove(id, 'expired');
     if (this.wallClockAdvance) this.engine.advance(now * 1000);
+    this.pendingMeta.retry(now, (m) => this.takeCallMeta(m));
     const every = this.o.heartbeatS ?? 5;
     if (every > 0 && ++this.ticks % every === 0) {
       for (const c of this.captures.values()) this.o.uploader.heartbeat(c.cmd.session_id, c.cmd.ingest_url);
@@ -301,18 +305,50 @@ export class CaptureManager {
     }
   }
 
-  /** One log line from any log source. Never throws. */
-  onLogLine(line: string, tsUs: number, source: string): void {
+  /** One log line from any log source; `callId` when the source knows it (structured logs). Never throws. */
+  onLogLine(line: string, tsUs: number, source: string, callId?: string): void {
     this.logLinesSeen++;
     this.counters.log_lines++;
     if (this.captures.size === 0) return;
     try {
-      const hit = this.engine.onLogLine(line, tsUs, source);
+      const ids = callId === undefined ? null : this.engine.sessionsOfCall(callId);
+      const hit: LogHit | null = ids ? { kind: 'log', line, source, tsUs, sessions: ids.map((id) => ({ id, callId })) } : this.engine.onLogLine(line, tsUs, source);
       if (hit !== null) this.onLogHit(hit);
     } catch (e) {
       this.counters.internal_errors++;
       this.o.log?.(`internal error while matching a log line: ${(e as Error).message}`);
     }
+  }
+
+  /** A platform's call state or a routing decision (collectors/collector.ts). Never throws. */
+  onCallMeta(m: CallMeta): void {
+    this.counters.call_meta++;
+    if (this.captures.size === 0) return;
+    try {
+      if (!this.takeCallMeta(m)) this.pendingMeta.add(m, this.now());
+    } catch (e) {
+      this.counters.internal_errors++;
+      this.o.log?.(`internal error while matching call metadata: ${(e as Error).message}`);
+    }
+  }
+
+  /** Sends `m` to the sessions capturing its dialog; false when none does (yet). */
+  private takeCallMeta(m: CallMeta): boolean {
+    const ids = this.engine.sessionsOfCall(m.call_id);
+    if (ids === null) return false;
+    for (const id of ids) {
+      const c = this.captures.get(id);
+      if (!c) continue;
+      c.matched++;
+      const ev = this.base(id, { tsUs: m.ts_us, transport: null, src: null, dst: null });
+      ev.kind = m.kind;
+      ev.call_id = m.call_id.slice(0, 1024);
+      ev.payload = m.line?.slice(0, PAYLOAD_MAX_BYTES) ?? null;
+      if (m.kind === 'callstate') ev.callstate = m.callstate;
+      else ev.route = m.route;
+      this.send(c, ev);
+    }
+    return true;
   }
 
   /** A packet a source could not use for a session reason (e.g. HEP auth failure is not per session). */
@@ -338,6 +374,8 @@ export class CaptureManager {
       rtcp: null,
       stats: null,
       log: null,
+      callstate: null,
+      route: null,
       frame: null,
     };
   }

@@ -92,6 +92,8 @@ const ev = (i: number): OutgoingEvent => ({
   rtcp: null,
   stats: null,
   log: null,
+  callstate: null,
+  route: null,
   frame: null,
 });
 

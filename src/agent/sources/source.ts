@@ -1,8 +1,9 @@
 // What every capture source is to the agent: something that starts, stops and reports its state and
 // counters in `GET /v1/status` → `sources`. What a source produces (units, log lines) goes to
-// callbacks given at construction; this module owns only the shared shape.
+// callbacks given at construction — the collector context's emits (collectors/collector.ts), which
+// every source is hosted behind; this module owns only the shared shape.
 
-export type SourceKind = 'live' | 'hep' | 'log' | 'replay';
+export type SourceKind = 'live' | 'hep' | 'log' | 'replay' | 'esl' | 'ami' | 'syslog' | 'collector';
 
 export type SourceState =
   /** started, waiting for the capture to be ready (tcpdump's "listening on") */
@@ -18,7 +19,8 @@ export type SourceState =
 
 export interface SourceStatus {
   name: string;
-  kind: SourceKind;
+  /** a SourceKind; `collector` for a user's module */
+  kind: string;
   state: SourceState;
   /** a precise human message when something is wrong */
   error?: string;

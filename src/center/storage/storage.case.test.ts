@@ -51,6 +51,8 @@ const ev = (session_id: string, seq: number, over: Partial<IngestEvent> = {}): I
     rtcp: null,
     stats: null,
     log: null,
+    callstate: null,
+    route: null,
     frame: null,
     ...over,
   };

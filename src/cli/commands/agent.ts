@@ -33,6 +33,8 @@ export function agentConfig(values: OptionValues, log: (msg: string) => void): A
   if (!Number.isFinite(spoolMb) || spoolMb < 1) throw new UsageError(`--spool-max-mb must be at least 1, got ${values['spool-max-mb']}`);
   const every = Number(values['rtp-sample-every']);
   if (!Number.isInteger(every) || every < 1) throw new UsageError(`--rtp-sample-every must be a whole number ≥ 1, got ${values['rtp-sample-every']}`);
+  const collectorRate = Number(values['collector-rate'] ?? 20_000);
+  if (!Number.isInteger(collectorRate) || collectorRate < 1) throw new UsageError(`--collector-rate must be a whole number ≥ 1, got ${values['collector-rate']}`);
   const maxDialogs = Number(values['max-dialogs'] ?? 100_000);
   const maxPerSession = Number(values['max-dialogs-per-session'] ?? 10_000);
   if (!Number.isInteger(maxDialogs) || maxDialogs < 1 || maxDialogs > 10_000_000) {
@@ -53,6 +55,8 @@ export function agentConfig(values: OptionValues, log: (msg: string) => void): A
     hepAuthKey: str(values['hep-auth-key']),
     logs: list(values.log),
     read: str(values.read),
+    collectors: list(values.collector),
+    collectorRate,
     replaySpeed: speed,
     spoolDir: str(values.spool),
     spoolMaxMb: spoolMb,
@@ -80,6 +84,8 @@ export const agent: Command = {
       { name: 'hep-auth-key', type: 'string', arg: 'KEY', help: 'drop (and count) HEP packets whose auth key differs' },
       { name: 'log', type: 'string', multiple: true, arg: 'PATH', help: 'log file to tail (rotation-safe)' },
       { name: 'read', type: 'string', arg: 'FILE', help: 'replay a pcap/pcapng file' },
+      { name: 'collector', type: 'string', multiple: true, arg: 'PATH', help: 'a JavaScript module exporting createCollector(ctx) (docs/collectors.md)' },
+      { name: 'collector-rate', type: 'number', default: 20_000, arg: 'N', help: 'events per second one --collector module may emit; the excess is dropped and counted' },
       { name: 'replay-speed', type: 'number', default: 0, arg: 'FACTOR', help: 'replay pace: 0 as fast as possible, 1 real time, 2 twice as fast' },
       { name: 'spool', type: 'string', arg: 'DIR', help: 'on-disk spool for events while the center is unreachable' },
       { name: 'spool-max-mb', type: 'number', default: 1024, arg: 'MB', help: 'spool size limit; events beyond it are dropped and counted' },
@@ -118,11 +124,9 @@ export const agent: Command = {
       return 1;
     }
     log(`"${cfg.name}" ${VERSION}: command API on http://${addr!.host.includes(':') ? `[${addr!.host}]` : addr!.host}:${addr!.port}`);
-    for (const s of a.sources) {
-      const st = s.status();
-      log(`source ${st.name}: ${st.state}${st.error ? ` — ${st.error}` : ''}`);
-    }
-    if (a.sources.length === 0) log('no sources configured (--interface, --hep, --log, --read): nothing will be captured');
+    const sources = a.host.statuses();
+    for (const st of sources) log(`source ${st.name}: ${st.state}${st.error ? ` — ${st.error}` : ''}`);
+    if (sources.length === 0) log('no sources configured (--interface, --hep, --log, --read, --collector, …): nothing will be captured');
     if (!cfg.spoolDir) log('no --spool: while the center is unreachable, events wait in memory only (bounded)');
     if (a.manager.ids().length > 0) log(`resumed ${a.manager.ids().length} running capture(s) from the spool`);
     await new Promise<void>((resolve) => {

@@ -367,6 +367,17 @@ export class MatchEngine {
     return { kind: 'log', line, source, tsUs, sessions: out };
   }
 
+  /**
+   * Call metadata keyed by a Call-ID (platform call state, route decisions, a log line whose Call-ID
+   * its collector knows: DESIGN §9): the sessions capturing that dialog, or null. Like a log line it
+   * neither opens a dialog nor moves the clock.
+   */
+  sessionsOfCall(callId: string): string[] | null {
+    const d = this.dialogs.get(callId);
+    if (d === undefined || d.sessions.length === 0 || this.expired(d)) return null;
+    return d.sessions.map((s) => s.id);
+  }
+
   // ---- dialogs --------------------------------------------------------------------------------
 
   private expired(d: Dialog): boolean {

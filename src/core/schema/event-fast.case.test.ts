@@ -39,6 +39,13 @@ const VALID: Record<string, unknown>[] = [
   { session_id: SID, seq: 9, ts: 9, kind: 'rtp', stats: { ssrc: 1, packets: 0, expected: 0, lost: 0, jitter_ms: 0, max_delta_ms: 0, mos: null, codec: null, final: false } },
   { session_id: SID, seq: 10, ts: 9, kind: 'sip', transport: null, src: null, dst: null, call_id: null, sip: null, payload: null, rtp: null, rtcp: null, stats: null, log: null, frame: null },
   { session_id: SID, seq: 11, ts: 9, kind: 'sip', transport: 'wss', sip: { has_sdp: false }, frame: { link_type: 65_535, data: 'AA==', orig_len: 0x7fffffff } },
+  {
+    session_id: SID, seq: 12, ts: 9, kind: 'callstate', call_id: 'c',
+    callstate: { platform: 'freeswitch', state: 'hangup', cause: 'NORMAL_CLEARING', q850: 16, source: 'esl:x', fields: { 'Unique-ID': 'u', n: 1.5, b: false, z: null, [`k${'x'.repeat(63)}`]: 'v'.repeat(1024) } },
+  },
+  { session_id: SID, seq: 13, ts: 9, kind: 'callstate', callstate: { platform: 'a', state: 'b', q850: 0, fields: {} } },
+  { session_id: SID, seq: 14, ts: 9, kind: 'route', call_id: 'c', payload: 'line', route: { route: 'RELAY', destination: 'sip:gw@10.0.0.1', source: 'log:/x', fields: { level: 'NOTICE' } } },
+  { session_id: SID, seq: 15, ts: 9, kind: 'route', route: {}, callstate: null },
 ];
 
 // zod accepts these; the fast path may leave them to zod
@@ -67,11 +74,15 @@ const BAD_VALUES: unknown[] = [
   { ssrc: 1, packets: 0, expected: 0, lost: 0, jitter_ms: 0, max_delta_ms: 0, mos: 0.5, codec: null, final: false },
   { ssrc: 1, packets: 0, expected: 0, lost: 0, jitter_ms: -1, max_delta_ms: 0, mos: null, codec: null, final: false },
   { ssrc: 1, packets: 0, expected: 0, lost: 0, jitter_ms: 0, max_delta_ms: 0, codec: null, final: false },
+  { platform: '', state: 's' }, { platform: 'x'.repeat(33), state: 's' }, { platform: 'p', state: 'x'.repeat(65) }, { platform: 'p' },
+  { platform: 'p', state: 's', q850: 128 }, { platform: 'p', state: 's', cause: 'c'.repeat(65) }, { platform: 'p', state: 's', fields: [] },
+  { '': 1 }, { k: 'v'.repeat(1025) }, { k: [1] }, { k: { a: 1 } }, Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])),
+  { route: 'r'.repeat(129) }, { destination: 'd'.repeat(513) }, { route: 1 }, { route: 'r', fields: null },
   { source: 'x'.repeat(513) }, { source: null }, new Date(0), Object.create(null), Object.create({ inherited: 1 }),
   'd8e3a6b8f0c24c7a93fB', 'd8e3a6b8f0c24c7a93f', 'x'.repeat(65_537),
 ];
 
-const FIELDS = ['session_id', 'seq', 'ts', 'kind', 'transport', 'src', 'dst', 'call_id', 'sip', 'payload', 'rtp', 'rtcp', 'stats', 'log', 'frame'];
+const FIELDS = ['session_id', 'seq', 'ts', 'kind', 'transport', 'src', 'dst', 'call_id', 'sip', 'payload', 'rtp', 'rtcp', 'stats', 'log', 'callstate', 'route', 'frame'];
 
 /** sets `path` (a.b.c) in a deep copy; `undefined` deletes the key */
 function mutate(e: Record<string, unknown>, path: string[], v: unknown): Record<string, unknown> {
@@ -166,7 +177,7 @@ describe('fastIngestEvent agrees with ingestEventSchema', () => {
       const k = 1 + rnd(3);
       for (let j = 0; j < k; j++) {
         const p = ps[rnd(ps.length)];
-        const pool = [...BAD_VALUES, ...VALID.map((x) => x.sip), ...VALID.map((x) => x.frame), ...VALID.map((x) => x.rtcp), 'tls', 'sctp', 'ws', 'rtp'];
+        const pool = [...BAD_VALUES, ...VALID.map((x) => x.sip), ...VALID.map((x) => x.frame), ...VALID.map((x) => x.rtcp), ...VALID.map((x) => x.callstate), ...VALID.map((x) => x.route), 'tls', 'sctp', 'ws', 'rtp'];
         e = mutate(e, p, pool[rnd(pool.length)]);
       }
       if (agree(e) === 'fast') fast++;
@@ -182,5 +193,7 @@ describe('fastIngestEvent agrees with ingestEventSchema', () => {
     expect(agree(proto)).toBe('slow');
     const fieldsProto = JSON.parse(`{"session_id":"${SID}","seq":1,"ts":1,"kind":"rtcp","rtcp":{"type":1,"fields":{"__proto__":1}}}`) as unknown;
     expect(agree(fieldsProto)).toBe('slow');
+    const callProto = JSON.parse(`{"session_id":"${SID}","seq":1,"ts":1,"kind":"callstate","callstate":{"platform":"p","state":"s","fields":{"__proto__":1}}}`) as unknown;
+    expect(agree(callProto)).toBe('slow');
   });
 });

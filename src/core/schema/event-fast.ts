@@ -5,8 +5,8 @@
 // are not plain, an `undefined` value, a `__proto__` key) — so the caller falls back to zod, which
 // accepts or rejects and words the error. It never accepts what zod rejects: event-fast.case.test.ts
 // runs both on valid and on many invalid events. Keep it in step with event.ts.
-import { EVENT_KINDS, FRAME_MAX_BYTES, PAYLOAD_MAX_BYTES, TRANSPORTS } from './event.js';
-import type { Endpoint, Frame, IngestEvent, Rtcp, RtpSample, SipSummary, StreamStats } from './event.js';
+import { CALL_FIELDS_MAX, EVENT_KINDS, FRAME_MAX_BYTES, PAYLOAD_MAX_BYTES, TRANSPORTS } from './event.js';
+import type { CallFields, CallState, Endpoint, Frame, IngestEvent, RouteInfo, Rtcp, RtpSample, SipSummary, StreamStats } from './event.js';
 
 type Obj = Record<string, unknown>;
 
@@ -36,7 +36,7 @@ const str = (v: unknown, max: number): v is string => typeof v === 'string' && v
 const orNull = (v: unknown): unknown => (v === undefined ? null : v);
 
 const keys = (...k: string[]): ReadonlySet<string> => new Set(k);
-const EVENT_KEYS = keys('session_id', 'seq', 'ts', 'kind', 'transport', 'src', 'dst', 'call_id', 'sip', 'payload', 'rtp', 'rtcp', 'stats', 'log', 'frame');
+const EVENT_KEYS = keys('session_id', 'seq', 'ts', 'kind', 'transport', 'src', 'dst', 'call_id', 'sip', 'payload', 'rtp', 'rtcp', 'stats', 'log', 'callstate', 'route', 'frame');
 const ENDPOINT_KEYS = keys('ip', 'port');
 const SIP_KEYS = keys('method', 'status', 'reason', 'cseq_seq', 'cseq_method', 'from_user', 'to_user', 'has_sdp');
 const RTP_KEYS = keys('ssrc', 'pt', 'seq', 'ts', 'marker', 'codec');
@@ -44,6 +44,8 @@ const RTCP_KEYS = keys('type', 'ssrc', 'fields');
 const STATS_KEYS = keys('ssrc', 'packets', 'expected', 'lost', 'jitter_ms', 'max_delta_ms', 'mos', 'codec', 'final');
 const LOG_KEYS = keys('source');
 const FRAME_KEYS = keys('link_type', 'data', 'orig_len');
+const CALLSTATE_KEYS = keys('platform', 'state', 'cause', 'q850', 'source', 'fields');
+const ROUTE_KEYS = keys('route', 'destination', 'source', 'fields');
 
 /** Marker for "not sure / invalid: ask zod". */
 const NO = Symbol('no');
@@ -168,6 +170,61 @@ function log(v: unknown): Maybe<{ source?: string } | null> {
   return str(v.source, 512) ? { source: v.source } : NO;
 }
 
+/** callFieldsSchema: ≤ 64 keys of 1-64 characters, values string ≤ 1024, finite number, boolean or null */
+function callFields(f: unknown): Maybe<CallFields> {
+  if (typeof f !== 'object' || f === null || Object.getPrototypeOf(f) !== Object.prototype) return NO;
+  const out: CallFields = {};
+  let n = 0;
+  for (const k of Object.keys(f)) {
+    const x = (f as Obj)[k];
+    if (++n > CALL_FIELDS_MAX || k.length === 0 || k.length > 64 || k === '__proto__') return NO;
+    if (x === null || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)) || str(x, 1024)) out[k] = x;
+    else return NO;
+  }
+  return out;
+}
+
+/** optional bounded strings of `v`, copied in `names` order; false when one is invalid */
+function optionalStrings(v: Obj, out: Obj, names: [string, number][]): boolean {
+  for (const [k, max] of names) {
+    if (v[k] === undefined) continue;
+    if (!str(v[k], max)) return false;
+    out[k] = v[k];
+  }
+  return true;
+}
+
+function callstate(v: unknown): Maybe<CallState | null> {
+  if (v === null || v === undefined) return null;
+  if (!plain(v, CALLSTATE_KEYS) || !str(v.platform, 32) || v.platform === '' || !str(v.state, 64) || v.state === '') return NO;
+  const out: Obj = { platform: v.platform, state: v.state };
+  if (!optionalStrings(v, out, [['cause', 64]])) return NO;
+  if (v.q850 !== undefined) {
+    if (!int(v.q850, 0, 127)) return NO;
+    out.q850 = v.q850;
+  }
+  if (!optionalStrings(v, out, [['source', 512]])) return NO;
+  if (v.fields !== undefined) {
+    const f = callFields(v.fields);
+    if (f === NO) return NO;
+    out.fields = f;
+  }
+  return out as CallState;
+}
+
+function route(v: unknown): Maybe<RouteInfo | null> {
+  if (v === null || v === undefined) return null;
+  if (!plain(v, ROUTE_KEYS)) return NO;
+  const out: Obj = {};
+  if (!optionalStrings(v, out, [['route', 128], ['destination', 512], ['source', 512]])) return NO;
+  if (v.fields !== undefined) {
+    const f = callFields(v.fields);
+    if (f === NO) return NO;
+    out.fields = f;
+  }
+  return out as RouteInfo;
+}
+
 function frame(v: unknown): Maybe<Frame | null> {
   if (v === null || v === undefined) return null;
   if (!plain(v, FRAME_KEYS) || !int(v.link_type, 0, 65_535) || !int(v.orig_len, 0, 0x7fffffff)) return NO;
@@ -221,6 +278,10 @@ export function fastIngestEvent(e: unknown): IngestEvent | undefined {
   if (st === NO) return undefined;
   const l = log(e.log);
   if (l === NO) return undefined;
+  const cs = callstate(e.callstate);
+  if (cs === NO) return undefined;
+  const ro = route(e.route);
+  if (ro === NO) return undefined;
   const f = frame(e.frame);
   if (f === NO) return undefined;
   return {
@@ -238,6 +299,8 @@ export function fastIngestEvent(e: unknown): IngestEvent | undefined {
     rtcp: c,
     stats: st,
     log: l,
+    callstate: cs,
+    route: ro,
     frame: f,
   };
 }
@@ -269,6 +332,6 @@ export function fastEventJsonWithoutFrame(e: IngestEvent): string {
   return (
     `{"session_id":${q(e.session_id)},"seq":${e.seq},"ts":${e.ts},"kind":${q(e.kind)},"transport":${qn(e.transport)},` +
     `"src":${endpointJson(e.src)},"dst":${endpointJson(e.dst)},"call_id":${qn(e.call_id)},"sip":${sipJson(e.sip)},` +
-    `"payload":${qn(e.payload)},"rtp":${q(e.rtp)},"rtcp":${q(e.rtcp)},"stats":${q(e.stats)},"log":${q(e.log)}}`
+    `"payload":${qn(e.payload)},"rtp":${q(e.rtp)},"rtcp":${q(e.rtcp)},"stats":${q(e.stats)},"log":${q(e.log)},"callstate":${q(e.callstate)},"route":${q(e.route)}}`
   );
 }

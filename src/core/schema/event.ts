@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { idSchema, sessionIdSchema } from './common.js';
 
-export const EVENT_KINDS = ['sip', 'rtp', 'rtcp', 'webrtc', 'log'] as const;
+export const EVENT_KINDS = ['sip', 'rtp', 'rtcp', 'webrtc', 'log', 'callstate', 'route'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** Transports of the captured packet. Logs have none (null); HEP keeps the transport it carries. */
@@ -85,6 +85,40 @@ export type StreamStats = z.infer<typeof streamStatsSchema>;
 
 export const logInfoSchema = z.object({ source: shortText(512).optional() }).strict();
 
+export const CALL_FIELDS_MAX = 64;
+/** A platform's own view of a call (ESL/AMI headers, log fields): a few flat name → value pairs. */
+export const callFieldsSchema = z
+  .record(z.string().min(1).max(64), z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]))
+  .refine((o) => Object.keys(o).length <= CALL_FIELDS_MAX, `at most ${CALL_FIELDS_MAX} fields`);
+export type CallFields = z.infer<typeof callFieldsSchema>;
+
+/** kind `callstate`: what a platform (FreeSWITCH, Asterisk, …) thinks of the call, one state change. */
+export const callStateSchema = z
+  .object({
+    platform: shortText(32).min(1),
+    state: shortText(64).min(1),
+    /** hangup cause as the platform words it (`NORMAL_CLEARING`, `16`) */
+    cause: shortText(64).optional(),
+    /** ITU-T Q.850 cause value */
+    q850: z.int().min(0).max(127).optional(),
+    /** the collector that reported it */
+    source: shortText(512).optional(),
+    fields: callFieldsSchema.optional(),
+  })
+  .strict();
+export type CallState = z.infer<typeof callStateSchema>;
+
+/** kind `route`: a routing decision (a Kamailio route block, the gateway or carrier chosen). */
+export const routeInfoSchema = z
+  .object({
+    route: shortText(128).optional(),
+    destination: shortText(512).optional(),
+    source: shortText(512).optional(),
+    fields: callFieldsSchema.optional(),
+  })
+  .strict();
+export type RouteInfo = z.infer<typeof routeInfoSchema>;
+
 /** The original link-layer frame, for the PCAP export; only sent when the session has capture_pcap. */
 export const frameSchema = z
   .object({
@@ -119,6 +153,8 @@ const eventFields = {
   rtcp: rtcpSchema.nullable().default(null),
   stats: streamStatsSchema.nullable().default(null),
   log: logInfoSchema.nullable().default(null),
+  callstate: callStateSchema.nullable().default(null),
+  route: routeInfoSchema.nullable().default(null),
 };
 
 /** What an agent posts in `POST /api/ingest` `events[]`. */
