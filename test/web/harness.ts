@@ -178,19 +178,28 @@ export function sippPorts(): SippPorts & { first: number; last: number } {
   return { uas: first, uac: first + 1, uasMedia: first + 2, uacMedia: first + 6, first, last: first + 9 };
 }
 
-/** Runs one real sipp call on loopback (built-in uas/uac; with `rtp`, uac_pcap with RTP echo). */
-export async function runSippCall(ports: SippPorts, rtp: boolean): Promise<void> {
+/** sipp scenario files (UAS and UAC) for a call flow the built-in scenarios do not make */
+export interface SippScenario {
+  uas: string;
+  uac: string;
+}
+
+/**
+ * Runs one real sipp call on loopback: built-in uas/uac (with `rtp`, uac_pcap with RTP echo), or the
+ * given scenario files.
+ */
+export async function runSippCall(ports: SippPorts, rtp: boolean, scenario?: SippScenario): Promise<void> {
   const dir = tmp('tunaio-sipp-');
   try {
     if (rtp) fs.symlinkSync('/usr/share/sip-tester', path.join(dir, 'pcap'));
-    const uasArgs = ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(ports.uas), '-bg', '-nostdin'];
+    const uasArgs = [...(scenario ? ['-sf', scenario.uas] : ['-sn', 'uas']), '-i', '127.0.0.1', '-p', String(ports.uas), '-bg', '-nostdin'];
     if (rtp) uasArgs.push('-rtp_echo', '-mp', String(ports.uasMedia));
     // sipp -bg exits 99 once the background process is started, printing its PID
     const uas = spawnSync('sipp', uasArgs, { cwd: dir, encoding: 'utf8', timeout: 10_000 });
     const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout ?? '')?.[1]);
     if (!(pid > 0)) throw new Error(`sipp uas did not start: ${uas.stdout} ${uas.stderr}`);
     try {
-      const uacArgs = ['-sn', rtp ? 'uac_pcap' : 'uac', `127.0.0.1:${ports.uas}`, '-i', '127.0.0.1', '-p', String(ports.uac), '-m', '1', '-nostdin', '-timeout', '30s'];
+      const uacArgs = [...(scenario ? ['-sf', scenario.uac] : ['-sn', rtp ? 'uac_pcap' : 'uac']), `127.0.0.1:${ports.uas}`, '-i', '127.0.0.1', '-p', String(ports.uac), '-m', '1', '-nostdin', '-timeout', '30s'];
       if (rtp) uacArgs.push('-mp', String(ports.uacMedia));
       execFileSync('sipp', uacArgs, { cwd: dir, stdio: 'ignore', timeout: 40_000 });
     } finally {
@@ -209,7 +218,7 @@ export async function runSippCall(ports: SippPorts, rtp: boolean): Promise<void>
  * One real sipp call captured by tcpdump and decoded into SIP events and, with `rtp`, RTP samples
  * and final stream stats: what an agent would post, for tests that drive ingest themselves.
  */
-export async function sippCall(rtp = false): Promise<WireEvent[]> {
+export async function sippCall(rtp = false, scenario?: SippScenario): Promise<WireEvent[]> {
   const ports = sippPorts();
   const dir = tmp('tunaio-sippcap-');
   const pcap = path.join(dir, 'call.pcap');
@@ -219,7 +228,7 @@ export async function sippCall(rtp = false): Promise<WireEvent[]> {
   try {
     try {
       await waitFor(dump, 'stderr', /listening on/, 10_000);
-      await runSippCall(ports, rtp);
+      await runSippCall(ports, rtp, scenario);
       await new Promise((r) => setTimeout(r, 300)); // let tcpdump write the last packets
     } finally {
       dump.kill('SIGINT');

@@ -96,4 +96,27 @@ CREATE TABLE shares (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'call list',
+    sql: `
+-- one row per call of a session, folded at ingest (dialog-fold.ts); data is the DialogAgg as JSON
+CREATE TABLE dialogs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  call_id TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  search TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX dialogs_call ON dialogs(session_id, call_id);
+CREATE INDEX dialogs_order ON dialogs(session_id, started_at, id);
+CREATE INDEX dialogs_changed ON dialogs(session_id, version);
+-- the events of one call, page by page (/events?call_id=)
+CREATE INDEX events_call ON events(session_id, call_id, id);
+-- the call list of sessions ingested before this migration is folded on open (SqliteStorage.migrate)
+`,
+  },
 ];

@@ -34,3 +34,26 @@ describe('sqlite storage', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('sqlite migration 2 (call list)', () => {
+  it('folds the call list of events stored before the dialogs table existed', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'tunaio.db');
+    const s = new SqliteStorage(file);
+    const { agent } = await s.upsertAgent({ name: 'a', url: 'http://h', token_hash: 'h', enabled: true, tags: [] }, 1);
+    const sid = '0123456789abcdef0123';
+    await s.createSession({ id: sid, label: '', criteria: { text: 'abc' }, capture_rtp: false, capture_pcap: false, duration_seconds: 60, created_at: 1, expires_at: 9e12, agent_ids: [agent.id] });
+    const sip = { method: 'INVITE', cseq_seq: 1, cseq_method: 'INVITE', from_user: 'alice', to_user: 'bob', has_sdp: false };
+    const base = { session_id: sid, kind: 'sip' as const, transport: 'udp' as const, src: null, dst: null, payload: 'INVITE sip:bob@h SIP/2.0\r\n\r\n', rtp: null, rtcp: null, stats: null, log: null, frame: null };
+    const events = [1, 2, 3].map((seq) => ({ index: seq, bytes: 10, event: { ...base, seq, ts: seq, call_id: `call-${seq % 2}`, sip } }));
+    await s.ingest(agent.id, events, { now: 2, grace_ms: 0, max_events_per_session: 100, max_bytes_per_session: 1e6 });
+    // back to a version-1 database: no call list
+    s.db.exec("DROP TABLE dialogs; DROP INDEX events_call; DELETE FROM schema_migrations WHERE version = 2");
+    await s.close();
+    const again = new SqliteStorage(file);
+    const page = await again.listDialogs(sid, { after: 0, limit: 10 });
+    expect(page!.dialogs.map((r) => [r.dialog.call_id, r.dialog.messages, r.dialog.retransmissions])).toEqual([['call-1', 2, 1], ['call-0', 1, 0]]);
+    await again.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -9,11 +9,17 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { EVENT_KINDS } from '../../core/schema/index.js';
 import type { AgentCounters, AgentSource, EventKind, SessionStatus, StoredEvent } from '../../core/schema/index.js';
+import type { DialogAgg } from '../../core/dialogs/aggregate.js';
+import { foldDialogs, likePattern } from './dialog-fold.js';
+import type { DialogWrite } from './dialog-fold.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import type {
   AgentRecord,
   AgentUpsertRecord,
+  DialogQuery,
+  DialogRecord,
+  EventQuery,
   IngestItem,
   IngestOutcome,
   IngestPolicy,
@@ -126,6 +132,26 @@ function prepareIngest(db: Db) {
          state = CASE WHEN state = 'pending' THEN 'capturing' ELSE state END
        WHERE session_id = ? AND agent_id = ?`,
     ),
+    ...prepareDialogs(db),
+  };
+}
+
+function prepareDialogs(db: Db) {
+  const get = db.prepare('SELECT id, data FROM dialogs WHERE session_id = ? AND call_id = ?');
+  const ins = db.prepare(
+    'INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const upd = db.prepare('UPDATE dialogs SET started_at = ?, state = ?, version = ?, search = ?, data = ? WHERE id = ?');
+  return {
+    loadDialog: (sessionId: string, callId: string): { id: number; dialog: DialogAgg } | null => {
+      const r = get.get(sessionId, callId) as Row | undefined;
+      return r ? { id: num(r.id), dialog: JSON.parse(String(r.data)) as DialogAgg } : null;
+    },
+    saveDialog: (w: DialogWrite): void => {
+      const data = JSON.stringify(w.dialog);
+      if (w.id === null) ins.run(w.session_id, w.call_id, w.dialog.started_at, w.dialog.state, w.version, w.search, data);
+      else upd.run(w.dialog.started_at, w.dialog.state, w.version, w.search, data, w.id);
+    },
   };
 }
 
@@ -164,10 +190,23 @@ export class SqliteStorage implements Storage {
       if (done.has(m.version)) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
+        if (m.version === 2) this.backfillDialogs();
         this.db
           .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(m.version, m.name, Date.now());
       })();
+    }
+  }
+
+  /** folds the call list of events stored before the dialogs table existed (migration 2), in id order */
+  private backfillDialogs(): void {
+    const { loadDialog, saveDialog } = prepareDialogs(this.db);
+    const page = this.db.prepare('SELECT * FROM events WHERE id > ? AND call_id IS NOT NULL ORDER BY id LIMIT 5000');
+    for (let after = 0; ; ) {
+      const rows = page.all(after) as Row[];
+      if (rows.length === 0) break;
+      foldDialogs(rows.map(toEvent), loadDialog, saveDialog);
+      after = num(rows[rows.length - 1].id);
     }
   }
 
@@ -367,6 +406,7 @@ export class SqliteStorage implements Storage {
   async purgeSession(id: string): Promise<boolean> {
     return this.db.transaction((): boolean => {
       this.db.prepare('DELETE FROM events WHERE session_id = ?').run(id);
+      this.db.prepare('DELETE FROM dialogs WHERE session_id = ?').run(id);
       this.db.prepare('DELETE FROM shares WHERE session_id = ?').run(id);
       this.db.prepare('DELETE FROM session_agents WHERE session_id = ?').run(id);
       return this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id).changes === 1;
@@ -402,7 +442,8 @@ export class SqliteStorage implements Storage {
   private ingestStmts?: IngestStatements;
 
   async ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome> {
-    const { getSession, assigned, exists, insert, updSession, updAgent } = (this.ingestStmts ??= prepareIngest(this.db));
+    const { getSession, assigned, exists, insert, updSession, updAgent, loadDialog, saveDialog } = (this.ingestStmts ??=
+      prepareIngest(this.db));
     const run = this.db.transaction((): IngestOutcome => {
       const out: IngestOutcome = { inserted: [], duplicates: 0, rejected: [], newly_capped: [] };
       const tallies = new Map<string, SessionTally | null>();
@@ -514,6 +555,7 @@ export class SqliteStorage implements Storage {
         t.counts[event.kind] = (t.counts[event.kind] ?? 0) + 1;
         t.agentEvents++;
       }
+      foldDialogs(out.inserted, loadDialog, saveDialog);
       for (const [sid, t] of tallies) {
         if (!t || (t.events === 0 && !t.newly_capped)) continue;
         updSession.run(t.events, t.ingested_events, t.ingested_bytes, JSON.stringify(t.counts), t.rec.capped ? 1 : 0, t.capped_reason, sid);
@@ -552,16 +594,59 @@ export class SqliteStorage implements Storage {
     })();
   }
 
-  async listEvents(sessionId: string, after: number, limit: number): Promise<{ events: StoredEvent[]; more: boolean }> {
-    const rows = this.db
-      .prepare('SELECT * FROM events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?')
-      .all(sessionId, after, limit + 1) as Row[];
+  async listEvents(sessionId: string, after: number, limit: number, query: EventQuery = {}): Promise<{ events: StoredEvent[]; more: boolean }> {
+    const ids = query.call_ids;
+    let rows: Row[];
+    if (ids === undefined) {
+      rows = this.stmt('SELECT * FROM events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?').all(sessionId, after, limit + 1) as Row[];
+    } else if (ids.length === 0) {
+      rows = [];
+    } else {
+      // index events_call: one range per Call-ID
+      rows = this.stmt(
+        `SELECT * FROM events WHERE session_id = ? AND call_id IN (${ids.map(() => '?').join(', ')}) AND id > ? ORDER BY id LIMIT ?`,
+      ).all(sessionId, ...ids, after, limit + 1) as Row[];
+    }
     return { events: rows.slice(0, limit).map(toEvent), more: rows.length > limit };
   }
 
   async lastEventId(sessionId: string): Promise<number> {
     const r = this.stmt('SELECT COALESCE(MAX(id), 0) AS id FROM events WHERE session_id = ?').get(sessionId) as Row;
     return num(r.id);
+  }
+
+  async listDialogs(sessionId: string, query: DialogQuery): Promise<{ dialogs: DialogRecord[]; more: boolean } | null> {
+    const where = ['d.session_id = ?'];
+    const args: unknown[] = [sessionId];
+    if (query.after > 0) {
+      const c = this.stmt('SELECT started_at FROM dialogs WHERE id = ? AND session_id = ?').get(query.after, sessionId) as Row | undefined;
+      if (!c) return null;
+      where.push('(d.started_at > ? OR (d.started_at = ? AND d.id > ?))');
+      args.push(c.started_at, c.started_at, query.after);
+    }
+    if (query.states !== undefined && query.states.length > 0) {
+      where.push(`d.state IN (${query.states.map(() => '?').join(', ')})`);
+      args.push(...query.states);
+    }
+    if (query.changed_after !== undefined) {
+      where.push('d.version > ?');
+      args.push(query.changed_after);
+    }
+    if (query.q !== undefined && query.q !== '') {
+      // the row's own text, or any SIP message / log line of the call (events keep their JSON text, so
+      // the pattern is JSON-escaped); bounded by the session's event cap
+      where.push(
+        `(d.search LIKE ? ESCAPE '\\' OR d.call_id IN (SELECT e.call_id FROM events e WHERE e.session_id = ? AND e.call_id IS NOT NULL AND e.kind IN ('sip', 'webrtc', 'log') AND e.body LIKE ? ESCAPE '\\'))`,
+      );
+      args.push(likePattern(query.q, false), sessionId, likePattern(query.q, true));
+    }
+    const rows = this.db
+      .prepare(`SELECT d.id, d.version, d.data FROM dialogs d WHERE ${where.join(' AND ')} ORDER BY d.started_at, d.id LIMIT ?`)
+      .all(...args, query.limit + 1) as Row[];
+    return {
+      dialogs: rows.slice(0, query.limit).map((r) => ({ id: num(r.id), version: num(r.version), dialog: JSON.parse(String(r.data)) as DialogAgg })),
+      more: rows.length > query.limit,
+    };
   }
 
   // ---- retention
@@ -575,6 +660,7 @@ export class SqliteStorage implements Storage {
       ).map((r) => String(r.id));
       for (const id of ids) {
         this.db.prepare('DELETE FROM events WHERE session_id = ?').run(id);
+        this.db.prepare('DELETE FROM dialogs WHERE session_id = ?').run(id);
         this.db
           .prepare("UPDATE sessions SET event_count = 0, counts = '{}', history_deleted_at = ?, pcap_deleted_at = COALESCE(pcap_deleted_at, ?) WHERE id = ?")
           .run(now, now, id);

@@ -66,7 +66,7 @@ export const CONTRACT_METHODS = [
   'upsertAgent', 'touchAgent', 'createSession', 'getSession', 'listSessions', 'listRunningSessions',
   'countSessionsByStatus', 'listOverdueSessions', 'endSession', 'getSessionAgents', 'countEventsByKind',
   'hasFrames', 'purgeSession', 'ingest', 'reportCounters', 'listEvents', 'deleteHistoryEndedBefore',
-  'deleteFramesEndedBefore', 'putShare', 'getShareByTokenHash', 'deleteShare',
+  'deleteFramesEndedBefore', 'putShare', 'getShareByTokenHash', 'deleteShare', 'listDialogs',
 ];
 
 export function runStorageContract(name: string, make: MakeStorage): void {
@@ -315,6 +315,80 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       expect(await s.getShareByTokenHash('h3')).toBeNull();
     }));
 
+    it('call list: folded at ingest, start-time order, paging, states, search, changes; events per call', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const b = await agent(s, 'b');
+      const x = await s.createSession(newSessionRec([a.id, b.id]));
+      const msg = (seq: number, call: string, sip: Partial<IngestEvent['sip']> & object, payload: string, over: Partial<IngestEvent> = {}) =>
+        ev(x.id, seq, { call_id: call, ts: 1_000_000 * seq, sip: { has_sdp: false, ...sip }, payload, ...over });
+      const inv = (seq: number, call: string, extra = '') =>
+        msg(seq, call, { method: 'INVITE', cseq_seq: 1, cseq_method: 'INVITE', from_user: 'alice', to_user: `bob-${call}` },
+          `INVITE sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK${call}\r\nUser-Agent: Phone-${call}/1.0\r\n${extra}\r\n`);
+      const resp = (seq: number, call: string, status: number, reason: string, method = 'INVITE', cseq = 1) =>
+        msg(seq, call, { status, reason, cseq_seq: cseq, cseq_method: method }, `SIP/2.0 ${status} ${reason}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK${call}${cseq}\r\nTo: <sip:b@h>;tag=t1\r\n\r\n`);
+      // call "ok" answered, then (next batch) BYE; call "busy" 486; media of "ok" with a MOS
+      await s.ingest(a.id, [inv(1, 'ok'), resp(2, 'ok', 180, 'Ringing'), inv(3, 'busy', 'X-Note: hello-needle\r\n'), resp(4, 'ok', 200, 'OK')], policy());
+      let all = (await s.listDialogs(x.id, { after: 0, limit: 10 }))!;
+      expect(all.dialogs.map((r) => [r.dialog.call_id, r.dialog.state])).toEqual([['ok', 'answered'], ['busy', 'calling']]);
+      const v1 = Math.max(...all.dialogs.map((r) => r.version));
+      await s.ingest(
+        a.id,
+        [
+          resp(5, 'busy', 486, 'Busy Here'),
+          msg(6, 'ok', { method: 'BYE', cseq_seq: 2, cseq_method: 'BYE' }, 'BYE sip:a@h SIP/2.0\r\n\r\n'),
+          ev(x.id, 7, { kind: 'rtp', call_id: 'ok', ts: 5_500_000, sip: null, payload: null, stats: { ssrc: 1, packets: 10, expected: 10, lost: 0, jitter_ms: 1, max_delta_ms: 20, mos: 3.1, codec: 'PCMU', final: true } }),
+          ev(x.id, 8, { kind: 'log', call_id: null, sip: null, payload: 'no call' }),
+        ],
+        policy(),
+      );
+      // the same INVITE seen by agent b: one more message, not a retransmission; a's copy again is one
+      await s.ingest(b.id, [inv(1, 'ok')], policy());
+      await s.ingest(a.id, [{ ...inv(9, 'ok'), index: 9 }], policy());
+      all = (await s.listDialogs(x.id, { after: 0, limit: 10 }))!;
+      expect(all.more).toBe(false);
+      const [ok, busy] = all.dialogs.map((r) => r.dialog);
+      expect(ok).toMatchObject({ call_id: 'ok', method: 'INVITE', state: 'completed', from: 'alice', to: 'bob-ok', final_status: { code: 200, reason: 'OK' } });
+      expect(ok).toMatchObject({ started_at: 1_000_000, answered_at: 4_000_000, ended_at: 6_000_000, messages: 6, retransmissions: 1, agents: [a.id, b.id], has_rtp: true, mos: 3.1 });
+      expect(busy).toMatchObject({ state: 'failed', final_status: { code: 486, reason: 'Busy Here' }, has_rtp: false, mos: null, agents: [a.id] });
+      // paging by cursor
+      const p1 = (await s.listDialogs(x.id, { after: 0, limit: 1 }))!;
+      expect(p1.more).toBe(true);
+      const p2 = (await s.listDialogs(x.id, { after: p1.dialogs[0].id, limit: 1 }))!;
+      expect([p1.dialogs[0].dialog.call_id, p2.dialogs[0].dialog.call_id, p2.more]).toEqual(['ok', 'busy', false]);
+      expect(await s.listDialogs(x.id, { after: 987654, limit: 1 })).toBeNull();
+      // filters
+      const ids = async (q: Partial<Parameters<Storage['listDialogs']>[1]>) =>
+        (await s.listDialogs(x.id, { after: 0, limit: 10, ...q }))!.dialogs.map((r) => r.dialog.call_id);
+      expect(await ids({ states: ['failed', 'cancelled'] })).toEqual(['busy']);
+      expect(await ids({ q: 'BOB-BUSY' })).toEqual(['busy']); // a number, any case
+      expect(await ids({ q: 'phone-ok/1' })).toEqual(['ok']); // a user agent
+      expect(await ids({ q: 'hello-needle' })).toEqual(['busy']); // message text only
+      expect(await ids({ q: 'busy here' })).toEqual(['busy']); // final reason
+      expect(await ids({ q: '100%' })).toEqual([]); // LIKE wildcards are literal
+      expect(await ids({ q: 'nothing-like-this' })).toEqual([]);
+      expect(await ids({ changed_after: v1 })).toEqual(['ok', 'busy']);
+      const vmax = Math.max(...all.dialogs.map((r) => r.version));
+      expect(await ids({ changed_after: vmax })).toEqual([]);
+      // another session's calls are not listed
+      const y = await s.createSession(newSessionRec([a.id]));
+      expect((await s.listDialogs(y.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
+      // events of one call, paged
+      const evs = await s.listEvents(x.id, 0, 2, { call_ids: ['ok'] });
+      expect(evs.more).toBe(true);
+      expect(evs.events.every((e) => e.call_id === 'ok')).toBe(true);
+      const rest = await s.listEvents(x.id, evs.events[1].id, 100, { call_ids: ['ok'] });
+      expect(rest.events.map((e) => e.call_id)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+      expect((await s.listEvents(x.id, 0, 100, { call_ids: ['ok', 'busy'] })).events.length).toBe(9);
+      expect((await s.listEvents(x.id, 0, 100, { call_ids: [] })).events).toEqual([]);
+      // retention and purge drop the list with the events
+      await s.endSession(x.id, 'stopped', T0 + 1);
+      expect(await s.deleteHistoryEndedBefore(T0 + 2, T0 + 3)).toContain(x.id);
+      expect((await s.listDialogs(x.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
+      await s.ingest(a.id, [inv(20, 'late')], policy({ now: T0 + 4 }));
+      expect(await s.purgeSession(x.id)).toBe(true);
+      expect((await s.listDialogs(x.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
+    }));
+
     it('purge removes the session, its events, agent states and share', withStorage(async (s) => {
       const a = await agent(s, 'a');
       const x = await s.createSession(newSessionRec([a.id]));
@@ -335,6 +409,6 @@ export function untestedMethods(proto: object, helpers: string[] = []): string[]
 
 describe('storage contract', () => {
   it('exercises every method of the Storage interface', () => {
-    expect(untestedMethods(SqliteStorage.prototype, ['migrate'])).toEqual([]);
+    expect(untestedMethods(SqliteStorage.prototype, ['migrate', 'backfillDialogs'])).toEqual([]);
   });
 });

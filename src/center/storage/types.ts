@@ -2,10 +2,12 @@
 // retention need, and nothing about SQL. Asynchronous so a PostgreSQL implementation can follow
 // without touching routes. Records here are internal rows (epoch milliseconds, hashes); the route
 // folders' present.ts files turn them into wire views, so no raw row reaches a client.
+import type { DialogAgg } from '../../core/dialogs/aggregate.js';
 import type {
   AgentCounters,
   AgentSource,
   Criteria,
+  DialogState,
   EventKind,
   Frame,
   IngestEvent,
@@ -124,6 +126,34 @@ export interface IngestOutcome {
   newly_capped: string[];
 }
 
+/** One row of a session's call list: the store's cursor, the last event folded in, the folded call. */
+export interface DialogRecord {
+  id: number;
+  /** id of the last event folded into the row */
+  version: number;
+  dialog: DialogAgg;
+}
+
+export interface DialogQuery {
+  /**
+   * case-insensitive substring of a Call-ID, number, user agent or final reason of the row
+   * (dialogSearchText), or of the text of any SIP message or log line of the call
+   */
+  q?: string;
+  /** any of these states */
+  states?: DialogState[];
+  /** rows changed by events with an id above this */
+  changed_after?: number;
+  /** exclusive cursor: a row id (0 = from the start); rows come in (started_at, id) order */
+  after: number;
+  limit: number;
+}
+
+export interface EventQuery {
+  /** only events of these Call-IDs (a call list row's legs) */
+  call_ids?: string[];
+}
+
 export interface Storage {
   close(): Promise<void>;
 
@@ -159,7 +189,7 @@ export interface Storage {
   getSessionAgents(id: string): Promise<SessionAgentRecord[]>;
   countEventsByKind(id: string): Promise<Record<EventKind, number>>;
   hasFrames(id: string): Promise<boolean>;
-  /** deletes the session, its events, agent states and share; true when it existed */
+  /** deletes the session, its events, call list, agent states and share; true when it existed */
   purgeSession(id: string): Promise<boolean>;
 
   // share links (routes/share): one per session, only the token's sha256 is kept
@@ -171,15 +201,21 @@ export interface Storage {
   deleteShare(sessionId: string): Promise<boolean>;
 
   // events
+  /**
+   * Stores a batch; in the same transaction folds the inserted events into the sessions' call list
+   * (dialog-fold.ts: one read and one write per call touched by the batch).
+   */
   ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome>;
   reportCounters(agentId: number, counters: AgentCounters[], now: number): Promise<void>;
   /** ascending by id, id > after; `more` tells whether another page exists */
-  listEvents(sessionId: string, after: number, limit: number): Promise<{ events: StoredEvent[]; more: boolean }>;
+  listEvents(sessionId: string, after: number, limit: number, query?: EventQuery): Promise<{ events: StoredEvent[]; more: boolean }>;
+  /** the call list in (started_at, id) order; null when `after` names no row of the session */
+  listDialogs(sessionId: string, query: DialogQuery): Promise<{ dialogs: DialogRecord[]; more: boolean } | null>;
   /** the session's highest event id now, 0 when it has none (where a live follower starts) */
   lastEventId(sessionId: string): Promise<number>;
 
   // retention
-  /** deletes the events of sessions that ended before `endedBefore`; returns the sessions touched */
+  /** deletes the events (and call list) of sessions that ended before `endedBefore`; returns the sessions touched */
   deleteHistoryEndedBefore(endedBefore: number, now: number): Promise<string[]>;
   /** drops stored frames of sessions that ended before `endedBefore`; returns the sessions touched */
   deleteFramesEndedBefore(endedBefore: number, now: number): Promise<string[]>;

@@ -7,3 +7,4 @@ export * from './agent.js';
 export * from './command.js';
 export * from './auth.js';
 export * from './seed-examples.js';
+export * from './dialog.js';

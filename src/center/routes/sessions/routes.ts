@@ -4,25 +4,17 @@ import type { FastifyInstance } from 'fastify';
 import * as z from 'zod';
 import { TunaError } from '../../../core/errors.js';
 import { sessionCreateSchema, sessionIdParamsSchema, sessionIdSchema } from '../../../core/schema/index.js';
-import type { EventPage, SessionList } from '../../../core/schema/index.js';
+import type { DialogPage, EventPage, SessionList } from '../../../core/schema/index.js';
 import type { CenterContext } from '../../context.js';
 import { serveStream } from '../../sse/stream.js';
-import { presentCreated, presentEvent, presentSummary } from './present.js';
+import { dialogsPage, eventsPage } from './dialogs.js';
+import { presentCreated, presentSummary } from './present.js';
 import { createSession, getSessionOr404, purgeSession, sessionDetail } from './service.js';
-
-export const EVENTS_PAGE_MAX = 1000;
 
 export const listQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
     before: sessionIdSchema.optional(),
-  })
-  .strict();
-
-export const eventsQuerySchema = z
-  .object({
-    after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-    limit: z.coerce.number().int().min(1).max(EVENTS_PAGE_MAX, `limit is at most ${EVENTS_PAGE_MAX}`).default(500),
   })
   .strict();
 
@@ -59,14 +51,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
 
   app.get('/api/sessions/:id/events', async (req): Promise<EventPage> => {
     const { id } = sessionIdParamsSchema.parse(req.params);
-    const q = eventsQuerySchema.parse(req.query);
     await getSessionOr404(ctx, id);
-    const { events, more } = await ctx.storage.listEvents(id, q.after, q.limit);
-    return {
-      events: events.map(presentEvent),
-      next_after: events.length > 0 ? events[events.length - 1].id : q.after,
-      more,
-    };
+    return eventsPage(ctx, id, req.query);
+  });
+
+  app.get('/api/sessions/:id/dialogs', async (req): Promise<DialogPage> => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    await getSessionOr404(ctx, id);
+    return dialogsPage(ctx, id, req.query);
   });
 
   app.get('/api/sessions/:id/stream', async (req, reply) => {

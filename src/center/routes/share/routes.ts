@@ -11,15 +11,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { TunaError } from '../../../core/errors.js';
 import { sessionIdParamsSchema } from '../../../core/schema/index.js';
-import type { EventPage } from '../../../core/schema/index.js';
+import type { DialogPage, EventPage } from '../../../core/schema/index.js';
 import { digestsEqual, hashToken, newToken } from '../../auth/secrets.js';
 import type { CenterContext } from '../../context.js';
 import { serveStream } from '../../sse/stream.js';
 import type { SessionRecord } from '../../storage/types.js';
 import { sendLadder } from '../export/ladder.js';
 import { sendExportTar } from '../export/tar.js';
-import { eventsQuerySchema, streamQuerySchema } from '../sessions/routes.js';
-import { presentEvent } from '../sessions/present.js';
+import { dialogsPage, eventsPage } from '../sessions/dialogs.js';
+import { streamQuerySchema } from '../sessions/routes.js';
 import { getSessionOr404, sessionDetail } from '../sessions/service.js';
 import { presentSharedSession } from './present.js';
 
@@ -83,13 +83,12 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
 
   app.get('/api/share/:token/events', pub, async (req): Promise<EventPage> => {
     const { s } = await session(req);
-    const q = eventsQuerySchema.parse(req.query);
-    const { events, more } = await ctx.storage.listEvents(s.id, q.after, q.limit);
-    return {
-      events: events.map(presentEvent),
-      next_after: events.length > 0 ? events[events.length - 1].id : q.after,
-      more,
-    };
+    return eventsPage(ctx, s.id, req.query);
+  });
+
+  app.get('/api/share/:token/dialogs', pub, async (req): Promise<DialogPage> => {
+    const { s } = await session(req);
+    return dialogsPage(ctx, s.id, req.query);
   });
 
   app.get('/api/share/:token/stream', pub, async (req, reply) => {

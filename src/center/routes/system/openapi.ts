@@ -4,6 +4,8 @@ import * as z from 'zod';
 import {
   agentUpsertSchema,
   agentViewSchema,
+  dialogPageSchema,
+  dialogsQuerySchema,
   errorBodySchema,
   eventPageSchema,
   ingestBodySchema,
@@ -15,7 +17,8 @@ import {
   sessionDetailSchema,
   sessionListSchema,
 } from '../../../core/schema/index.js';
-import { deleteQuerySchema, eventsQuerySchema, listQuerySchema, streamQuerySchema } from '../sessions/routes.js';
+import { deleteQuerySchema, listQuerySchema, streamQuerySchema } from '../sessions/routes.js';
+import { eventsQuerySchema } from '../sessions/dialogs.js';
 import { ladderQuerySchema } from '../export/ladder.js';
 
 export type Auth = 'operator' | 'agent' | 'metrics' | 'public';
@@ -64,9 +67,17 @@ export const ROUTES: RouteDoc[] = [
     method: 'GET',
     path: '/api/sessions/{id}/events',
     auth: 'operator',
-    summary: 'Events after an event id, ascending',
+    summary: 'Events after an event id, ascending; ?call_id= for one call (or its legs, comma-separated)',
     query: eventsQuerySchema,
     responses: { 200: { description: 'a page of events', ...S(eventPageSchema) }, 400: err('bad query'), 404: err('session_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/sessions/{id}/dialogs',
+    auth: 'operator',
+    summary: 'The call list: one row per call, in start-time order, paged by ?after=; ?q= searches, ?state= filters',
+    query: dialogsQuerySchema,
+    responses: { 200: { description: 'a page of calls', ...S(dialogPageSchema) }, 400: err('bad query'), 404: err('session_not_found') },
   },
   {
     method: 'GET',
@@ -198,6 +209,14 @@ export const ROUTES: RouteDoc[] = [
     summary: 'Events of the shared session (paging as /api/sessions/{id}/events)',
     query: eventsQuerySchema,
     responses: { 200: { description: 'a page of events', ...S(eventPageSchema) }, 404: err('share_not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}/dialogs',
+    auth: 'public',
+    summary: 'The call list of the shared session (as /api/sessions/{id}/dialogs)',
+    query: dialogsQuerySchema,
+    responses: { 200: { description: 'a page of calls', ...S(dialogPageSchema) }, 400: err('bad query'), 404: err('share_not_found') },
   },
   {
     method: 'GET',

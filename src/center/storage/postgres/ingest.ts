@@ -15,7 +15,10 @@
 // UPDATE per session for its counters, and a NOTIFY per session carrying only the batch's highest id
 // (a watermark), delivered at commit: other centers' live followers fetch after it (cluster/feed.ts).
 import type pg from 'pg';
+import type { DialogAgg } from '../../../core/dialogs/aggregate.js';
 import type { StoredEvent } from '../../../core/schema/index.js';
+import { foldDialogs } from '../dialog-fold.js';
+import type { DialogWrite } from '../dialog-fold.js';
 import type { IngestItem, IngestOutcome, IngestPolicy } from '../types.js';
 
 /** channel of the per-batch watermarks */
@@ -192,6 +195,7 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
       if (id > t.maxId) t.maxId = id;
     }
     out.inserted.sort((a, b) => a.id - b.id);
+    await foldBatchDialogs(c, out.inserted);
   }
 
   for (const [sid, t] of tallies) {
@@ -213,4 +217,42 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
     if (t.newly_capped) out.newly_capped.push(sid);
   }
   return out;
+}
+
+/**
+ * The call list (dialog-fold.ts): the rows of every call in the batch read in one query, folded in
+ * memory, written back in one multi-row upsert — two round trips per batch, under the session locks
+ * taken above, so two centers never fold the same call at once.
+ */
+async function foldBatchDialogs(c: pg.PoolClient, inserted: StoredEvent[]): Promise<void> {
+  const keys = new Map<string, [string, string]>();
+  for (const e of inserted) if (e.call_id !== null && e.call_id !== '') keys.set(`${e.session_id}\n${e.call_id}`, [e.session_id, e.call_id]);
+  if (keys.size === 0) return;
+  const pairs = [...keys.values()];
+  const found = await c.query(
+    `SELECT d.id, d.session_id, d.call_id, d.data FROM dialogs d
+     JOIN unnest($1::text[], $2::text[]) AS k(sid, cid) ON d.session_id = k.sid AND d.call_id = k.cid`,
+    [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+  );
+  const rows = new Map<string, { id: number; dialog: DialogAgg }>();
+  for (const r of found.rows as { id: string; session_id: string; call_id: string; data: DialogAgg }[]) {
+    rows.set(`${r.session_id}\n${r.call_id}`, { id: Number(r.id), dialog: r.data });
+  }
+  const writes: DialogWrite[] = [];
+  foldDialogs(inserted, (sid, cid) => rows.get(`${sid}\n${cid}`) ?? null, (w) => writes.push(w));
+  await c.query(
+    `INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::jsonb[])
+     ON CONFLICT (session_id, call_id) DO UPDATE SET started_at = excluded.started_at, state = excluded.state,
+       version = excluded.version, search = excluded.search, data = excluded.data`,
+    [
+      writes.map((w) => w.session_id),
+      writes.map((w) => w.call_id),
+      writes.map((w) => w.dialog.started_at),
+      writes.map((w) => w.dialog.state),
+      writes.map((w) => w.version),
+      writes.map((w) => w.search),
+      writes.map((w) => JSON.stringify(w.dialog)),
+    ],
+  );
 }

@@ -142,6 +142,29 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_key ON login_failures(key, at);
 `,
   },
+  {
+    version: 2,
+    name: 'call list',
+    sql: `
+-- one row per call of a session, folded at ingest (storage/dialog-fold.ts); data is the DialogAgg.
+-- No backfill: this store and the call list ship in the same release, so no database holds events without it.
+CREATE TABLE dialogs (
+  id BIGSERIAL PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  call_id TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  search TEXT NOT NULL,
+  data JSONB NOT NULL,
+  UNIQUE (session_id, call_id)
+);
+CREATE INDEX dialogs_order ON dialogs(session_id, started_at, id);
+CREATE INDEX dialogs_changed ON dialogs(session_id, version);
+-- the events of one call, page by page (/events?call_id=); made on every partition
+CREATE INDEX events_call ON events(session_id, call_id, id);
+`,
+  },
 ];
 
 /** any constant both centers agree on; "tunaio" in ASCII */

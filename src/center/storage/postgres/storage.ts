@@ -5,9 +5,14 @@
 import type pg from 'pg';
 import { EVENT_KINDS } from '../../../core/schema/index.js';
 import type { AgentCounters, AgentSource, EventKind, SessionStatus, StoredEvent } from '../../../core/schema/index.js';
+import type { DialogAgg } from '../../../core/dialogs/aggregate.js';
+import { likePattern } from '../dialog-fold.js';
 import type {
   AgentRecord,
   AgentUpsertRecord,
+  DialogQuery,
+  DialogRecord,
+  EventQuery,
   IngestItem,
   IngestOutcome,
   IngestPolicy,
@@ -373,9 +378,44 @@ export class PostgresStorage implements Storage {
     );
   }
 
-  async listEvents(sessionId: string, after: number, limit: number): Promise<{ events: StoredEvent[]; more: boolean }> {
-    const rows = await this.q('SELECT * FROM events WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3', [sessionId, after, limit + 1]);
+  async listEvents(sessionId: string, after: number, limit: number, query: EventQuery = {}): Promise<{ events: StoredEvent[]; more: boolean }> {
+    const rows =
+      query.call_ids === undefined
+        ? await this.q('SELECT * FROM events WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3', [sessionId, after, limit + 1])
+        : await this.q('SELECT * FROM events WHERE session_id = $1 AND call_id = ANY($4::text[]) AND id > $2 ORDER BY id LIMIT $3', [
+            sessionId,
+            after,
+            limit + 1,
+            query.call_ids,
+          ]);
     return { events: rows.slice(0, limit).map(toEvent), more: rows.length > limit };
+  }
+
+  async listDialogs(sessionId: string, query: DialogQuery): Promise<{ dialogs: DialogRecord[]; more: boolean } | null> {
+    const args: unknown[] = [sessionId];
+    const arg = (v: unknown): string => `$${args.push(v)}`;
+    const where = ['d.session_id = $1'];
+    if (query.after > 0) {
+      const [c] = await this.q('SELECT started_at FROM dialogs WHERE id = $1 AND session_id = $2', [query.after, sessionId]);
+      if (!c) return null;
+      where.push(`(d.started_at, d.id) > (${arg(num(c.started_at))}, ${arg(query.after)})`);
+    }
+    if (query.states !== undefined && query.states.length > 0) where.push(`d.state = ANY(${arg(query.states)}::text[])`);
+    if (query.changed_after !== undefined) where.push(`d.version > ${arg(query.changed_after)}`);
+    if (query.q !== undefined && query.q !== '') {
+      // as in SQLite: the row's own text, or any SIP message / log line of the call (JSON text of the event)
+      where.push(
+        `(d.search ILIKE ${arg(likePattern(query.q, false))} ESCAPE '\\' OR d.call_id IN (SELECT e.call_id FROM events e WHERE e.session_id = $1 AND e.call_id IS NOT NULL AND e.kind IN ('sip', 'webrtc', 'log') AND e.body ILIKE ${arg(likePattern(query.q, true))} ESCAPE '\\'))`,
+      );
+    }
+    const rows = await this.q(
+      `SELECT d.id, d.version, d.data FROM dialogs d WHERE ${where.join(' AND ')} ORDER BY d.started_at, d.id LIMIT ${arg(query.limit + 1)}`,
+      args,
+    );
+    return {
+      dialogs: rows.slice(0, query.limit).map((r) => ({ id: num(r.id), version: num(r.version), dialog: r.data as DialogAgg })),
+      more: rows.length > query.limit,
+    };
   }
 
   /** the highest event id of a session now (0 when none): where a live follower starts (cluster/feed.ts) */
@@ -397,6 +437,7 @@ export class PostgresStorage implements Storage {
         const locked = await c.query('SELECT 1 FROM sessions WHERE id = $1 AND history_deleted_at IS NULL FOR UPDATE', [id]);
         if (locked.rowCount === 0) return false;
         await this.dropEvents(c, id);
+        await c.query('DELETE FROM dialogs WHERE session_id = $1', [id]);
         await c.query(
           "UPDATE sessions SET event_count = 0, counts = '{}', history_deleted_at = $2, pcap_deleted_at = COALESCE(pcap_deleted_at, $2) WHERE id = $1",
           [id, now],
