@@ -384,9 +384,11 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       await s.endSession(x.id, 'stopped', T0 + 1);
       expect(await s.deleteHistoryEndedBefore(T0 + 2, T0 + 3)).toContain(x.id);
       expect((await s.listDialogs(x.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
-      await s.ingest(a.id, [inv(20, 'late')], policy({ now: T0 + 4 }));
-      expect(await s.purgeSession(x.id)).toBe(true);
-      expect((await s.listDialogs(x.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
+      await s.ingest(a.id, [{ ...inv(20, 'other'), event: { ...inv(20, 'other').event, session_id: y.id } }], policy());
+      expect((await s.listDialogs(y.id, { after: 0, limit: 10 }))!.dialogs.length).toBe(1);
+      await s.endSession(y.id, 'stopped', T0 + 1);
+      expect(await s.purgeSession(y.id)).toBe(true);
+      expect((await s.listDialogs(y.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
     }));
 
     it('purge removes the session, its events, agent states and share', withStorage(async (s) => {
