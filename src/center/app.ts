@@ -80,6 +80,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
       reconcileMs: config.reconcileSeconds * 1000,
       onError,
       log: (msg, fields) => logger.warn(fields ?? {}, msg),
+      onAnswerTooLarge: (agent) => metrics.agentAnswersTooLarge.inc({ agent }),
     }),
   };
 

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { op, testCenter } from '../testing.js';
 import type { TestCenter } from '../testing.js';
+import { AnswerTooLarge, readBounded } from './bounded-read.js';
+import { AGENT_ANSWER_MAX_BYTES } from './commander.js';
 
 interface Seen {
   method: string;
@@ -201,5 +203,69 @@ describe('reconciler', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(fake.seen).toEqual([]);
     expect((await detail(id)).agents[0].state).toBe('offline');
+  });
+});
+
+describe('bounded reads of what an agent sends (issue 16)', () => {
+  /** An "agent" whose /v1/status is 400 MB of JSON, streamed (no Content-Length) or declared up front. */
+  async function hugeAgent(declared: boolean): Promise<{ url: string; written: () => number; stop: () => Promise<void> }> {
+    const TOTAL = 400 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let written = 0;
+    const server = http.createServer((req, res) => {
+      if (req.method !== 'GET') {
+        res.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', ...(declared ? { 'content-length': String(TOTAL) } : {}) });
+      res.write('{"version":"1","sources":[],"pad":"');
+      const pump = (): void => {
+        while (written < TOTAL) {
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end('"}');
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      written: () => written,
+      stop: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  it.each([false, true])('a 400 MB status answer (Content-Length declared: %s) is cut at the 1 MiB limit, counted and shown on the session', async (declared) => {
+    const huge = await hugeAgent(declared);
+    try {
+      const agentId = await addAgent(huge.url);
+      c.ctx.agents.start('http://127.0.0.1:8080');
+      const id = await c.newSession({ label: 'x', criteria: { text: 'hello' }, agent_ids: [agentId] });
+      await c.ctx.agents.reconcile();
+      const a = (await detail(id)).agents[0];
+      expect(a.state).toBe('offline');
+      expect(a.reason).toBe(`the agent's answer to GET /v1/status is larger than the center reads (${AGENT_ANSWER_MAX_BYTES / 1024 / 1024} MiB); ignored`);
+      // the peer could only push what fits the socket buffers before the center hung up
+      console.log(`[bounded read] declared=${declared}: the peer wrote ${(huge.written() / 1024 / 1024).toFixed(1)} MiB of a 400 MiB answer`);
+      expect(huge.written()).toBeLessThan(64 * 1024 * 1024);
+      const m = (await c.app.inject({ url: '/metrics', headers: op })).body;
+      expect(m).toMatch(/tunaio_agent_answers_too_large_total\{agent="edge-1"\} [1-9]/);
+    } finally {
+      await huge.stop();
+    }
+  });
+
+  it('readBounded: at the limit reads all; one byte over throws AnswerTooLarge', async () => {
+    const body = (n: number) => new Response(new Blob([Buffer.alloc(n, 0x61)]).stream());
+    expect((await readBounded(body(1000), 1000)).length).toBe(1000);
+    await expect(readBounded(body(1001), 1000)).rejects.toBeInstanceOf(AnswerTooLarge);
   });
 });

@@ -9,13 +9,18 @@
 //   running captures the agent does not report (it restarted) and DELETEs captures it reports that
 //   are not running here (stopped or expired while it was unreachable).
 //
-// Owns the HTTP calls to agents and the in-memory reachability of each agent. Does not own the
+// Owns the HTTP calls to agents and the in-memory reachability of each agent. Every answer is read
+// with a size limit (AGENT_ANSWER_MAX_BYTES, bounded-read.ts) within the call's timeout. Does not own the
 // session lifecycle (lifecycle/) nor ingest: counters an agent sends with its batches are stored by
 // the ingest route; both sources write the same columns.
 import { isoTime } from '../../core/schema/index.js';
 import type { AgentSource, CaptureCommand } from '../../core/schema/index.js';
 import type { AgentRecord, SessionAgentRecord, SessionRecord, Storage } from '../storage/types.js';
 import type { TokenVault } from './token-vault.js';
+import { AnswerTooLarge, readBounded } from './bounded-read.js';
+
+/** the most the center reads of one answer of an agent's command API (a status with every source and capture fits many times) */
+export const AGENT_ANSWER_MAX_BYTES = 1024 * 1024;
 
 /** What the last call to an agent's command API gave. */
 export interface AgentReach {
@@ -36,6 +41,8 @@ export interface CommanderOptions {
   reconcileMs: number;
   onError: (err: unknown) => void;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** an agent answered more than AGENT_ANSWER_MAX_BYTES (counted in /metrics) */
+  onAnswerTooLarge?: (agentName: string) => void;
 }
 
 type CallResult =
@@ -302,15 +309,21 @@ export class AgentCommander {
     );
   }
 
+  private unreachable(a: AgentRecord, message: string): CallResult {
+    this.reach.set(a.id, { ok: false, at: this.o.now(), error: message });
+    return { kind: 'unreachable', message };
+  }
+
   private async call(a: AgentRecord, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<CallResult> {
     const token = this.o.vault.get(a.name);
-    const at = this.o.now();
     if (token === null) {
-      const message = `the center has no usable token for "${a.name}" (saved before tokens were kept, or secret.key changed): save the agent again with its token (POST /api/agents)`;
-      this.reach.set(a.id, { ok: false, at, error: message });
-      return { kind: 'unreachable', message };
+      return this.unreachable(
+        a,
+        `the center has no usable token for "${a.name}" (saved before tokens were kept, or secret.key changed): save the agent again with its token (POST /api/agents)`,
+      );
     }
     let res: Response;
+    let text: string;
     try {
       res = await fetch(`${a.url.replace(/\/+$/, '')}${path}`, {
         method,
@@ -319,17 +332,19 @@ export class AgentCommander {
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
+        // the timeout covers reading the answer too: a peer trickling bytes is cut off with it
         signal: AbortSignal.timeout(this.o.timeoutMs),
         redirect: 'error',
       });
+      text = await readBounded(res, AGENT_ANSWER_MAX_BYTES);
     } catch (e) {
-      const message = clip(`cannot reach ${a.url}: ${networkMessage(e, this.o.timeoutMs)}`);
-      this.reach.set(a.id, { ok: false, at, error: message });
-      return { kind: 'unreachable', message };
+      if (!(e instanceof AnswerTooLarge)) return this.unreachable(a, clip(`cannot reach ${a.url}: ${networkMessage(e, this.o.timeoutMs)}`));
+      // not used, and shown: the agent is offline on its sessions with this reason, and counted
+      this.o.onAnswerTooLarge?.(a.name);
+      return this.unreachable(a, `the agent's answer to ${method} ${path} is larger than the center reads (${AGENT_ANSWER_MAX_BYTES / 1024 / 1024} MiB); ignored`);
     }
     let parsed: unknown;
     try {
-      const text = await res.text();
       parsed = text === '' ? null : (JSON.parse(text) as unknown);
     } catch {
       parsed = null;

@@ -48,6 +48,12 @@ export class Metrics {
     'logins answered 429 by limit: user (address + user name), address (any user name), busy (password checks at once)',
   );
 
+  readonly agentAnswersTooLarge = new Family(
+    'tunaio_agent_answers_too_large_total',
+    'counter',
+    "answers of an agent's command API over the size the center reads, by agent (ignored; the agent shows offline)",
+  );
+
   constructor() {
     for (const r of ['accepted', 'duplicate', 'rejected']) this.ingestEvents.inc({ result: r }, 0);
     this.sseClients.set({}, 0);
@@ -57,7 +63,7 @@ export class Metrics {
 
   render(): string {
     return (
-      [this.httpRequests, this.ingestBatches, this.ingestEvents, this.sseClients, this.sessions, this.loginFailures, this.loginRefused]
+      [this.httpRequests, this.ingestBatches, this.ingestEvents, this.sseClients, this.sessions, this.loginFailures, this.loginRefused, this.agentAnswersTooLarge]
         .map((f) => f.render())
         .join('\n') + '\n'
     );
