@@ -7,6 +7,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { SipMessage } from '../protocol/sip.js';
 import { parseRtcp } from '../protocol/rtcp.js';
+import { sdpOfBody } from '../protocol/sip-body.js';
 import { MatchEngine, type LogHit, type MediaHit, type SipHit, type StatsEvent } from '../core/match/engine.js';
 import { parseUriParts, uriOfHeaderValue } from '../core/match/uri-parts.js';
 import { captureCommandSchema, type CaptureCommand } from '../core/schema/command.js';
@@ -551,8 +552,7 @@ export function sipSummary(msg: SipMessage): SipSummary {
   const to = userOf(msg.header('to'));
   if (from !== undefined) out.from_user = from;
   if (to !== undefined) out.to_user = to;
-  const ct = msg.header('content-type');
-  out.has_sdp = msg.body.length > 0 && ct !== undefined && /application\/sdp/i.test(ct);
+  out.has_sdp = sdpOfBody(msg.header('content-type'), msg.body) !== undefined; // multipart (SIP-I/SIP-T) too
   return out;
 }
 

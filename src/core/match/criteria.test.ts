@@ -194,12 +194,15 @@ describe('text, call_id, AND', () => {
 
 describe('prefilter (raw necessary condition)', () => {
   const raw = (s: string) => Buffer.from(s, 'latin1');
-  it('a number: its last 7 significant digits, contiguous or separated in a tel:/user=phone message', () => {
+  it('a number: its last 7 significant digits, contiguous, separated or percent-encoded, in any URI', () => {
     const c = compileCriteria({ from: '+1 (555) 443-0191' });
     expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:+15554430191@h>\r\n\r\n'), '', '')).toBe(true);
     expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <tel:+1-555-443-0191>\r\n\r\n'), '', '')).toBe(true);
-    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:1-555-443-0191@h;user=phone>\r\n\r\n'), '', '')).toBe(true);
-    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:1-555-443-0191@h>\r\n\r\n'), '', '')).toBe(false);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <TEL:+1-555-443-0191>\r\n\r\n'), '', '')).toBe(true);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:1-555-443-0191@h;USER=PHONE>\r\n\r\n'), '', '')).toBe(true);
+    // the full comparison accepts separators in any URI user, so the raw check must too
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:1-555-443-0191@h>\r\n\r\n'), '', '')).toBe(true);
+    expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:1%35%35%35443%2D0191@h>\r\n\r\n'), '', '')).toBe(true);
     expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <tel:+1-555-443-0192>\r\n\r\n'), '', '')).toBe(false);
     expect(c.prefilter(raw('INVITE sip:x SIP/2.0\r\nFrom: <sip:alice@h>\r\n\r\n'), '', '')).toBe(false);
   });

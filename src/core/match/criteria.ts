@@ -9,9 +9,10 @@ import { TunaError } from '../errors.js';
 import type { MessageView } from './message-view.js';
 import { compileIpMatcher, parseIp, type IpMatcher } from './ip-match.js';
 import { compileTextNeedle, type TextNeedle } from './text-search.js';
-import { compileUserMatcher, MIN_SUFFIX_DIGITS, telephoneDigits, type UserMatcher } from './numbers.js';
+import { asciiLower, compileUserMatcher, MIN_SUFFIX_DIGITS, telephoneDigits, type UserMatcher } from './numbers.js';
 import { paramValue } from './uri-parts.js';
-import { containsDigits, digitsFailure, startsWithBytes } from './raw-scan.js';
+import { startsWithBytes } from './raw-scan.js';
+import { creatorsStartingWith } from './dialog.js';
 
 export type { Criteria };
 
@@ -64,8 +65,8 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
   const from: UserMatcher | undefined = criteria.from !== undefined ? compileUserMatcher(criteria.from) : undefined;
   const to: UserMatcher | undefined = criteria.to !== undefined ? compileUserMatcher(criteria.to) : undefined;
   const domain = criteria.domain !== undefined ? normaliseDomain(criteria.domain) : undefined;
-  const domainIsIp = domain !== undefined && parseIp(domain) !== null;
-  const tenant = criteria.tenant?.trim().toLowerCase();
+  const domainIp = domain !== undefined ? parseIp(domain) : null;
+  const tenant = criteria.tenant === undefined ? undefined : asciiLower(criteria.tenant.trim());
 
   const anyUser = (users: readonly string[], m: UserMatcher): boolean => {
     for (let i = 0; i < users.length; i++) if (m.test(users[i])) return true;
@@ -77,9 +78,14 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
     for (let i = 0; i < hosts.length; i++) {
       const h = hosts[i];
       if (h === domain) return true;
+      if (domainIp !== null) {
+        // An IP literal matches only the same address, in any of its text forms (IPv6 `::`, leading
+        // zeros, case; RFC 5952 is a recommendation, not what every UA writes).
+        if (looksLikeIp(h) && sameIp(domainIp, h)) return true;
+        continue;
+      }
       // Parent domain on a label boundary: example.com ⊃ pbx.example.com, not badexample.com.
-      if (!domainIsIp && !looksLikeIp(h) && h.length > domain!.length && h.endsWith(domain!) && h.charCodeAt(h.length - domain!.length - 1) === 0x2e)
-        return true;
+      if (!looksLikeIp(h) && h.length > domain!.length && h.endsWith(domain!) && h.charCodeAt(h.length - domain!.length - 1) === 0x2e) return true;
     }
     return false;
   };
@@ -88,12 +94,12 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
     const msg = v.msg;
     for (const h of tenantHeaders) {
       const val = msg.header(h);
-      if (val !== undefined && val.trim().toLowerCase() === tenant) return true;
+      if (val !== undefined && asciiLower(val.trim()) === tenant) return true;
     }
     for (const u of [v.ruri, v.fromUri, v.toUri]) {
       if (u === null) continue;
       const p = paramValue(u.params, 'tenant');
-      if (p !== undefined && p.toLowerCase() === tenant) return true;
+      if (p !== undefined && asciiLower(p) === tenant) return true;
       const host = u.host;
       if (host !== undefined && parseIp(host) === null) {
         // First label of the host name (tenant1.pbx.example.com → tenant1); IP literals have none.
@@ -117,9 +123,13 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
     return true;
   };
 
-  // Raw necessary conditions. Identities: a telephone number's last significant digits (at most 7,
-  // the suffix rule's minimum) appear in the message, with visual separators only where the URI may
-  // hold them (tel: or user=phone); a user name appears as such.
+  // Raw necessary conditions: each must hold on the bytes whenever test() could hold on the parsed
+  // message, or the check is left out (the message is then parsed). Identities: a telephone
+  // number's last significant digits (at most 7, the suffix rule's minimum) in the bytes, with any
+  // visual separators between them (the full comparison accepts them in any URI, with or without
+  // `user=phone`), each digit or separator possibly percent-encoded (the URI user is decoded before
+  // comparing). A user name appears as such (ASCII case-insensitive), or the message holds a `%`
+  // (a percent-encoded name is only found by the full parse).
   const rawUser = (value: string | undefined): ((raw: Buffer) => boolean) | undefined => {
     if (value === undefined) return undefined;
     let v = value.trim();
@@ -131,27 +141,28 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
     const digits = telephoneDigits(v);
     if (digits === null) {
       const n = compileTextNeedle(v);
-      return (raw) => n.inBuffer(raw);
+      return (raw) => n.inBuffer(raw) || raw.indexOf(0x25 /* % */) >= 0;
     }
     let sig = digits.replace(/^0+(?=\d)/, '');
     if (sig.length > MIN_SUFFIX_DIGITS) sig = sig.slice(-MIN_SUFFIX_DIGITS);
-    const tail = Buffer.from(sig, 'latin1');
-    const fail = digitsFailure(tail);
-    // One regular-expression pass over a latin1 view rejects the usual message (digits absent, no
-    // tel:/user=phone context) for less than the three native searches containsDigits makes, each
-    // of which costs more per call than the scan itself (measured: a JS byte loop is 3x slower
-    // than this, three Buffer.indexOf calls 1.7x). Whatever it admits, containsDigits decides.
-    const gate = new RegExp(`${sig}|tel:|user=phone`);
-    return (raw) => gate.test(raw.toString('latin1')) && containsDigits(raw, tail, fail);
+    // One regular expression over a latin1 view: V8 scans for the first digit natively and the
+    // separators between digits cost nothing when absent (the plain-digits case).
+    const sep = '(?:[-.()/ ]|%(?:2[0-9a-fA-F]|3[0-9]))*';
+    const digit = (d: string): string => `(?:${d}|%3${d})`;
+    const re = new RegExp([...sig].map(digit).join(sep));
+    return (raw) => re.test(raw.toString('latin1'));
   };
   const rawFrom = rawUser(criteria.from);
   const rawTo = rawUser(criteria.to);
   const rawCallIdBytes = callId !== undefined ? Buffer.from(callId, 'utf8') : undefined;
-  const rawDomain = domain !== undefined ? compileTextNeedle(domain) : undefined;
+  // An IPv6 literal has many text forms: no raw check, the parse decides.
+  const rawDomain = domain !== undefined && (domainIp === null || domainIp.length === 4) ? compileTextNeedle(domain) : undefined;
   const rawTenant = tenant !== undefined ? compileTextNeedle(tenant) : undefined;
-  const rawMethod = method !== undefined ? Buffer.from(`${method} `, 'latin1') : undefined;
+  // `method` admits the requests that may belong to a dialog it creates (an INVITE dialog's BYE,
+  // re-INVITE, UPDATE…) and every response (their CSeq says which; the parse decides).
+  const rawStarts = method !== undefined ? [...creatorsStartingWith(method), 'SIP/2.0'].map((m) => Buffer.from(`${m} `, 'latin1')) : undefined;
   const prefilter = (raw: Buffer, srcIp: string, dstIp: string): boolean => {
-    if (rawMethod !== undefined && !startsWithBytes(raw, rawMethod)) return false;
+    if (rawStarts !== undefined && !startsAny(raw, rawStarts)) return false;
     if (rawCallIdBytes !== undefined && raw.indexOf(rawCallIdBytes) < 0) return false;
     if (ip !== undefined && !ip.test(srcIp) && !ip.test(dstIp)) return false;
     if (text !== undefined && !text.inBuffer(raw)) return false;
@@ -185,6 +196,18 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
   };
 }
 
+const startsAny = (raw: Buffer, starts: Buffer[]): boolean => {
+  for (let i = 0; i < starts.length; i++) if (startsWithBytes(raw, starts[i])) return true;
+  return false;
+};
+
+const sameIp = (a: Uint8Array, host: string): boolean => {
+  const b = parseIp(host);
+  if (b === null || b.length !== a.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
 // An IP literal (IPv4 ends in a digit, no top-level domain does; IPv6 has colons) has no parent domain.
 const looksLikeIp = (h: string): boolean => {
   const c = h.charCodeAt(h.length - 1);
@@ -192,7 +215,7 @@ const looksLikeIp = (h: string): boolean => {
 };
 
 function normaliseDomain(d: string): string {
-  let s = d.trim().toLowerCase();
+  let s = asciiLower(d.trim());
   if (s.endsWith('.')) s = s.slice(0, -1);
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   return s;

@@ -1,7 +1,7 @@
 // The dialog life cycle (DESIGN §5 "until the dialog ends plus a short linger"): which messages end
 // a captured dialog, which keep it, and how long an unanswered request or a ringing INVITE is kept.
 import type { SipMessage } from '../../protocol/sip.js';
-import { Kind, kindOf, methodName, St, type Dialog } from './dialog.js';
+import { Kind, kindOf, methodName, own, St, topViaBranch, type Dialog } from './dialog.js';
 import type { DialogTable } from './dialog-table.js';
 import type { MessageView } from './message-view.js';
 
@@ -28,10 +28,13 @@ export class DialogLife {
     this.table.schedule(d, now + this.times.lingerUs);
   }
 
-  // Final non-2xx to the initial INVITE (+ACK within the linger), BYE answered, CANCEL/487, a
-  // non-INVITE transaction (REGISTER, OPTIONS, MESSAGE…) answered, a subscription terminated. A new
-  // initial request on the same Call-ID (an INVITE or REGISTER re-sent with credentials after
-  // 401/407) revives it.
+  // Ends: a BYE answered; a final non-2xx to the initial INVITE (CANCEL → 487 included) once no
+  // other branch of a fork may still answer (+ACK within the linger); a stand-alone transaction
+  // (REGISTER, OPTIONS, MESSAGE…) answered; a subscription terminated. Does not end: a failed
+  // re-INVITE or UPDATE (RFC 3261 §14.1: the dialog stays as it was), a failed fork branch while
+  // another is pending (RFC 3261 §16.7, Timer C keeps it at most provisionalTimeoutUs). A new initial
+  // request on the same Call-ID (an INVITE or REGISTER re-sent with credentials after 401/407)
+  // revives it.
   track(d: Dialog, msg: SipMessage, v: MessageView, now: number): void {
     const o = this.times;
     const table = this.table;
@@ -44,6 +47,11 @@ export class DialogLife {
         }
         d.kind = kindOf(m);
         if (d.createdBy === undefined) d.createdBy = methodName(m);
+        if (m === 'INVITE') {
+          if (msg.cseq !== undefined) d.inviteSeq = msg.cseq.seq;
+          const b = topViaBranch(msg);
+          if (b !== undefined && (d.branches === null || !d.branches.includes(b))) d.branches = d.branches === null ? [own(b)] : [...d.branches, own(b)];
+        }
         // An unanswered request goes away after the transaction timeout; an established dialog stays.
         if (!d.confirmed) table.schedule(d, now + o.transactionTimeoutUs);
       } else if (m === 'BYE') {
@@ -71,11 +79,23 @@ export class DialogLife {
     if (cm === 'INVITE' || cm === 'SUBSCRIBE' || cm === 'REFER') {
       if (code < 300) {
         d.confirmed = true;
+        d.branches = null;
         if (d.state === St.Ended) d.state = St.Active; // a forked 2xx after another branch's failure
         if (d.state === St.Active) table.schedule(d, 0);
-      } else if (!d.confirmed) {
-        this.end(d, now);
+        return;
       }
+      // 491 only ever answers a re-INVITE (RFC 3261 §14.1); so does a CSeq other than the initial one.
+      if (d.confirmed || code === 491 || (cm === 'INVITE' && d.inviteSeq >= 0 && msg.cseq!.seq !== d.inviteSeq)) return;
+      if (cm === 'INVITE' && d.branches !== null) {
+        const b = topViaBranch(msg);
+        const rest = d.branches.filter((x) => x !== b);
+        d.branches = rest.length === 0 ? null : rest;
+        if (rest.length > 0) {
+          if (d.state === St.Active) table.schedule(d, now + o.provisionalTimeoutUs);
+          return;
+        }
+      }
+      this.end(d, now);
       return;
     }
     if (cm === 'NOTIFY' && d.notifyTerminated) {

@@ -81,6 +81,9 @@ export class DialogTable {
   hasRawCallId(payload: Buffer): boolean {
     const sp = this.span;
     if (!rawCallIdSpan(payload, sp)) return false;
+    // A folded Call-ID (RFC 3261 §7.3.1: the value continues on the next line) is not read here:
+    // "maybe", the parse decides.
+    if (foldedAfter(payload, sp.end)) return true;
     const raw = asciiHash(payload, sp.start, sp.end);
     if (raw < 0) return this.map.has(payload.toString('utf8', sp.start, sp.end));
     const h = raw & HASH_MASK;
@@ -111,4 +114,12 @@ export class DialogTable {
     else this.tail = d.prev;
     d.prev = d.next = null;
   }
+}
+
+/** true when the header line holding `from` continues on the next line (starts with SP or HT) */
+function foldedAfter(buf: Buffer, from: number): boolean {
+  let i = from;
+  while (i < buf.length && buf[i] !== 0x0a) i++;
+  const c = buf[i + 1];
+  return c === 0x20 || c === 0x09;
 }

@@ -1,6 +1,7 @@
 // What the engine keeps per captured dialog and per session, and the small helpers they share: the
 // Dialog record (Call-ID, how it was created, its initiator's From-tag, state, deadline, LRU links,
 // media), the SessionState of one session, and string helpers that keep tables compact.
+import type { SipMessage } from '../../protocol/sip.js';
 import type { Criteria } from '../schema/criteria-rules.js';
 import type { CompiledCriteria } from './criteria.js';
 import type { SessionCounters, SessionSpec } from './engine-types.js';
@@ -43,6 +44,14 @@ export class Dialog {
   state: St = St.Active;
   confirmed = false;
   notifyTerminated = false;
+  /** CSeq number of the latest initial INVITE seen (-1: none): a failure with another number is a re-INVITE's */
+  inviteSeq = -1;
+  /**
+   * top-Via branches of the initial INVITE's client transactions without a final answer yet (a
+   * forking proxy's branches, RFC 3261 §16.7): the call fails only when none may still answer.
+   * Null once answered or when none was seen.
+   */
+  branches: string[] | null = null;
   deadlineUs = 0;
   prev: Dialog | null = null;
   next: Dialog | null = null;
@@ -135,4 +144,53 @@ export function sameCriteria(a: Readonly<Criteria>, b: Criteria): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof Criteria>;
   for (const k of keys) if (a[k] !== b[k]) return false;
   return true;
+}
+
+// What created the dialog a message belongs to (DESIGN §5 `method` narrows to dialogs *created* by
+// that method), when the dialog's initial request was not seen. RFC 3261 §12: only INVITE (and
+// SUBSCRIBE/REFER, RFC 6665/3515) create dialogs; BYE, ACK, CANCEL, PRACK (RFC 3262), UPDATE
+// (RFC 3311) and INFO (RFC 6086) exist only in INVITE dialogs or transactions; an in-dialog REFER is
+// a transfer inside a call; NOTIFY belongs to a subscription (Event: refer to a REFER's).
+const IN_INVITE_DIALOG: Record<string, string> = {
+  INVITE: 'INVITE',
+  ACK: 'INVITE',
+  BYE: 'INVITE',
+  CANCEL: 'INVITE',
+  PRACK: 'INVITE',
+  UPDATE: 'INVITE',
+  INFO: 'INVITE',
+  REFER: 'INVITE',
+  SUBSCRIBE: 'SUBSCRIBE',
+};
+
+/**
+ * The method that created the message's dialog as far as the message alone tells: an out-of-dialog
+ * request its own method (ACK/CANCEL: INVITE); an in-dialog request or a response by its (CSeq)
+ * method; undefined when it cannot tell (an in-dialog MESSAGE or OPTIONS).
+ */
+export function creatorOf(msg: SipMessage, toTag: string | null): string | undefined {
+  const m = msg.isRequest ? msg.method : msg.cseq?.method;
+  if (m === undefined) return undefined;
+  if (msg.isRequest && toTag === null) return m === 'ACK' || m === 'CANCEL' ? 'INVITE' : methodName(m);
+  const c = IN_INVITE_DIALOG[m];
+  if (c !== undefined) return c;
+  if (m === 'NOTIFY') return /^\s*refer\b/i.test(msg.header('event') ?? '') ? 'REFER' : 'SUBSCRIBE';
+  // responses to stand-alone transactions (REGISTER, OPTIONS, MESSAGE, PUBLISH…)
+  return msg.isRequest ? undefined : methodName(m);
+}
+
+/** Request methods that may start a message of a dialog created by `method` (a necessary condition). */
+export function creatorsStartingWith(method: string): string[] {
+  const out = [method];
+  for (const [m, c] of Object.entries(IN_INVITE_DIALOG)) if (c === method && m !== method) out.push(m);
+  if (method === 'SUBSCRIBE' || method === 'REFER') out.push('NOTIFY');
+  return [...new Set(out)];
+}
+
+/** The branch parameter of the topmost Via (RFC 3261 §8.1.1.7), the transaction's identifier. */
+export function topViaBranch(msg: SipMessage): string | undefined {
+  const via = msg.header('via');
+  if (via === undefined) return undefined;
+  const m = /;\s*branch\s*=\s*([^;,\s]+)/i.exec(via);
+  return m === null ? undefined : m[1];
 }

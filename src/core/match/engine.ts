@@ -21,7 +21,7 @@ import type { SipMessage } from '../../protocol/sip.js';
 import { compileCriteria } from './criteria.js';
 import { MessageView } from './message-view.js';
 import { sipStartAt } from './raw-scan.js';
-import { Dialog, expired, kindOf, methodName, NO_SESSIONS, own, sameCriteria, SessionState, St, without } from './dialog.js';
+import { creatorOf, Dialog, expired, kindOf, methodName, NO_SESSIONS, own, sameCriteria, SessionState, St, without } from './dialog.js';
 import { DialogTable } from './dialog-table.js';
 import { DialogLife } from './dialog-life.js';
 import { Orientation } from './orientation.js';
@@ -281,15 +281,24 @@ export class MatchEngine {
     const list = this.sessions;
     if (d === undefined && list.length === 0) return null;
     const v = this.view.reset(msg, meta.src.ip, meta.dst.ip);
+    if (d !== undefined && this.isNewCall(d, v)) {
+      // A Call-ID reused by a new call (another initiator From-tag): a new dialog, matched afresh.
+      this.dropDialog(d, true);
+      d = undefined;
+    }
     if (this.identitySessions > 0) this.orientation.orient(v, d, callId);
     let joined: SessionState[] | null = null;
+    let creator: string | null | undefined = null;
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
       if (d !== undefined && d.sessions.includes(s)) continue;
       const m = s.compiled.method;
-      // `method` narrows: only a dialog created by that method (its initial request, or a dialog
-      // already known to have been created by it).
-      if (m !== undefined && !((msg.method === m && v.isInitialRequest) || (d !== undefined && d.createdBy === m))) continue;
+      // `method` narrows to dialogs created by that method: known from the dialog's initial
+      // request, else told by the message itself (a BYE or a re-INVITE's 200 is an INVITE dialog's).
+      if (m !== undefined) {
+        if (creator === null) creator = d?.createdBy ?? creatorOf(msg, v.toTag);
+        if (creator !== m) continue;
+      }
       if (!s.compiled.test(v)) continue;
       (joined ??= []).push(s);
     }
@@ -384,6 +393,14 @@ export class MatchEngine {
     return expired(d, this.clock);
   }
 
+  private isNewCall(d: Dialog, v: MessageView): boolean {
+    if (!v.isInitialRequest || d.initiatorTag === undefined) return false;
+    const m = v.msg.method;
+    if (m !== 'INVITE' && m !== 'SUBSCRIBE' && m !== 'REFER') return false;
+    const tag = headerTag(v.msg.header('from'));
+    return tag !== undefined && tag !== d.initiatorTag;
+  }
+
   private openDialog(callId: string, msg: SipMessage, v: MessageView): Dialog {
     const method = msg.isRequest ? msg.method : msg.cseq?.method;
     const d = new Dialog(callId, kindOf(method));
@@ -394,6 +411,7 @@ export class MatchEngine {
       // the dialog holds the initiator now; the cache gets it back when the dialog is dropped
       this.orientation.forget(callId);
     } else {
+      d.createdBy = creatorOf(msg, v.toTag);
       d.initiatorTag = this.orientation.take(callId);
       // Joined at an in-dialog request: the dialog is established, so a failed re-INVITE must not
       // end it. Joined at a response, it is unknown (it may answer the initial INVITE).

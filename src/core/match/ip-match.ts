@@ -62,6 +62,20 @@ function unmap(a: Uint8Array): Uint8Array {
   return a.subarray(12);
 }
 
+/**
+ * One text form per address: IPv4 dotted quad (IPv4-mapped IPv6 included), IPv6 as eight lowercase
+ * hex groups without leading zeros; anything that is not an address lowercased as is.
+ */
+export function canonicalIp(s: string): string {
+  const p = parseIp(s);
+  if (p === null) return s.toLowerCase();
+  const a = unmap(p);
+  if (a.length === 4) return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
+  const g: string[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(((a[i] << 8) | a[i + 1]).toString(16));
+  return g.join(':');
+}
+
 export interface IpMatcher {
   test(ip: string): boolean;
 }

@@ -3,12 +3,14 @@
 // of the dialog a media datagram belongs to, its classification (RFC 7983), per-stream RTP quality
 // and the stream summaries. The engine hands it dialogs and packets; it owns no dialog life cycle.
 import type { SipMessage } from '../../protocol/sip.js';
+import { sdpOfBody } from '../../protocol/sip-body.js';
 import type { Endpoint, MediaHit, PacketMeta, StatsEvent } from './engine-types.js';
 import { expired, own, St, textHash, type Dialog, type SessionState } from './dialog.js';
 import type { MessageView } from './message-view.js';
 import { RtpStream } from './rtp-stats.js';
 import { sdpMedia } from './sdp-media.js';
 import { headerTag } from './uri-parts.js';
+import { canonicalIp } from './ip-match.js';
 
 /**
  * A media address as a table key: IPv4 as a number (address × 65536 + port, exact below 2^53),
@@ -143,9 +145,9 @@ export class MediaTracker {
     let rtp = false;
     for (const s of d.sessions) if (s.captureRtp) rtp = true;
     if (!rtp) return;
-    const ct = msg.header('content-type');
-    if (ct === undefined || !/application\/sdp/i.test(ct)) return;
-    const sdp = sdpMedia(msg.body);
+    const body = sdpOfBody(msg.header('content-type'), msg.body); // multipart (SIP-I/SIP-T) included
+    if (body === undefined) return;
+    const sdp = sdpMedia(body);
     const media = (d.media ??= new DialogMedia());
     if (sdp.payloads.size > 0) media.payloads = mergePayloads(media.payloads, sdp.payloads);
     if (sdp.ptimeMs !== undefined) media.ptimeMs = sdp.ptimeMs;
@@ -347,8 +349,9 @@ const sidesWithMedia = (m: DialogMedia): number => {
   return n;
 };
 
-// Dissectors may print IPv4-mapped IPv6 for IPv4 peers, SDP never does: compare in one form.
-const normIp = (ip: string): string => (ip.startsWith('::ffff:') && ip.indexOf('.') > 0 ? ip.slice(7) : ip.toLowerCase());
+// Dissectors may print IPv4-mapped IPv6 for IPv4 peers, SDP never does; IPv6 has many text forms
+// (`2001:db8::1` = `2001:DB8:0:0:0:0:0:1`): compare addresses, not text.
+const normIp = (ip: string): string => canonicalIp(ip);
 
 /** a side's i-th media address (undefined past the last) */
 const keyOf = (side: Side, i: number): MediaKey | undefined =>

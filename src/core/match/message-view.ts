@@ -80,15 +80,27 @@ export class MessageView {
     return this.msg.isRequest && this.toTag === null;
   }
 
+  // Roles (RFC 3261 §8.1.1.3/§8.2.6.2, RFC 3325 §9.1): From names the originator of the transaction
+  // and To its target; the originator is the caller unless the called side sent the request
+  // (`reversed`). P-Asserted-Identity, P-Preferred-Identity and Remote-Party-ID name the *sender of
+  // this message*: the originator for a request, the responder for a response. So a 200 OK's PAI
+  // names the callee, and a callee's BYE names the callee in From and PAI.
+
   /** Users naming the caller of this message, orientation applied. */
   get callerUsers(): readonly string[] {
-    if (this._callers === undefined) this._callers = this.reversed ? this.usersOfTo() : this.usersOfSender();
+    if (this._callers === undefined) {
+      const senderIsCaller = this.msg.isRequest !== this.reversed;
+      this._callers = this.users(this.reversed ? this.toUri : this.fromUri, senderIsCaller, false);
+    }
     return this._callers;
   }
 
   /** Users naming the called party of this message, orientation applied. */
   get calledUsers(): readonly string[] {
-    if (this._called === undefined) this._called = this.reversed ? this.usersOfSender() : this.usersOfCalled();
+    if (this._called === undefined) {
+      const senderIsCaller = this.msg.isRequest !== this.reversed;
+      this._called = this.users(this.reversed ? this.fromUri : this.toUri, !senderIsCaller, true);
+    }
     return this._called;
   }
 
@@ -107,43 +119,30 @@ export class MessageView {
     return this._hosts;
   }
 
-  // From + P-Asserted-Identity + P-Preferred-Identity + Remote-Party-ID: who sent it.
-  private usersOfSender(): readonly string[] {
+  // The party header's user, the identity headers when they name the same party, and for the called
+  // party the Request-URI (initial requests only: in a dialog it is the peer's Contact, not the
+  // dialled number), Diversion and History-Info (the retargeting history of the call).
+  private users(party: UriParts | null, identity: boolean, called: boolean): readonly string[] {
     let out: string[] | undefined;
-    const f = this.fromUri?.user;
-    if (f !== undefined) out = [f];
-    for (const h of CALLER_HEADERS) {
-      if (this.msg.header(h) === undefined) continue;
-      for (const v of this.msg.headerAll(h)) {
-        const u = parseUriParts(uriOfHeaderValue(v))?.user;
-        if (u !== undefined) (out ??= []).push(u);
-      }
-    }
-    return out ?? NONE;
-  }
-
-  private usersOfTo(): readonly string[] {
-    const t = this.toUri?.user;
-    return t === undefined ? NONE : [t];
-  }
-
-  // Request-URI (initial requests only: in a dialog it is the peer's Contact, not the dialled
-  // number) + To + Diversion + History-Info.
-  private usersOfCalled(): readonly string[] {
-    let out: string[] | undefined;
-    if (this.msg.isRequest && this.toTag === null) {
+    if (called && this.msg.isRequest && this.toTag === null) {
       const r = this.ruri?.user;
       if (r !== undefined) out = [r];
     }
-    const t = this.toUri?.user;
-    if (t !== undefined) (out ??= []).push(t);
-    for (const h of CALLED_HEADERS) {
+    const p = party?.user;
+    if (p !== undefined) (out ??= []).push(p);
+    if (identity) out = this.headerUsers(CALLER_HEADERS, out);
+    if (called) out = this.headerUsers(CALLED_HEADERS, out);
+    return out ?? NONE;
+  }
+
+  private headerUsers(names: readonly string[], out: string[] | undefined): string[] | undefined {
+    for (const h of names) {
       if (this.msg.header(h) === undefined) continue;
       for (const v of this.msg.headerAll(h)) {
         const u = parseUriParts(uriOfHeaderValue(v))?.user;
         if (u !== undefined) (out ??= []).push(u);
       }
     }
-    return out ?? NONE;
+    return out;
   }
 }

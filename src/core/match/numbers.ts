@@ -46,6 +46,19 @@ const stripLeadingZeros = (d: string): string => {
   return i === 0 ? d : d.slice(i);
 };
 
+/**
+ * ASCII letters lowercased, everything else as is. User names fold only A–Z (as `text` does on
+ * packets): `ALICE` = `alice`, but `MÜLLER` ≠ `müller`; the raw pre-check (byte search, ASCII-only
+ * case-insensitive) then agrees with the full comparison.
+ */
+export function asciiLower(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  }
+  return s;
+}
+
 /** A compiled `from`/`to` criterion: test(user) → does that URI user denote the same party? */
 export interface UserMatcher {
   readonly numeric: boolean;
@@ -68,10 +81,10 @@ export function compileUserMatcher(value: string): UserMatcher {
   }
   const digits = telephoneDigits(v);
   if (digits === null) {
-    const lower = v.toLowerCase();
+    const lower = asciiLower(v);
     return {
       numeric: false,
-      test: (user) => user !== undefined && user.length === lower.length && user.toLowerCase() === lower,
+      test: (user) => user !== undefined && user.length === lower.length && asciiLower(user) === lower,
     };
   }
   const sig = stripLeadingZeros(digits);

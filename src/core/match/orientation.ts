@@ -11,18 +11,38 @@ export class Orientation {
   private readonly cache = new Map<string, string>();
   constructor(private readonly size: number) {}
 
-  /** Sets v.reversed for a message of Call-ID `callId` (dialog `d` when captured); learns initial requests. */
+  /**
+   * Sets v.reversed for a message of Call-ID `callId` (dialog `d` when captured), after learning
+   * what the message tells about the initiator: an initial INVITE/SUBSCRIBE/REFER names it (and a
+   * new one on a reused Call-ID names the new call's); when that was never seen, a CANCEL, a PRACK
+   * or a provisional response to INVITE carries its tag in From, a NOTIFY in To.
+   */
   orient(v: MessageView, d: Dialog | undefined, callId: string): void {
     const msg = v.msg;
-    if (v.toTag === null) {
-      if (msg.isRequest && d === undefined && (msg.method === 'INVITE' || msg.method === 'SUBSCRIBE' || msg.method === 'REFER')) {
-        if (!this.cache.has(callId)) {
-          const tag = headerTag(msg.header('from'));
-          if (tag !== undefined) this.remember(own(callId), own(tag));
-        }
+    const toTag = v.toTag;
+    let learnt: string | undefined;
+    let sure = false;
+    if (msg.isRequest) {
+      const m = msg.method;
+      if (toTag === null && (m === 'INVITE' || m === 'SUBSCRIBE' || m === 'REFER')) {
+        learnt = headerTag(msg.header('from'));
+        sure = true;
+      } else if (m === 'CANCEL' || m === 'PRACK') {
+        learnt = headerTag(msg.header('from'));
+      } else if (m === 'NOTIFY' && toTag !== null && !/^\s*refer\b/i.test(msg.header('event') ?? '')) {
+        learnt = toTag;
       }
-      return;
+    } else if (toTag !== null && msg.cseq?.method === 'INVITE' && (msg.statusCode ?? 0) > 100 && (msg.statusCode ?? 0) < 200) {
+      learnt = headerTag(msg.header('from'));
     }
+    if (learnt !== undefined) {
+      if (d !== undefined) {
+        if (d.initiatorTag === undefined) d.initiatorTag = own(learnt);
+      } else if (this.cache.get(callId) !== learnt && (sure || !this.cache.has(callId))) {
+        this.remember(own(callId), own(learnt));
+      }
+    }
+    if (toTag === null) return;
     const initiator = d?.initiatorTag ?? this.cache.get(callId);
     if (initiator === undefined) return;
     const tag = headerTag(msg.header('from'));

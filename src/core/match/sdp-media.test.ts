@@ -22,6 +22,8 @@ describe('sdpMedia', () => {
       { ip: '192.0.2.3', port: 5999 },
       { ip: '10.0.0.5', port: 50000 },
       { ip: '192.0.2.1', port: 6000 },
+      // rtcp-mux applies only when offer and answer both carry it (RFC 5761 §5.1.1): port+1 stays
+      { ip: '192.0.2.1', port: 6001 },
     ]);
     expect(m.payloads.get(9)).toEqual({ codec: 'G722', clockRate: 8000 });
     expect(m.ptimeMs).toBe(30);

@@ -31,7 +31,6 @@ export function sdpMedia(body: Buffer): SdpMedia {
   let mConn: string | undefined;
   let mRtcpPort: number | undefined;
   let mRtcpAddr: string | undefined;
-  let mMux = false;
   let inMedia = false;
   const seen = new Set<string>();
   const add = (ip: string | undefined, port: number): void => {
@@ -46,7 +45,10 @@ export function sdpMedia(body: Buffer): SdpMedia {
     const ip = mConn ?? sessionConn;
     add(ip, mPort);
     if (mRtcpPort !== undefined) add(mRtcpAddr ?? ip, mRtcpPort);
-    else if (!mMux) add(ip, mPort + 1); // RFC 3550 §11: RTCP on the next (odd) port
+    // RFC 3550 §11: RTCP on the next (odd) port. a=rtcp-mux (RFC 5761 §5.1.1) moves it onto the RTP
+    // port only when the offer and the answer both carry it, which one SDP cannot tell: the next
+    // port stays claimed, so RTCP is taken wherever it goes.
+    else add(ip, mPort + 1);
   };
   let pos = 0;
   for (let n = 0; n < MAX_LINES && pos < text.length; n++) {
@@ -68,7 +70,6 @@ export function sdpMedia(body: Buffer): SdpMedia {
       mConn = undefined;
       mRtcpPort = undefined;
       mRtcpAddr = undefined;
-      mMux = false;
     } else if (type === 'c') {
       // c=IN IP4 203.0.113.1[/ttl]
       const parts = val.split(/\s+/);
@@ -85,8 +86,6 @@ export function sdpMedia(body: Buffer): SdpMedia {
       } else if (val.startsWith('ptime:')) {
         const p = parseFloat(val.slice(6));
         if (p > 0) ptimeMs = p;
-      } else if (val === 'rtcp-mux') {
-        mMux = true;
       } else if (val.startsWith('rtcp:') && inMedia) {
         // a=rtcp:53020 IN IP4 126.16.64.4
         const parts = val.slice(5).trim().split(/\s+/);
