@@ -16,7 +16,7 @@ import type { CollectorContext, CreateCollector } from './collectors/collector.j
 import type { Source } from './sources/source.js';
 import { CollectorHost, managerSink, type HostedOptions } from './collectors/host.js';
 import { loadCollectorModule } from './collectors/module.js';
-import { Spool } from './spool.js';
+import { DIR_MODE, Spool } from './spool.js';
 import { Uploader } from './upload.js';
 
 export interface AgentConfig {
@@ -75,7 +75,7 @@ export class Agent {
     this.cfg = cfg;
     const log = cfg.log;
     if (cfg.spoolDir) {
-      mkdirSync(cfg.spoolDir, { recursive: true });
+      mkdirSync(cfg.spoolDir, { recursive: true, mode: DIR_MODE });
       this.spool = new Spool(cfg.spoolDir, Math.max(1, cfg.spoolMaxMb ?? 1024) * 1024 * 1024);
     }
     this.uploader = new Uploader({
@@ -221,6 +221,8 @@ export class Agent {
       if (s.kind === 'live') add('kernel_dropped', c.kernel_dropped);
       if (s.kind === 'hep') {
         add('hep_auth_failed', c.auth_failed);
+        add('hep_socket_dropped', c.socket_dropped);
+        add('hep_connections_refused', (c.connections_refused ?? 0) + (c.connections_refused_per_ip ?? 0));
         for (const [k, v] of Object.entries(c)) if (k.startsWith('bad_')) add('hep_malformed', v);
         add('hep_malformed', c.sip_malformed);
       }
@@ -254,6 +256,7 @@ export class Agent {
       recently_ended: this.manager.recentlyEnded(),
       upload: {
         center_reachable: this.uploader.centerReachable,
+        memory: this.uploader.memory,
         spool: this.spool ? { dir: this.spool.dir, bytes: this.spool.size, max_bytes: this.spool.maxBytes, ...this.spool.counters } : null,
       },
       engine: { ...e.counters, dialogs: e.dialogCount },

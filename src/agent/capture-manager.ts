@@ -4,7 +4,7 @@
 // counters (packets seen, matched, uploaded, dropped by reason), local expiry at `expires_at` (even
 // with the center gone), and, when a state file is given, remembering running captures across a
 // restart. It does not capture (sources/*), parse frames (protocol) or send (upload.ts).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { SipMessage } from '../protocol/sip.js';
 import { parseRtcp } from '../protocol/rtcp.js';
 import { sdpOfBody } from '../protocol/sip-body.js';
@@ -13,6 +13,7 @@ import { parseUriParts, uriOfHeaderValue } from '../core/match/uri-parts.js';
 import { captureCommandSchema, type CaptureCommand } from '../core/schema/command.js';
 import type { AgentCounters, Rtcp, SipSummary } from '../core/schema/event.js';
 import { PAYLOAD_MAX_BYTES, TRANSPORTS } from '../core/schema/event.js';
+import { writeStateFile } from './spool.js';
 import type { OutgoingEvent, Uploader } from './upload.js';
 import { CallMetaBuffer, type CallMeta } from './collectors/call-meta.js';
 
@@ -70,6 +71,7 @@ interface Capture {
   cmd: CaptureCommand;
   expiresAtMs: number;
   startedAtMs: number;
+  /** packets_seen = packetsSeen - seenBase (seenBase goes negative by what was seen before a restart) */
   seenBase: number;
   dropBase: Record<string, number>;
   matched: number;
@@ -110,6 +112,8 @@ export class CaptureManager {
   private logLinesSeen = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
+  /** counters changed since the state file was written */
+  private dirty = false;
   /** when false (a replay runs), the engine clock follows packet time only */
   wallClockAdvance = true;
   readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, call_meta: 0, events: 0, internal_errors: 0 };
@@ -150,6 +154,8 @@ export class CaptureManager {
     for (const [id, c] of this.captures) if (c.expiresAtMs <= now) this.remove(id, 'expired');
     if (this.wallClockAdvance) this.engine.advance(now * 1000);
     this.pendingMeta.retry(now, (m) => this.takeCallMeta(m));
+    // Counters survive a restart: written with the running captures, at most once a second.
+    if (this.dirty) this.saveState();
     const every = this.o.heartbeatS ?? 5;
     if (every > 0 && ++this.ticks % every === 0) {
       for (const c of this.captures.values()) this.o.uploader.heartbeat(c.cmd.session_id, c.cmd.ingest_url);
@@ -391,6 +397,7 @@ export class CaptureManager {
 
   private send(c: Capture, ev: OutgoingEvent): void {
     c.emitted++;
+    this.dirty = true;
     this.counters.events++;
     this.o.uploader.enqueue(c.cmd.session_id, c.cmd.ingest_url, ev);
   }
@@ -486,10 +493,16 @@ export class CaptureManager {
   private saveState(): void {
     const f = this.o.stateFile;
     if (!f) return;
+    this.dirty = false;
     try {
-      const tmp = `${f}.tmp`;
-      writeFileSync(tmp, JSON.stringify([...this.captures.values()].map((c) => c.cmd)));
-      renameSync(tmp, f);
+      writeStateFile(
+        f,
+        [...this.captures.values()].map((c) => ({
+          ...c.cmd,
+          // not part of the command: what this capture counted so far, so a restart carries on from there
+          counters: { packets_seen: this.packetsSeen - c.seenBase, packets_matched: c.matched, events: c.emitted, dropped: this.dropsOf(c) },
+        })),
+      );
     } catch (e) {
       this.o.log?.(`cannot save running captures to ${f}: ${(e as Error).message}`);
     }
@@ -505,12 +518,27 @@ export class CaptureManager {
     if (!Array.isArray(list)) return;
     for (const item of list) {
       try {
-        const cmd = captureCommandSchema.parse(item);
-        if (Date.parse(cmd.expires_at) > this.now()) this.put(cmd);
+        const { counters: saved, ...command } = item as { counters?: unknown };
+        const cmd = captureCommandSchema.parse(command);
+        if (Date.parse(cmd.expires_at) <= this.now()) continue;
+        this.put(cmd);
+        const c = this.captures.get(cmd.session_id);
+        if (c && saved && typeof saved === 'object') restoreCounters(c, saved as Record<string, unknown>, this.packetsSeen);
       } catch {
         // a capture the current schema refuses: the center re-asserts what is still running
       }
     }
+  }
+}
+
+/** Puts a capture's counters from the state file back (source drops folded into its own: their bases restart). */
+function restoreCounters(c: Capture, saved: Record<string, unknown>, packetsSeen: number): void {
+  const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0);
+  c.seenBase = packetsSeen - num(saved.packets_seen);
+  c.matched = num(saved.packets_matched);
+  c.emitted = num(saved.events);
+  if (saved.dropped && typeof saved.dropped === 'object') {
+    for (const [k, v] of Object.entries(saved.dropped as Record<string, unknown>)) if (num(v) > 0) c.dropped[k.slice(0, 64)] = num(v);
   }
 }
 

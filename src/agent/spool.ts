@@ -10,10 +10,14 @@
 // it was acknowledged. Total bytes are bounded; what does not fit is refused and counted by the
 // caller. A torn last line (crash during append) is skipped and counted.
 //
-// Writes are synchronous on purpose: they run on the upload path (never the capture path), and a
-// sync append keeps the order of segments and lines trivially correct.
+// Writes are synchronous on purpose: a sync append keeps the order of segments and lines trivially
+// correct, and an event is durable against a kill of the agent (not a power cut: no fsync) as soon as
+// append returns. Events are stored as the JSON text the uploader already built (one line each), so
+// spilling and re-sending never parse or serialise them again.
+// Everything here is created 0700 (folders) / 0600 (files): events hold call data.
 import {
   appendFileSync,
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -26,11 +30,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 
-export interface SpooledEvent {
-  session_id: string;
-  seq: number;
-  [k: string]: unknown;
-}
+/** Folder and file modes of everything the agent writes (events hold call data). */
+export const DIR_MODE = 0o700;
+export const FILE_MODE = 0o600;
 
 interface SessionSpool {
   ingestUrl: string;
@@ -41,7 +43,7 @@ interface SessionSpool {
   /** segment currently appended to (undefined once sealed) */
   writing: number | undefined;
   /** the segment being read, parsed, and how many of its events were acknowledged */
-  reading: { seg: number; events: SpooledEvent[]; acked: number } | undefined;
+  reading: { seg: number; events: string[]; acked: number } | undefined;
 }
 
 const SESSION_DIR = /^[A-Za-z0-9_-]{1,64}$/;
@@ -60,7 +62,8 @@ export class Spool {
     this.dir = dir;
     this.maxBytes = maxBytes;
     this.segmentBytes = Math.max(1024, Math.min(segmentBytes, maxBytes));
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    chmodSync(dir, DIR_MODE); // a folder made by an older version or by hand
     this.load();
   }
 
@@ -81,16 +84,23 @@ export class Spool {
     return s !== undefined && s.segments.length > 0;
   }
 
-  /** Appends events in order, as many as fit the limit; returns how many were written. */
-  append(sessionId: string, ingestUrl: string, events: SpooledEvent[]): number {
+  /** bytes still free under the limit */
+  get free(): number {
+    return Math.max(0, this.maxBytes - this.bytes);
+  }
+
+  /**
+   * Appends events (their JSON text, one line each, `bytes` their UTF-8 size) in order, as many as
+   * fit the limit; returns how many were written.
+   */
+  append(sessionId: string, ingestUrl: string, events: readonly { json: string; bytes: number }[]): number {
     if (events.length === 0 || !SESSION_DIR.test(sessionId)) return 0;
     const lines: string[] = [];
     let len = 0;
     for (const e of events) {
-      const line = JSON.stringify(e) + '\n';
-      const l = Buffer.byteLength(line);
+      const l = e.bytes + 1;
       if (this.bytes + len + l > this.maxBytes) break;
-      lines.push(line);
+      lines.push(e.json);
       len += l;
     }
     if (lines.length === 0) return 0;
@@ -102,14 +112,14 @@ export class Spool {
       s.writing = next;
       this.counters.segments_written++;
     }
-    appendFileSync(join(this.dir, sessionId, segName(s.writing)), lines.join(''));
+    appendFileSync(join(this.dir, sessionId, segName(s.writing)), lines.join('\n') + '\n', { mode: FILE_MODE });
     s.sizes.set(s.writing, (s.sizes.get(s.writing) ?? 0) + len);
     this.bytes += len;
     return lines.length;
   }
 
-  /** The oldest not yet acknowledged events of a session, at most `max`, in seq order. */
-  peek(sessionId: string, max: number): SpooledEvent[] {
+  /** The oldest not yet acknowledged events of a session (their JSON text), at most `max`, in seq order. */
+  peek(sessionId: string, max: number): string[] {
     const s = this.sessions.get(sessionId);
     if (!s) return [];
     // Bounded: each turn either returns or deletes one empty/corrupt segment.
@@ -168,9 +178,21 @@ export class Spool {
   }
 
   private reserveSeqFlush(): void {
-    const tmp = join(this.dir, 'seq.json.tmp');
-    writeFileSync(tmp, JSON.stringify(this.seqReserved));
-    renameSync(tmp, join(this.dir, 'seq.json'));
+    this.writeState('seq.json', this.seqReserved);
+  }
+
+  /** A small JSON state file next to the spool (seq reservations, counters), replaced atomically. */
+  writeState(name: string, value: unknown): void {
+    writeStateFile(join(this.dir, name), value);
+  }
+
+  /** A state file written by writeState; undefined when absent or unreadable. */
+  readState(name: string): unknown {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as unknown;
+    } catch {
+      return undefined;
+    }
   }
 
   private session(sessionId: string, ingestUrl: string): SessionSpool {
@@ -180,30 +202,31 @@ export class Spool {
       this.sessions.set(sessionId, s);
     }
     if (s.segments.length === 0 || s.ingestUrl !== ingestUrl) {
-      mkdirSync(join(this.dir, sessionId), { recursive: true });
-      writeFileSync(join(this.dir, sessionId, 'meta.json'), JSON.stringify({ ingest_url: ingestUrl }));
+      mkdirSync(join(this.dir, sessionId), { recursive: true, mode: DIR_MODE });
+      writeFileSync(join(this.dir, sessionId, 'meta.json'), JSON.stringify({ ingest_url: ingestUrl }), { mode: FILE_MODE });
       s.ingestUrl = ingestUrl;
     }
     return s;
   }
 
-  private readSegment(sessionId: string, seg: number): SpooledEvent[] {
+  private readSegment(sessionId: string, seg: number): string[] {
     let text: string;
     try {
       text = readFileSync(join(this.dir, sessionId, segName(seg)), 'utf8');
     } catch {
       return [];
     }
-    const out: SpooledEvent[] = [];
-    for (const line of text.split('\n')) {
+    const lines = text.split('\n');
+    // Every append ends with a newline, so only a torn write (a crash mid-append) leaves a last piece.
+    const torn = lines.pop();
+    if (torn) this.counters.corrupt_lines++;
+    const out: string[] = [];
+    for (const line of lines) {
       if (line === '') continue;
-      try {
-        const ev = JSON.parse(line) as SpooledEvent;
-        if (typeof ev === 'object' && ev !== null && typeof ev.seq === 'number') out.push(ev);
-        else this.counters.corrupt_lines++;
-      } catch {
-        this.counters.corrupt_lines++;
-      }
+      // A line the agent wrote is one JSON object; anything else (disk trouble) would make the center
+      // refuse the whole batch, so it is skipped and counted here.
+      if (line.charCodeAt(0) === 123 && line.charCodeAt(line.length - 1) === 125) out.push(line);
+      else this.counters.corrupt_lines++;
     }
     return out;
   }
@@ -263,4 +286,11 @@ export class Spool {
       this.sessions.set(name, s);
     }
   }
+}
+
+/** Writes a small JSON file atomically (temp file + rename), readable by the owner only. */
+export function writeStateFile(path: string, value: unknown): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value), { mode: FILE_MODE });
+  renameSync(tmp, path);
 }

@@ -1,14 +1,22 @@
 // Upload: gets events to the center's POST /api/ingest reliably without ever blocking capture.
 // Owns per-session `seq` assignment (strictly increasing, never reused across restarts when a spool
-// is configured; see spool.ts), batching (Nagle-like, below), retry with bounded
-// exponential backoff, spilling to the on-disk spool while the center is unreachable and flushing
-// it in order when the center returns, and the per-session counters of all of that.
-// It does not build events (capture-manager.ts does) and does not know what a session matches.
+// is configured; see spool.ts), batching (Nagle-like, below), retry with bounded exponential
+// backoff, spilling to the on-disk spool whenever the center is not acknowledging and flushing it in
+// order when the center answers again, and the per-session counters of all of that (persisted next
+// to the spool, so they survive a restart). It does not build events (capture-manager.ts does) and
+// does not know what a session matches.
 //
-// Flow per session ("lane"): enqueue → memory queue (bounded; overflow dropped and counted) →
-// batch POST. When a POST fails and a spool exists, the batch and everything behind it go to the
-// spool, and from then on the lane reads from the spool until it is empty again, so the order of
-// seqs on the wire is preserved. Without a spool the lane keeps retrying from memory.
+// Flow per session ("lane"): enqueue → the event becomes its JSON text once (spool and POST body
+// reuse it) → memory queue → batch POST. Durability: with a spool, no event stays in memory
+// unacknowledged longer than `spillAfterMs` (100 ms): then the lane's memory (including a batch
+// still waiting for its answer) goes to the spool, and from then on the lane reads from the spool
+// until it is empty again, so the order of seqs on the wire is preserved and a kill -9 loses at most
+// the last 100 ms. Without a spool the lane keeps retrying from memory.
+//
+// Memory is bounded in bytes (`queueMaxBytes`), with a fair share per session: a lane may hold at
+// most queueMaxBytes / lanes. A lane over its share spills to the spool (nothing is dropped while the
+// spool has room); without a spool only that lane's new events are dropped (`queue_full`), so a
+// busy session never makes a quiet one lose events.
 //
 // Batching is Nagle-like: when no request of the lane is in flight, what is queued goes at once
 // (after `lingerMs`, 0 by default: the events of one read from tcpdump still travel together);
@@ -19,7 +27,7 @@
 // of delay. While spooling (center away), batches wait batchMs so the disk sees few writes.
 import type { AgentCounters, IngestEvent, IngestResult } from '../core/schema/index.js';
 import { INGEST_MAX_EVENTS } from '../core/schema/index.js';
-import type { Spool, SpooledEvent } from './spool.js';
+import type { Spool } from './spool.js';
 
 export type OutgoingEvent = Omit<IngestEvent, 'seq'>;
 
@@ -34,10 +42,12 @@ export interface UploaderOptions {
   lingerMs?: number;
   /** least time between the starts of two requests of a session (bounds requests/s under a trickle) */
   minIntervalMs?: number;
-  /** approximate JSON bytes per batch (the center takes ≤ 8 MB) */
+  /** JSON bytes per batch (the center takes ≤ 8 MB) */
   batchMaxBytes?: number;
-  /** events held in memory across all sessions before new ones are dropped */
-  queueMax?: number;
+  /** event bytes (JSON) held in memory across all sessions; each session gets an equal share */
+  queueMaxBytes?: number;
+  /** with a spool, events not acknowledged after this long are written to it (kill -9 safety) */
+  spillAfterMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
   requestTimeoutMs?: number;
@@ -64,19 +74,38 @@ export interface LaneStats {
   last_error?: string;
 }
 
+/** One event as it waits: its JSON text (with seq), UTF-8 size, and when it was queued (ms). */
+interface Queued {
+  json: string;
+  bytes: number;
+  at: number;
+}
+
+/** The request of a lane on its way: how many events, from where, and whether they were spilled meanwhile. */
+interface Flight {
+  n: number;
+  fromSpool: boolean;
+  /** a memory batch spilled while in flight: how many of its events reached the spool (its head) */
+  spilled: number | undefined;
+}
+
 interface Lane {
   sessionId: string;
   ingestUrl: string;
   nextSeq: number;
   /** hi-lo: seqs below this are reserved in the spool's seq.json */
   reservedTo: number;
-  mem: SpooledEvent[];
+  mem: Queued[];
+  memBytes: number;
   /** true while events for this lane are read from the spool */
   spooling: boolean;
   inflight: Promise<void> | undefined;
+  flight: Flight | undefined;
   timer: NodeJS.Timeout | undefined;
   /** when the pending timer fires (ms since the epoch) */
   timerAt: number;
+  /** fires when the oldest event in memory turns spillAfterMs old */
+  durabilityTimer: NodeJS.Timeout | undefined;
   /** when the lane's last request started (ms since the epoch) */
   lastSentAt: number;
   attempt: number;
@@ -86,16 +115,20 @@ interface Lane {
 }
 
 const SEQ_BLOCK = 10_000;
+const COUNTERS_FILE = 'upload-counters.json';
+const MAX_FINISHED = 1000;
 
 export class Uploader {
   private readonly o: Required<Omit<UploaderOptions, 'spool' | 'countersFor' | 'agentInfo' | 'log'>> &
     Pick<UploaderOptions, 'spool' | 'countersFor' | 'agentInfo' | 'log'>;
   private readonly lanes = new Map<string, Lane>();
-  /** stats of lanes already removed, kept so status can still show final numbers */
+  /** stats of lanes already removed (or from before a restart), kept so status can still show them */
   private readonly finished = new Map<string, LaneStats>();
-  private memTotal = 0;
+  private memBytes = 0;
   private closed = false;
   private centerDown = false;
+  private countersDirty = false;
+  private readonly countersTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: UploaderOptions) {
     this.o = {
@@ -104,15 +137,22 @@ export class Uploader {
       lingerMs: 0,
       minIntervalMs: 20,
       batchMaxBytes: 4 * 1024 * 1024,
-      queueMax: 50_000,
+      queueMaxBytes: 64 * 1024 * 1024,
+      spillAfterMs: 100,
       retryBaseMs: 200,
       retryMaxMs: 5_000,
       requestTimeoutMs: 10_000,
       fetchImpl: globalThis.fetch,
       ...opts,
     };
+    const spool = this.o.spool;
+    if (spool) {
+      this.loadCounters(spool);
+      this.countersTimer = setInterval(() => this.saveCounters(), 1000);
+      this.countersTimer.unref();
+    }
     // Sessions spooled before a restart are flushed to where they were going.
-    for (const p of this.o.spool?.pending() ?? []) {
+    for (const p of spool?.pending() ?? []) {
       const lane = this.lane(p.sessionId, p.ingestUrl);
       lane.spooling = true;
       lane.closing = true; // reopened by enqueue if the capture is re-asserted
@@ -120,20 +160,27 @@ export class Uploader {
     }
   }
 
-  /** Queues one event. Never blocks, never throws; returns false when the event was dropped. */
+  /** Queues one event. Never blocks on the network, never throws; returns false when the event was dropped. */
   enqueue(sessionId: string, ingestUrl: string, event: OutgoingEvent): boolean {
     if (this.closed) return false;
     const lane = this.lane(sessionId, ingestUrl);
     lane.closing = false;
     lane.ingestUrl = ingestUrl;
-    const ev = { ...event, seq: this.takeSeq(lane) } as SpooledEvent;
-    if (this.memTotal >= this.o.queueMax) {
+    this.countersDirty = true;
+    const seq = this.takeSeq(lane);
+    const text = JSON.stringify(event);
+    // The event object is never empty, so its text ends with "}": seq goes last, as {...event, seq} would.
+    const json = `${text.slice(0, -1)},"seq":${seq}}`;
+    const q: Queued = { json, bytes: Buffer.byteLength(json), at: Date.now() };
+    if (!this.makeRoom(lane, q.bytes)) {
       this.drop(lane, 'queue_full', 1);
       return false;
     }
-    lane.mem.push(ev);
+    lane.mem.push(q);
+    lane.memBytes += q.bytes;
+    this.memBytes += q.bytes;
     lane.stats.queued++;
-    this.memTotal++;
+    this.armDurability(lane);
     if (lane.spooling && this.o.spool) {
       // The center is away: behind what is already spooled, in batches, so the disk sees few writes.
       if (lane.mem.length >= this.o.batchMax) this.spill(lane);
@@ -182,6 +229,11 @@ export class Uploader {
     return this.finished.get(sessionId);
   }
 
+  /** event bytes held in memory, all sessions together, and the limit */
+  get memory(): { bytes: number; max_bytes: number } {
+    return { bytes: this.memBytes, max_bytes: this.o.queueMaxBytes };
+  }
+
   get centerReachable(): boolean {
     return !this.centerDown;
   }
@@ -197,12 +249,15 @@ export class Uploader {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const l of this.lanes.values()) if (l.timer) clearTimeout(l.timer);
+    if (this.countersTimer) clearInterval(this.countersTimer);
+    for (const l of this.lanes.values()) {
+      if (l.timer) clearTimeout(l.timer);
+      if (l.durabilityTimer) clearTimeout(l.durabilityTimer);
+    }
     await Promise.all([...this.lanes.values()].map((l) => l.inflight));
     // What is still in memory goes to the spool so a restart sends it.
-    for (const l of this.lanes.values()) {
-      if (l.mem.length > 0 && this.o.spool) this.spill(l);
-    }
+    for (const l of this.lanes.values()) this.spill(l);
+    this.saveCounters();
   }
 
   private lane(sessionId: string, ingestUrl: string): Lane {
@@ -218,10 +273,13 @@ export class Uploader {
         nextSeq: floor,
         reservedTo: floor,
         mem: [],
+        memBytes: 0,
         spooling: false,
         inflight: undefined,
+        flight: undefined,
         timer: undefined,
         timerAt: 0,
+        durabilityTimer: undefined,
         lastSentAt: 0,
         attempt: 0,
         closing: false,
@@ -245,6 +303,29 @@ export class Uploader {
     return lane.nextSeq++;
   }
 
+  /**
+   * Whether `bytes` more fit in memory for this lane: within its fair share of the queue (one event
+   * always fits an empty lane) and within the total. When they do not, the lane's backlog spills to
+   * the spool first (then lanes holding the most, if the total is still over); without a spool the
+   * event is refused.
+   */
+  private makeRoom(lane: Lane, bytes: number): boolean {
+    const max = this.o.queueMaxBytes;
+    const share = max / Math.max(1, this.lanes.size);
+    const fits = (): boolean => (lane.mem.length === 0 || lane.memBytes + bytes <= share) && this.memBytes + bytes <= max;
+    if (fits()) return true;
+    if (!this.o.spool) return false;
+    this.spill(lane);
+    // Bounded: each turn empties one lane's memory.
+    for (let i = 0; i < this.lanes.size && !fits(); i++) {
+      let big: Lane | undefined;
+      for (const l of this.lanes.values()) if (l.memBytes > (big?.memBytes ?? 0)) big = l;
+      if (!big) break;
+      this.spill(big);
+    }
+    return fits();
+  }
+
   /** ms until the lane may start its next request (minIntervalMs after the last one started) */
   private spacing(lane: Lane): number {
     return Math.max(0, lane.lastSentAt + this.o.minIntervalMs - Date.now());
@@ -252,6 +333,7 @@ export class Uploader {
 
   private drop(lane: Lane, reason: string, n: number): void {
     lane.stats.dropped[reason] = (lane.stats.dropped[reason] ?? 0) + n;
+    this.countersDirty = true;
   }
 
   private schedule(lane: Lane, ms: number): void {
@@ -270,38 +352,67 @@ export class Uploader {
     lane.timer.unref?.();
   }
 
+  /** With a spool: makes sure the lane's memory is on disk once its oldest event is spillAfterMs old. */
+  private armDurability(lane: Lane): void {
+    if (!this.o.spool || lane.durabilityTimer || lane.mem.length === 0 || this.closed) return;
+    const due = lane.mem[0].at + this.o.spillAfterMs - Date.now();
+    lane.durabilityTimer = setTimeout(() => {
+      lane.durabilityTimer = undefined;
+      if (this.closed || lane.mem.length === 0) return;
+      if (lane.mem[0].at + this.o.spillAfterMs <= Date.now()) this.spill(lane);
+      else this.armDurability(lane);
+    }, Math.max(0, due));
+    lane.durabilityTimer.unref?.();
+  }
+
+  /**
+   * Moves the lane's memory to the spool, in order (a batch on its way included: it is the head), and
+   * switches the lane to reading from the spool. What does not fit the spool is dropped and counted
+   * (`spool_full`), except the part of a batch on its way, which the center may still take.
+   */
   private spill(lane: Lane): void {
     const spool = this.o.spool;
     if (!spool || lane.mem.length === 0) return;
     const n = lane.mem.length;
+    const f = lane.flight;
+    const flying = f && !f.fromSpool && f.spilled === undefined ? f.n : 0;
     const written = spool.append(lane.sessionId, lane.ingestUrl, lane.mem);
     lane.stats.spooled += written;
-    if (written < n) this.drop(lane, 'spool_full', n - written);
-    this.memTotal -= n;
+    if (f && flying > 0) f.spilled = Math.min(written, flying);
+    const lost = n - written - Math.max(0, flying - written);
+    if (lost > 0) this.drop(lane, 'spool_full', lost);
+    this.memBytes -= lane.memBytes;
     lane.mem = [];
+    lane.memBytes = 0;
     lane.spooling = true;
+    if (lane.durabilityTimer) clearTimeout(lane.durabilityTimer);
+    lane.durabilityTimer = undefined;
   }
 
-  private takeBatch(lane: Lane): { events: SpooledEvent[]; fromSpool: boolean } {
+  private takeBatch(lane: Lane): { lines: string[]; fromSpool: boolean } {
     const spool = this.o.spool;
     if (lane.spooling && spool) {
       this.spill(lane); // newer events go behind the spooled ones: seq order holds on the wire
-      const events = spool.peek(lane.sessionId, this.o.batchMax);
-      if (events.length > 0) return { events: this.capBytes(events), fromSpool: true };
+      const lines = spool.peek(lane.sessionId, this.o.batchMax);
+      if (lines.length > 0) {
+        let bytes = 0;
+        let i = 0;
+        for (; i < lines.length; i++) {
+          bytes += Buffer.byteLength(lines[i]) + 1;
+          if (bytes > this.o.batchMaxBytes && i > 0) break;
+        }
+        return { lines: i < lines.length ? lines.slice(0, i) : lines, fromSpool: true };
+      }
       lane.spooling = false; // the spool is empty: back to memory
     }
-    return { events: this.capBytes(lane.mem.slice(0, this.o.batchMax)), fromSpool: false };
-  }
-
-  private capBytes(events: SpooledEvent[]): SpooledEvent[] {
+    const lines: string[] = [];
     let bytes = 0;
-    for (let i = 0; i < events.length; i++) {
-      bytes += 256 + (typeof events[i].payload === 'string' ? (events[i].payload as string).length * 2 : 0);
-      const frame = events[i].frame as { data?: string } | null | undefined;
-      bytes += frame?.data?.length ?? 0;
-      if (bytes > this.o.batchMaxBytes && i > 0) return events.slice(0, i);
+    for (const q of lane.mem) {
+      if (lines.length >= this.o.batchMax || (bytes + q.bytes + 1 > this.o.batchMaxBytes && lines.length > 0)) break;
+      lines.push(q.json);
+      bytes += q.bytes + 1;
     }
-    return events;
+    return { lines, fromSpool: false };
   }
 
   private pump(lane: Lane): Promise<void> {
@@ -321,12 +432,16 @@ export class Uploader {
 
   /** One batch; resolves to the delay before the next attempt, or undefined when idle. */
   private async sendOnce(lane: Lane): Promise<number | undefined> {
-    const { events, fromSpool } = this.takeBatch(lane);
-    if (events.length === 0) {
+    const { lines, fromSpool } = this.takeBatch(lane);
+    if (lines.length === 0) {
       if (lane.closing) this.retire(lane);
       return undefined;
     }
-    const outcome = await this.post(lane, events);
+    const f: Flight = { n: lines.length, fromSpool, spilled: undefined };
+    lane.flight = f;
+    const outcome = await this.post(lane, lines);
+    lane.flight = undefined; // answered: from here on a spill treats these events as plain memory
+    this.countersDirty = true;
     if (outcome.ok) {
       const r = outcome.result;
       lane.attempt = 0;
@@ -334,7 +449,7 @@ export class Uploader {
       lane.stats.uploaded += r.accepted;
       lane.stats.duplicates += r.duplicates;
       for (const rej of r.rejected) this.drop(lane, `rejected_${rej.reason}`, 1);
-      this.ack(lane, events.length, fromSpool);
+      this.settle(lane, f);
       if (this.centerDown) {
         this.centerDown = false;
         this.o.log?.(`center reachable again at ${lane.ingestUrl}; flushing`);
@@ -346,13 +461,14 @@ export class Uploader {
     lane.stats.last_error = outcome.error;
     if (outcome.permanent) {
       // The center refuses this batch for good (unknown session, bad token, …): retrying cannot help.
-      this.drop(lane, outcome.reason, events.length);
-      this.ack(lane, events.length, fromSpool);
+      this.drop(lane, outcome.reason, f.n);
+      this.settle(lane, f);
       if (outcome.reason === 'http_404' || outcome.reason === 'http_403') {
         // The session is gone or not ours: everything else for it would fail the same way.
         const rest = lane.mem.length + (this.o.spool?.discard(lane.sessionId) ?? 0);
-        this.memTotal -= lane.mem.length;
+        this.memBytes -= lane.memBytes;
         lane.mem = [];
+        lane.memBytes = 0;
         lane.spooling = false;
         if (rest > 0) this.drop(lane, outcome.reason, rest);
       }
@@ -366,46 +482,99 @@ export class Uploader {
       this.centerDown = true;
       this.o.log?.(`center unreachable (${outcome.error}); ${this.o.spool ? 'spooling to disk' : 'holding in memory'}`);
     }
-    if (!fromSpool && this.o.spool) this.spill(lane);
+    if (!fromSpool && f.spilled === undefined) this.spill(lane);
+    // A batch spilled while on its way, in part only (the spool was full): the rest is lost now.
+    else if (!fromSpool && f.spilled !== undefined && f.spilled < f.n) this.drop(lane, 'spool_full', f.n - f.spilled);
     const backoff = Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.min(lane.attempt - 1, 20));
     return Math.round(backoff * (0.75 + Math.random() * 0.5));
   }
 
-  private ack(lane: Lane, n: number, fromSpool: boolean): void {
-    if (fromSpool) this.o.spool?.ack(lane.sessionId, n);
-    else {
-      lane.mem.splice(0, n);
-      this.memTotal -= n;
+  /** A batch is done with (delivered or refused for good): removes it from where it waited. */
+  private settle(lane: Lane, f: Flight): void {
+    const spool = this.o.spool;
+    if (f.fromSpool) spool?.ack(lane.sessionId, f.n);
+    else if (f.spilled === undefined) {
+      let bytes = 0;
+      for (let i = 0; i < f.n; i++) bytes += lane.mem[i].bytes;
+      lane.mem.splice(0, f.n);
+      lane.memBytes -= bytes;
+      this.memBytes -= bytes;
+      this.armDurability(lane);
+    } else if (f.spilled > 0 && spool) {
+      // It went to the spool while on its way, as the spool's head for this session.
+      spool.peek(lane.sessionId, f.spilled);
+      spool.ack(lane.sessionId, f.spilled);
     }
   }
 
   private retire(lane: Lane): void {
     if (lane.timer) clearTimeout(lane.timer);
+    if (lane.durabilityTimer) clearTimeout(lane.durabilityTimer);
     this.lanes.delete(lane.sessionId);
     this.finished.set(lane.sessionId, lane.stats);
     // Bounded memory for finished sessions' numbers.
-    if (this.finished.size > 1000) this.finished.delete(this.finished.keys().next().value as string);
+    if (this.finished.size > MAX_FINISHED) this.finished.delete(this.finished.keys().next().value as string);
+  }
+
+  // ---- counters across restarts: a small state file next to the spool, written at most once a second
+
+  private loadCounters(spool: Spool): void {
+    const raw = spool.readState(COUNTERS_FILE);
+    if (!raw || typeof raw !== 'object') return;
+    for (const [id, v] of Object.entries(raw as Record<string, unknown>).slice(-MAX_FINISHED)) {
+      const s = v as Partial<LaneStats> | null;
+      if (!s || typeof s !== 'object') continue;
+      const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0);
+      const dropped: Record<string, number> = {};
+      if (s.dropped && typeof s.dropped === 'object') for (const [k, n] of Object.entries(s.dropped)) if (num(n) > 0) dropped[k.slice(0, 64)] = num(n);
+      this.finished.set(id, {
+        queued: 0,
+        spooled: num(s.spooled),
+        uploaded: num(s.uploaded),
+        duplicates: num(s.duplicates),
+        batches: num(s.batches),
+        failures: num(s.failures),
+        dropped,
+      });
+    }
+  }
+
+  private saveCounters(): void {
+    const spool = this.o.spool;
+    if (!spool || !this.countersDirty) return;
+    this.countersDirty = false;
+    const out: Record<string, Omit<LaneStats, 'queued' | 'last_error'>> = {};
+    for (const [id, s] of [...this.finished, ...[...this.lanes].map(([k, l]) => [k, l.stats] as const)]) {
+      out[id] = { spooled: s.spooled, uploaded: s.uploaded, duplicates: s.duplicates, batches: s.batches, failures: s.failures, dropped: s.dropped };
+    }
+    try {
+      spool.writeState(COUNTERS_FILE, out);
+    } catch (e) {
+      this.o.log?.(`cannot save upload counters in ${spool.dir}: ${(e as Error).message}`);
+    }
   }
 
   private async post(
     lane: Lane,
-    events: SpooledEvent[],
+    lines: string[],
   ): Promise<{ ok: true; result: IngestResult } | { ok: false; permanent: boolean; reason: string; error: string }> {
-    const body: Record<string, unknown> = { events };
+    // The body is put together from the events' JSON text: nothing is serialised twice.
+    let body = `{"events":[${lines.join(',')}]`;
     const c = this.o.countersFor?.(lane.sessionId);
     if (c) {
       const dropped = { ...(c.dropped ?? {}) };
       for (const [k, v] of Object.entries(lane.stats.dropped)) dropped[k] = (dropped[k] ?? 0) + v;
-      body.counters = [{ ...c, session_id: lane.sessionId, events_uploaded: lane.stats.uploaded + lane.stats.duplicates, dropped }];
+      body += `,"counters":${JSON.stringify([{ ...c, session_id: lane.sessionId, events_uploaded: lane.stats.uploaded + lane.stats.duplicates, dropped }])}`;
     }
-    if (this.o.agentInfo) body.agent = this.o.agentInfo;
+    if (this.o.agentInfo) body += `,"agent":${JSON.stringify(this.o.agentInfo)}`;
+    body += '}';
     lane.lastSentAt = Date.now();
     let res: Response;
     try {
       res = await this.o.fetchImpl(lane.ingestUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.o.token}` },
-        body: JSON.stringify(body),
+        body,
         signal: AbortSignal.timeout(this.o.requestTimeoutMs),
       });
     } catch (e) {

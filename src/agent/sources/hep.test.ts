@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -236,5 +236,82 @@ describe('HepSource', () => {
     sources.push(clash);
     await clash.start();
     expect(clash.status()).toMatchObject({ state: 'failed', error: expect.stringMatching(/in use/) });
+  });
+});
+
+describe('HEP TCP connection limits', () => {
+  const open = (port: number): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const c = connect(port, '127.0.0.1', () => resolve(c));
+      c.on('error', reject);
+    });
+  const closed = (c: Socket): Promise<void> =>
+    new Promise((r) => (c.destroyed ? r() : c.once('close', () => r())));
+
+  it('closes idle connections, caps connections per address, and lets a new sender in by evicting the idlest', async () => {
+    const packets: PacketInput[] = [];
+    const src = new HepSource({
+      listen: { proto: 'tcp', host: '127.0.0.1', port: 0 },
+      onPacket: (p) => packets.push(p),
+      onLogLine: () => undefined,
+      maxConnections: 4,
+      maxConnectionsPerIp: 3,
+      idleTimeoutMs: 300,
+    });
+    sources.push(src);
+    await src.start();
+    // idle timeout: a silent connection is closed and counted
+    const idle = await open(src.port);
+    await closed(idle);
+    expect(src.status().counters.connections_idle_closed).toBe(1);
+
+    // per-address cap: the fourth connection from 127.0.0.1 is refused
+    const keep = await Promise.all([open(src.port), open(src.port), open(src.port)]);
+    const extra = await open(src.port);
+    await closed(extra);
+    expect(src.status().counters).toMatchObject({ connections_refused_per_ip: 1, connections_open: 3 });
+    for (const c of keep) c.destroy();
+    await until(() => src.status().counters.connections_open === 0);
+  });
+
+  it('a listener full of idle connections evicts the idlest for a new sender, which gets its packets through', async () => {
+    const packets: PacketInput[] = [];
+    const src = new HepSource({
+      listen: { proto: 'tcp', host: '127.0.0.1', port: 0 },
+      onPacket: (p) => packets.push(p),
+      onLogLine: () => undefined,
+      maxConnections: 3,
+      maxConnectionsPerIp: 10,
+      idleTimeoutMs: 60_000,
+    });
+    sources.push(src);
+    await src.start();
+    const squatters = await Promise.all([open(src.port), open(src.port), open(src.port)]);
+    // a full listener refuses while its connections are fresh (they may be about to send)…
+    const early = await open(src.port);
+    await closed(early);
+    expect(src.status().counters.connections_refused).toBe(1);
+    // …and evicts the idlest once they have been quiet for a while (5 s)
+    await new Promise((r) => setTimeout(r, 5_200));
+    const sender = await open(src.port);
+    sender.write(encodeHep3({ srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 5060, dstPort: 5060, tsSec: 1_700_000_000, protoType: HEP_PROTO_TYPE.SIP, payload: Buffer.from(sipInvite('evict@x')) }));
+    await until(() => packets.length === 1);
+    expect(src.status().counters.connections_evicted).toBe(1);
+    sender.destroy();
+    for (const c of squatters) c.destroy();
+  }, 15_000);
+});
+
+describe('HEP UDP kernel drops', () => {
+  it('reads the socket drops from /proc/net/udp: a flood the process does not read in time is counted', async () => {
+    const { src } = await collect('udp');
+    // The flood runs in a child while this process waits for it synchronously: nothing reads the
+    // socket, so its receive buffer (8 MB asked, capped by net.core.rmem_max) overflows and the kernel drops.
+    const sent = 400; // 24 MB
+    execFileSync('perl', ['-MIO::Socket::INET', '-e', `my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:${src.port}", Proto => "udp") or die; my $b = "x" x 60000; $s->send($b) for 1..${sent};`]);
+    // every datagram is accounted for: read (and refused as not HEP) or dropped by the kernel
+    await until(() => src.status().counters.socket_dropped + src.status().counters.packets === sent, 5_000);
+    expect(src.status().counters.socket_dropped).toBeGreaterThan(0);
+    expect(src.status().counters.bad_not_hep).toBe(src.status().counters.packets);
   });
 });

@@ -14,6 +14,7 @@ import { looksLikeSip, parseSip } from '../../protocol/sip.js';
 import type { FrameBytes, PacketInput } from '../capture-manager.js';
 import { LINKTYPE_RAW, synthFrame } from '../synth-frame.js';
 import type { Source, SourceStatus } from './source.js';
+import { readUdpSocketStats, type UdpSocketStats } from './udp-socket-stats.js';
 
 export interface HepListenSpec {
   proto: 'udp' | 'tcp';
@@ -36,8 +37,12 @@ export interface HepSourceOptions {
   authKey?: string;
   onPacket: (p: PacketInput) => void;
   onLogLine: (line: string, tsUs: number, source: string) => void;
-  /** TCP connections accepted at once */
+  /** TCP connections accepted at once (default 64); when full, the connection idle longest is closed for a new one */
   maxConnections?: number;
+  /** TCP connections at once from one address (default 16) */
+  maxConnectionsPerIp?: number;
+  /** a TCP connection that sends nothing this long is closed (default 60 000 ms) */
+  idleTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -46,6 +51,10 @@ const HEP_RAW_RTP = 4;
 const IPPROTO_TRANSPORT: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 const MAX_CAPTURE_IDS = 64;
 const MAX_TCP_FLOWS = 4096;
+/** a full listener closes the connection idle longest, if it has been quiet at least this long */
+const EVICT_IDLE_MS = 5_000;
+/** /proc/net/udp is read at most this often (status and every upload batch ask) */
+const SOCKET_STATS_EVERY_MS = 1_000;
 
 export class HepSource implements Source {
   readonly kind = 'hep' as const;
@@ -55,7 +64,10 @@ export class HepSource implements Source {
   private error: string | undefined;
   private udp: UdpSocket | undefined;
   private tcp: Server | undefined;
-  private readonly conns = new Set<Socket>();
+  /** open TCP connections, and when each last sent something (ms) */
+  private readonly conns = new Map<Socket, number>();
+  private readonly connsPerIp = new Map<string, number>();
+  private socketStats: { at: number; v: UdpSocketStats | undefined } = { at: 0, v: undefined };
   private readonly authKey: Buffer | undefined;
   /** TCP sequence numbers per flow, for rebuilt frames of TCP-borne SIP (bounded) */
   private readonly tcpSeq = new Map<string, number>();
@@ -73,6 +85,9 @@ export class HepSource implements Source {
     tcp_resyncs: 0,
     tcp_skipped_bytes: 0,
     connections_refused: 0,
+    connections_refused_per_ip: 0,
+    connections_evicted: 0,
+    connections_idle_closed: 0,
   };
   /** refused packets by decoder reason (`truncated`, `not_hep`, …) */
   private readonly bad: Record<string, number> = {};
@@ -158,8 +173,9 @@ export class HepSource implements Source {
     const u = this.udp;
     this.udp = undefined;
     if (u) await new Promise<void>((r) => u.close(() => r()));
-    for (const c of this.conns) c.destroy();
+    for (const c of this.conns.keys()) c.destroy();
     this.conns.clear();
+    this.connsPerIp.clear();
     const t = this.tcp;
     this.tcp = undefined;
     if (t) await new Promise<void>((r) => t.close(() => r()));
@@ -167,24 +183,81 @@ export class HepSource implements Source {
 
   status(): SourceStatus {
     const counters: Record<string, number> = { ...this.counters };
+    const ss = this.udpSocketStats();
+    if (ss) {
+      // Datagrams the kernel dropped on our socket (receive buffer full): lost before we could count them.
+      counters.socket_dropped = ss.drops;
+      counters.socket_queue_bytes = ss.rxQueueBytes;
+    }
+    if (this.o.listen.proto === 'tcp') counters.connections_open = this.conns.size;
     for (const [k, v] of Object.entries(this.bad)) counters[`bad_${k}`] = v;
     for (const [k, v] of Object.entries(this.ignored)) counters[`ignored_${k}`] = v;
     for (const [id, n] of this.captureIds) counters[`capture_id_${id}`] = n;
     return { name: this.name, kind: this.kind, state: this.state, ...(this.error ? { error: this.error } : {}), counters };
   }
 
-  private onConnection(s: Socket): void {
-    if (this.conns.size >= (this.o.maxConnections ?? 64)) {
+  private udpSocketStats(): UdpSocketStats | undefined {
+    if (!this.udp || this.state !== 'running') return this.socketStats.v;
+    const now = Date.now();
+    if (now - this.socketStats.at >= SOCKET_STATS_EVERY_MS) {
+      const { host } = this.o.listen;
+      this.socketStats = { at: now, v: readUdpSocketStats(this.boundPort, host, host.includes(':')) ?? this.socketStats.v };
+    }
+    return this.socketStats.v;
+  }
+
+  /**
+   * Admission of a TCP sender: at most maxConnectionsPerIp from one address; when the listener is
+   * full, the connection quiet the longest (≥ EVICT_IDLE_MS) makes room, so idle or abandoned
+   * connections never lock real senders out. Every refusal and eviction is counted.
+   */
+  private admit(s: Socket): boolean {
+    const ip = s.remoteAddress ?? '';
+    if ((this.connsPerIp.get(ip) ?? 0) >= (this.o.maxConnectionsPerIp ?? 16)) {
+      this.counters.connections_refused_per_ip++;
+      return false;
+    }
+    if (this.conns.size < (this.o.maxConnections ?? 64)) return true;
+    let idlest: Socket | undefined;
+    let since = Infinity;
+    for (const [c, at] of this.conns) {
+      if (at < since) {
+        since = at;
+        idlest = c;
+      }
+    }
+    if (!idlest || Date.now() - since < EVICT_IDLE_MS) {
       this.counters.connections_refused++;
+      return false;
+    }
+    this.counters.connections_evicted++;
+    this.forget(idlest);
+    idlest.destroy();
+    return true;
+  }
+
+  private forget(s: Socket): void {
+    if (!this.conns.delete(s)) return;
+    const ip = s.remoteAddress ?? '';
+    const n = (this.connsPerIp.get(ip) ?? 1) - 1;
+    if (n > 0) this.connsPerIp.set(ip, n);
+    else this.connsPerIp.delete(ip);
+  }
+
+  private onConnection(s: Socket): void {
+    if (!this.admit(s)) {
       s.destroy();
       return;
     }
-    this.conns.add(s);
+    this.conns.set(s, Date.now());
+    const ip = s.remoteAddress ?? '';
+    this.connsPerIp.set(ip, (this.connsPerIp.get(ip) ?? 0) + 1);
     this.counters.connections++;
     const framer = new HepStreamFramer();
     let resyncs = 0;
     let skipped = 0;
     s.on('data', (chunk: Buffer) => {
+      if (this.conns.has(s)) this.conns.set(s, Date.now());
       try {
         for (const p of framer.push(chunk)) this.onDatagram(p);
       } catch {
@@ -196,9 +269,12 @@ export class HepSource implements Source {
       skipped = framer.stats.skippedBytes;
     });
     s.on('error', () => undefined);
-    s.on('close', () => this.conns.delete(s));
-    // A sender that goes quiet for 5 minutes holds a slot for nothing.
-    s.setTimeout(300_000, () => s.destroy());
+    s.on('close', () => this.forget(s));
+    // A sender that goes quiet holds a slot for nothing (it reconnects when it has something to send).
+    s.setTimeout(this.o.idleTimeoutMs ?? 60_000, () => {
+      this.counters.connections_idle_closed++;
+      s.destroy();
+    });
   }
 
   /** One HEP packet (a UDP datagram or a framed TCP packet). Never throws. */

@@ -31,6 +31,9 @@ class Family {
   }
 }
 
+/** sessions remembered per agent for the drop totals (the oldest reported is forgotten first) */
+const DROP_SESSIONS_PER_AGENT = 1000;
+
 export class Metrics {
   readonly httpRequests = new Family('tunaio_http_requests_total', 'counter', 'HTTP requests by method, route and status');
   readonly ingestEvents = new Family(
@@ -47,7 +50,13 @@ export class Metrics {
     'counter',
     'logins answered 429 by limit: user (address + user name), address (any user name), busy (password checks at once)',
   );
-
+  private readonly agentDropped = new Family(
+    'tunaio_agent_dropped',
+    'gauge',
+    'events and packets an agent lost, by reason (kernel, socket, queue, spool, HEP refusals…), summed over its sessions as last reported',
+  );
+  /** agent name → session → dropped by reason (the counters each ingest batch carries) */
+  private readonly drops = new Map<string, Map<string, Record<string, number>>>();
   readonly agentAnswersTooLarge = new Family(
     'tunaio_agent_answers_too_large_total',
     'counter',
@@ -61,9 +70,36 @@ export class Metrics {
     for (const limit of ['user', 'address', 'busy']) this.loginRefused.inc({ limit }, 0);
   }
 
+  /** The per-session drop counters an agent sent with a batch (cumulative per session, so: replaced). */
+  reportAgentDrops(agent: string, counters: readonly { session_id: string; dropped: Record<string, number> }[]): void {
+    let m = this.drops.get(agent);
+    if (!m) this.drops.set(agent, (m = new Map()));
+    for (const c of counters) {
+      m.delete(c.session_id);
+      m.set(c.session_id, c.dropped);
+      if (m.size > DROP_SESSIONS_PER_AGENT) m.delete(m.keys().next().value as string);
+    }
+  }
+
   render(): string {
+    this.agentDropped.values.clear();
+    for (const [agent, sessions] of this.drops) {
+      const sum: Record<string, number> = {};
+      for (const d of sessions.values()) for (const [k, v] of Object.entries(d)) sum[k] = (sum[k] ?? 0) + v;
+      for (const [reason, v] of Object.entries(sum)) this.agentDropped.set({ agent, reason }, v);
+    }
     return (
-      [this.httpRequests, this.ingestBatches, this.ingestEvents, this.sseClients, this.sessions, this.loginFailures, this.loginRefused, this.agentAnswersTooLarge]
+      [
+        this.httpRequests,
+        this.ingestBatches,
+        this.ingestEvents,
+        this.sseClients,
+        this.sessions,
+        this.loginFailures,
+        this.loginRefused,
+        this.agentAnswersTooLarge,
+        this.agentDropped,
+      ]
         .map((f) => f.render())
         .join('\n') + '\n'
     );

@@ -31,6 +31,20 @@ describe('POST /api/ingest', () => {
     expect(metrics).toContain('tunaio_ingest_events_total{result="accepted"} 3');
   });
 
+  it('POST /api/ingest: the drops an agent reports with its counters show in /metrics, per agent and reason', async () => {
+    const a = await c.addAgent('edge-a');
+    const s1 = await c.newSession({ criteria: { from: '1' }, agent_ids: [1] });
+    const s2 = await c.newSession({ criteria: { from: '2' }, agent_ids: [1] });
+    const counters = (sid: string, dropped: Record<string, number>) => ({ session_id: sid, packets_seen: 10, packets_matched: 5, events_uploaded: 5, dropped });
+    await c.ingest(a.token, [], { counters: [counters(s1, { hep_socket_dropped: 7, queue_full: 1 })] });
+    await c.ingest(a.token, [], { counters: [counters(s2, { hep_socket_dropped: 3 })] });
+    // cumulative per session: a later report replaces the earlier one
+    await c.ingest(a.token, [], { counters: [counters(s1, { hep_socket_dropped: 9, queue_full: 1 })] });
+    const metrics = (await get('/metrics')).body;
+    expect(metrics).toContain('tunaio_agent_dropped{agent="edge-a",reason="hep_socket_dropped"} 12');
+    expect(metrics).toContain('tunaio_agent_dropped{agent="edge-a",reason="queue_full"} 1');
+  });
+
   it('POST /api/ingest lists invalid events in rejected with a reason and stores the valid ones', async () => {
     const a = await c.addAgent('a');
     const id = await c.newSession({ criteria: { from: '1' }, agent_ids: [1] });

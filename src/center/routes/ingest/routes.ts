@@ -101,7 +101,10 @@ export function ingestRoutes(app: FastifyInstance, ctx: CenterContext): void {
       for (const [sid, evs] of bySession) ctx.hub.publish(sid, evs);
       return o;
     });
-    if (body.counters && body.counters.length > 0) await ctx.storage.reportCounters(agent.id, body.counters, now);
+    if (body.counters && body.counters.length > 0) {
+      await ctx.storage.reportCounters(agent.id, body.counters, now);
+      ctx.metrics.reportAgentDrops(agent.name, body.counters);
+    }
     await ctx.storage.touchAgent(agent.id, now, body.agent);
     for (const sid of outcome.newly_capped) req.log.warn({ session: sid }, 'session reached a cap; further events are rejected');
     const allRejected = [...rejected, ...outcome.rejected].sort((a, b) => a.index - b.index);
