@@ -8,7 +8,7 @@ import { Dissector } from './dissector.js';
 import type { DissectorOptions, Transport, Unit } from './dissector.js';
 import { isParseError } from './errors.js';
 import type { ParseError } from './errors.js';
-import { decodeHep, HEP_PROTO_TYPE, looksLikeHep } from './hep.js';
+import { decodeHep, HEP_PROTO_TYPE, hepPayloadType, looksLikeHep } from './hep.js';
 import { parseSip, parseSipDatagram, parseSipSummary } from './sip.js';
 import type { SipSummary } from './sip.js';
 
@@ -111,7 +111,7 @@ export class SipDecodePipeline {
       this.hepErrors++;
       return;
     }
-    if (hep.protoType !== HEP_PROTO_TYPE.SIP) return; // logs, RTCP reports etc. are not SIP messages
+    if (hepPayloadType(hep) !== HEP_PROTO_TYPE.SIP) return; // logs, RTCP reports etc. are not SIP messages
     const msg = parseSipDatagram(hep.payload);
     if (isParseError(msg)) {
       this.hepErrors++;

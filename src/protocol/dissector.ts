@@ -1,8 +1,10 @@
 // Frame → transport payload units. Walks link layer, tunnels (GRE incl. ERSPAN II/III and PPTP,
-// IP-in-IP, IPv6-in-IPv4/IPv6, PPPoE, PPP), IPv4/IPv6 with fragment reassembly, then UDP (each
+// IP-in-IP, IPv6-in-IPv4/IPv6, PPPoE, PPP, MPLS label stacks and pseudowires, and over UDP GTP-U,
+// VXLAN and Geneve: tunnels.ts), IPv4/IPv6 with fragment reassembly, then UDP (each
 // datagram as is), TCP (SIP messages framed from the reassembled stream, WebSocket messages after an
 // Upgrade, or HEP packets on a HEP-over-TCP stream) and SCTP (DATA chunk payloads). Stateful
-// (reassembly), bounded, never throws on malformed input: it counts it by reason in `stats`. Whether
+// (reassembly), bounded, never throws on malformed input: it counts it by reason in `stats`, and
+// what it does not decode (ARP, ICMP, an unknown EtherType or link type) by kind. Whether
 // a UDP payload is SIP, RTP or HEP is the consumer's decision.
 import { ReaderRecord } from './capture-file.js';
 import type { CaptureRecord } from './capture-file.js';
@@ -10,7 +12,7 @@ import { AddressCache, IPPROTO, newIpHeader, parseIpv4, parseIpv6 } from './ip.j
 import type { IpHeader } from './ip.js';
 import { IpReassembler } from './ip-reassembly.js';
 import type { IpReassemblyOptions, IpReassemblyStats } from './ip-reassembly.js';
-import { ETHERTYPE, ethernetToL3, etherTypeAt, linkToL3, pppToL3, rawIpEtherType } from './link.js';
+import { ETHERTYPE, ethernetToL3, etherTypeAt, LINKTYPE, linkToL3, pppToL3, rawIpEtherType } from './link.js';
 import type { L3Pos } from './link.js';
 import { newSctpStats, SctpReassembler, sctpData } from './sctp.js';
 import type { SctpStats } from './sctp.js';
@@ -19,6 +21,8 @@ import { newFramingStats, SipStreamFramer } from './sip-framing.js';
 import type { FramedKind, FramerLimits, FramingStats } from './sip-framing.js';
 import { TcpReassembler } from './tcp-reassembly.js';
 import type { StreamConsumer, TcpLimits, TcpStats } from './tcp-reassembly.js';
+import { geneveToL3, gtpuToL3, mplsToL3, TUNNEL_INNER, TUNNEL_NOT, TUNNEL_UDP_PORT, vxlanToL3 } from './tunnels.js';
+import type { TunnelResult } from './tunnels.js';
 
 /** big-endian 16-bit read without Buffer method overhead (hot path; callers check bounds) */
 const u16 = (b: Buffer, o: number): number => (b[o] << 8) | b[o + 1];
@@ -140,6 +144,11 @@ export interface DissectorStats {
   notIp: number;
   /** malformed packets by reason, e.g. `ipv4_short`, `udp_length` */
   malformed: Record<string, number>;
+  /**
+   * packets carrying something not decoded, by kind: `arp`, `icmp`, `ethertype_0x88cc`, `ipproto_50`,
+   * `linktype_147`, `gtpu_type_1`, `mpls_gach`… (an unknown encapsulation is counted, never dropped silently)
+   */
+  undecoded: Record<string, number>;
   ip: IpReassemblyStats;
   tcp: TcpStats;
   framing: FramingStats;
@@ -165,6 +174,12 @@ function flowKey(h: IpHeader, l4b: Buffer, l4: number): string {
     p
   );
 }
+/** names for the commonest things that are not ours, so the summary reads `arp 12`, not `ethertype_0x0806 12` */
+const ETHERTYPE_NAMES: Record<number, string> = { 0x0806: 'arp', 0x8035: 'rarp', 0x88cc: 'lldp', 0x8863: 'pppoe_discovery', 0x888e: 'eapol', 0x88f7: 'ptp' };
+const IPPROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 50: 'esp', 51: 'ah', 58: 'icmpv6', 59: 'ipv6_no_next', 89: 'ospf', 103: 'pim', 112: 'vrrp' };
+/** link types linkToL3 reads: a failure there is a short or odd header, not an unknown link type */
+const KNOWN_LINKTYPES = new Set<number>(Object.values(LINKTYPE));
+
 const EMPTY = Buffer.alloc(0);
 const EMPTY_RECORD: CaptureRecord = new ReaderRecord(0, 0, 0, 0, 0, 0, 0, 0, EMPTY, 0);
 
@@ -201,6 +216,7 @@ export class Dissector {
       tcpSegments: 0,
       notIp: 0,
       malformed: {},
+      undecoded: {},
       ip: this.ipr.stats,
       tcp: this.tcp.stats,
       framing,
@@ -260,7 +276,7 @@ export class Dissector {
         b = rec.data;
         end = b.length;
       }
-      if (!linkToL3(rec.linkType, b, off, end, this.pos)) this.stats.notIp++;
+      if (!linkToL3(rec.linkType, b, off, end, this.pos)) this.notDecodedLink(rec.linkType, b, off, end);
       else this.l3(this.pos.etherType, b, this.pos.off, end, 0);
     } catch {
       // a bug, not an input problem: keep going, but make it visible
@@ -273,18 +289,48 @@ export class Dissector {
     this.stats.malformed[reason] = (this.stats.malformed[reason] ?? 0) + 1;
   }
 
+  private undecoded(kind: string): void {
+    this.stats.undecoded[kind] = (this.stats.undecoded[kind] ?? 0) + 1;
+  }
+
+  private notIp(kind: string): void {
+    this.stats.notIp++;
+    this.undecoded(kind);
+  }
+
+  private notDecodedLink(linkType: number, b: Buffer, off: number, end: number): void {
+    if (linkType === LINKTYPE.ETHERNET && end - off >= 14) {
+      const t = u16(b, off + 12);
+      // 802.3 frames with a length field carry LLC (STP, CDP…); a tag stack that ends too early is short
+      return t < 0x0600 ? this.notIp('llc') : this.malformed('ethernet_short');
+    }
+    if (KNOWN_LINKTYPES.has(linkType)) return this.malformed('link_header');
+    this.notIp(`linktype_${linkType}`);
+  }
+
+  /** A tunnel header read by tunnels.ts: follow the inner packet, or count why not. */
+  private tunnel(r: TunnelResult, b: Buffer, end: number, depth: number): void {
+    if (r === TUNNEL_INNER) return this.l3(this.pos.etherType, b, this.pos.off, end, depth + 1);
+    if (typeof r === 'string') {
+      if (r.startsWith('undecoded:')) this.undecoded(r.slice(10));
+      else this.malformed(r);
+    }
+  }
+
   private l3(type: number, b: Buffer, off: number, end: number, depth: number): void {
     if (depth > this.maxDepth) return this.malformed('tunnel_depth');
     if (type === ETHERTYPE.RAW_IP) type = rawIpEtherType(b, off, end);
     if (type === ETHERTYPE.ETHERNET) {
-      if (!ethernetToL3(b, off, end, this.pos)) return void this.stats.notIp++;
+      if (!ethernetToL3(b, off, end, this.pos)) return end - off >= 14 && u16(b, off + 12) < 0x0600 ? this.notIp('llc') : this.malformed('ethernet_short');
       return this.l3(this.pos.etherType, b, this.pos.off, end, depth + 1);
     }
     const h = this.h;
     let err: string | null;
     if (type === ETHERTYPE.IPV4) err = parseIpv4(b, off, end, h);
     else if (type === ETHERTYPE.IPV6) err = parseIpv6(b, off, end, h);
-    else return void this.stats.notIp++;
+    else if (type === ETHERTYPE.MPLS || type === ETHERTYPE.MPLS_MC) return this.tunnel(mplsToL3(b, off, end, this.pos), b, end, depth);
+    else if (type === -1) return this.malformed('ip_version');
+    else return this.notIp(ETHERTYPE_NAMES[type] ?? `ethertype_0x${type.toString(16).padStart(4, '0')}`);
     if (err !== null) return this.malformed(err);
     if (h.fragment) {
       const key = this.fragKey(h);
@@ -303,7 +349,7 @@ export class Dissector {
   private l4(h: IpHeader, b: Buffer, off: number, end: number, depth: number): void {
     switch (h.proto) {
       case IPPROTO.UDP:
-        return this.udp(h, b, off, end);
+        return this.udp(h, b, off, end, depth);
       case IPPROTO.TCP:
         return this.tcpSegment(h, b, off, end);
       case IPPROTO.SCTP:
@@ -315,7 +361,8 @@ export class Dissector {
       case IPPROTO.GRE:
         return this.gre(b, off, end, depth);
       default:
-        return;
+        // ICMP, ESP, OSPF…: not ours, but counted (an encapsulation we do not follow shows up here)
+        return this.undecoded(IPPROTO_NAMES[h.proto] ?? `ipproto_${h.proto}`);
     }
   }
 
@@ -330,7 +377,7 @@ export class Dissector {
     else this.out.push(unit);
   }
 
-  private udp(h: IpHeader, b: Buffer, off: number, end: number): void {
+  private udp(h: IpHeader, b: Buffer, off: number, end: number, depth: number): void {
     if (end - off < 8) return this.malformed('udp_short');
     const len = u16(b, off + 4);
     let pend = off + len;
@@ -343,16 +390,26 @@ export class Dissector {
       if (!h.cut) this.malformed('udp_length_exceeds_ip');
       pend = end;
     }
+    const sport = u16(b, off);
+    const dport = u16(b, off + 2);
+    // Overlay tunnels on their IANA ports; a header that is not the tunnel's is ordinary UDP (RTP
+    // may use these ports), as tunnels.ts decides.
+    if (dport === TUNNEL_UDP_PORT.GTPU || sport === TUNNEL_UDP_PORT.GTPU || dport === TUNNEL_UDP_PORT.VXLAN || dport === TUNNEL_UDP_PORT.GENEVE) {
+      const port = dport === TUNNEL_UDP_PORT.GTPU || sport === TUNNEL_UDP_PORT.GTPU ? TUNNEL_UDP_PORT.GTPU : dport;
+      const r =
+        port === TUNNEL_UDP_PORT.GTPU ? gtpuToL3(b, off + 8, pend, this.pos) : port === TUNNEL_UDP_PORT.VXLAN ? vxlanToL3(b, off + 8, pend, this.pos) : geneveToL3(b, off + 8, pend, this.pos);
+      if (r !== TUNNEL_NOT) return this.tunnel(r, b, pend, depth);
+    }
     this.stats.udp++;
     const rec = this.rec!;
     if (this.reuse && !this.udpUsed) {
       this.udpUsed = true;
       const u = this.udpUnit;
-      u.setUdp(rec, h.version, h.buf, h.srcOff, h.dstOff, u16(b, off), u16(b, off + 2), b, off + 8, pend);
+      u.setUdp(rec, h.version, h.buf, h.srcOff, h.dstOff, sport, dport, b, off + 8, pend);
       return this.emit(u);
     }
     this.emit(
-      new LazyUnit(rec.frame, rec.tsUs, 'udp', h.version, rec, this.addrs, h.buf, h.srcOff, h.dstOff, u16(b, off), u16(b, off + 2), b, off + 8, pend, null, null),
+      new LazyUnit(rec.frame, rec.tsUs, 'udp', h.version, rec, this.addrs, h.buf, h.srcOff, h.dstOff, sport, dport, b, off + 8, pend, null, null),
     );
   }
 
@@ -472,10 +529,10 @@ export class Dissector {
       return this.l3(ETHERTYPE.ETHERNET, b, o, end, depth + 1);
     }
     if (proto === ETHERTYPE.PPP) {
-      if (!pppToL3(b, o, end, this.pos)) return void this.stats.notIp++;
+      if (!pppToL3(b, o, end, this.pos)) return this.notIp('ppp_non_ip');
       return this.l3(this.pos.etherType, b, this.pos.off, end, depth + 1);
     }
-    if (!etherTypeAt(proto, b, o, end, this.pos)) return void this.stats.notIp++;
+    if (!etherTypeAt(proto, b, o, end, this.pos)) return this.malformed('gre_short');
     this.l3(this.pos.etherType, b, this.pos.off, end, depth + 1);
   }
 }

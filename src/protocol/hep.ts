@@ -333,6 +333,14 @@ function decodeHep2(buf: Buffer, start: number, end: number): HepPacket | ParseE
   return p;
 }
 
+/**
+ * What the payload is (chunk 0x000b). HEP1/HEP2 have no such field: they only ever carried SIP
+ * (Kamailio/OpenSIPS siptrace), so SIP it is.
+ */
+export function hepPayloadType(p: HepPacket): number | undefined {
+  return p.protoType ?? (p.version < 3 ? HEP_PROTO_TYPE.SIP : undefined);
+}
+
 /** Decode one HEP packet (v1, v2 or v3) from buf[start, end). Never throws. */
 export function decodeHep(buf: Buffer, start = 0, end = buf.length): HepPacket | ParseError {
   try {

@@ -34,6 +34,8 @@ export const ETHERTYPE = {
   TEB: 0x6558, // transparent Ethernet bridging over GRE
   ERSPAN2: 0x88be, // also ERSPAN type I (no header)
   ERSPAN3: 0x22eb,
+  MPLS: 0x8847, // RFC 3032 unicast
+  MPLS_MC: 0x8848, // RFC 5332 multicast
   /** pseudo value for "IP, look at the version nibble" (raw IP link types) */
   RAW_IP: 0x10000,
   /** pseudo value: Ethernet frame follows (used by tunnels) */

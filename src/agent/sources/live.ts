@@ -141,7 +141,7 @@ export class LiveSource implements Source {
       restarts: this.counters.restarts,
       stream_errors: this.counters.stream_errors,
     };
-    for (const [k, v] of Object.entries(this.pipeline.malformed())) counters[`malformed_${k}`] = v;
+    this.pipeline.frameCounters(counters);
     return { name: this.name, kind: this.kind, state: this.state, ...(this.error ? { error: this.error } : {}), counters };
   }
 

@@ -11,8 +11,9 @@ export class PacketPipeline {
   private dissector = new Dissector();
   private readonly onPacket: (p: PacketInput) => void;
   readonly counters = { frames: 0, units: 0, consumer_errors: 0 };
-  /** malformed frames by reason, summed over every stream this pipeline read */
+  /** malformed frames by reason, and what was not decoded by kind, summed over every stream this pipeline read */
   private readonly malformedBase: Record<string, number> = {};
+  private readonly undecodedBase: Record<string, number> = {};
 
   constructor(onPacket: (p: PacketInput) => void) {
     this.onPacket = onPacket;
@@ -21,6 +22,7 @@ export class PacketPipeline {
   /** A new stream (tcpdump restarted): fresh reader and reassembly state, counters kept. */
   reset(): void {
     for (const [k, v] of Object.entries(this.dissector.stats.malformed)) this.malformedBase[k] = (this.malformedBase[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(this.dissector.stats.undecoded)) this.undecodedBase[k] = (this.undecodedBase[k] ?? 0) + v;
     this.reader = createCaptureReader();
     this.dissector = new Dissector();
   }
@@ -48,6 +50,19 @@ export class PacketPipeline {
     const out: Record<string, number> = { ...this.malformedBase };
     for (const [k, v] of Object.entries(this.dissector.stats.malformed)) out[k] = (out[k] ?? 0) + v;
     return out;
+  }
+
+  /** What the dissector did not decode, by kind (ARP, ICMP, an unknown encapsulation…). */
+  undecoded(): Record<string, number> {
+    const out: Record<string, number> = { ...this.undecodedBase };
+    for (const [k, v] of Object.entries(this.dissector.stats.undecoded)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  }
+
+  /** For a source's status counters: `malformed_<reason>` and `undecoded_<kind>`. */
+  frameCounters(into: Record<string, number>): void {
+    for (const [k, v] of Object.entries(this.malformed())) into[`malformed_${k}`] = v;
+    for (const [k, v] of Object.entries(this.undecoded())) into[`undecoded_${k}`] = v;
   }
 
   private unit(u: Unit): void {

@@ -62,7 +62,7 @@ export class ReplaySource implements Source {
   status(): SourceStatus {
     const p = this.pipeline.counters;
     const counters: Record<string, number> = { frames: p.frames, units: p.units, bytes: this.bytes };
-    for (const [k, v] of Object.entries(this.pipeline.malformed())) counters[`malformed_${k}`] = v;
+    this.pipeline.frameCounters(counters);
     return { name: this.name, kind: this.kind, state: this.state, ...(this.error ? { error: this.error } : {}), counters };
   }
 

@@ -49,6 +49,14 @@ export function isoMicros(tsUs: number): string {
   return `${d.toISOString().slice(0, 19)}.${String(us).padStart(6, '0')}Z`;
 }
 
+/** `arp 44, icmp 2`: what the dissector did not decode, by kind, for the summary lines; '' when nothing. */
+export function undecodedText(kinds: Record<string, number>): string {
+  return Object.entries(kinds)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+}
+
 export function formatText(r: SipRow): string {
   const what = r.method !== undefined ? r.method : `${r.status ?? ''} ${r.reason ?? ''}`.trimEnd();
   const transport = r.hep ? `hep/${r.transport}` : r.transport;
@@ -66,6 +74,18 @@ export function formatJson(r: SipRow): string {
   }
   o.cseq = r.cseq ?? null;
   return JSON.stringify(o);
+}
+
+/** One line per file on stderr: what was read, and nothing dropped without a count. */
+function summaryLine(file: string, rows: number, p: SipDecodePipeline): string {
+  const st = p.dissector.stats;
+  let malformed = p.hepErrors + p.sipErrors;
+  for (const n of Object.values(st.malformed)) malformed += n;
+  const undecoded = undecodedText(st.undecoded);
+  return (
+    `tunaio decode: ${file}: ${st.packets} packets, ${rows} SIP messages${p.hepPackets > 0 ? ` (${p.hepPackets} HEP packets)` : ''}, ${malformed} malformed` +
+    `${undecoded !== '' ? `, not decoded: ${undecoded}` : ''}\n`
+  );
 }
 
 export const decode: Command = {
@@ -90,8 +110,10 @@ export const decode: Command = {
         out = '';
       };
       let res: DecodeFileResult;
+      let rows = 0;
       try {
         res = await decodeCaptureFile(file, (row) => {
+          rows++;
           out += fmt(row) + '\n';
           if (out.length > 65536) flush();
         });
@@ -110,6 +132,7 @@ export const decode: Command = {
       } else if (st.truncated) {
         process.stderr.write(`tunaio decode: ${file}: warning: capture truncated at byte ${st.offset ?? st.bytes}: ${st.reason ?? 'file ends early'}\n`);
       }
+      if (st.error?.code !== 'unsupported_format') process.stderr.write(summaryLine(file, rows, res.pipeline));
     }
     return code;
   },

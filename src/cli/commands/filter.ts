@@ -16,7 +16,7 @@ import { createCaptureReader } from '../../protocol/capture-file.js';
 import type { CaptureEndStatus, CaptureRecord, ReaderRecord } from '../../protocol/capture-file.js';
 import { Dissector } from '../../protocol/dissector.js';
 import type { Unit } from '../../protocol/dissector.js';
-import { decodeHep, HEP_PROTO_TYPE, looksLikeHep } from '../../protocol/hep.js';
+import { decodeHep, HEP_PROTO_TYPE, hepPayloadType, looksLikeHep } from '../../protocol/hep.js';
 import { PcapWriter } from '../../protocol/pcap-writer.js';
 import { parseSipDatagram } from '../../protocol/sip.js';
 import type { SipMessage } from '../../protocol/sip.js';
@@ -25,7 +25,7 @@ import type { Criteria } from '../../core/schema/criteria-rules.js';
 import { MatchEngine } from '../../core/match/engine.js';
 import type { Endpoint, MediaHit, PacketMeta, SipHit, StatsEvent } from '../../core/match/engine.js';
 import type { SipRow } from './decode.js';
-import { formatJson, formatText } from './decode.js';
+import { formatJson, formatText, undecodedText } from './decode.js';
 
 export const FILTER_SESSION_ID = 'filter';
 
@@ -54,6 +54,8 @@ export interface FilterSummary {
   /** frames not written because their link type differs from the output file's */
   linkTypeSkipped: number;
   malformed: number;
+  /** packets the dissector did not decode, by kind (ARP, ICMP, an unknown encapsulation…) */
+  undecoded: Record<string, number>;
   evicted: number;
   /** final RTP stream summaries (with --rtp) */
   streams: StatsEvent[];
@@ -170,6 +172,7 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
     written: 0,
     linkTypeSkipped: 0,
     malformed: 0,
+    undecoded: {},
     evicted: 0,
     streams,
     problems: [],
@@ -247,7 +250,7 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
       summary.malformed++;
       return;
     }
-    if (hep.protoType !== HEP_PROTO_TYPE.SIP) return;
+    if (hepPayloadType(hep) !== HEP_PROTO_TYPE.SIP) return;
     // HEP carries one datagram's payload: a short body is shown as far as it goes, like tshark does.
     const msg = parseSipDatagram(hep.payload);
     if (!msg.ok) {
@@ -304,6 +307,7 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
       const st: CaptureEndStatus = reader.end();
       summary.packets += dissector.stats.packets;
       for (const n of Object.values(dissector.stats.malformed)) summary.malformed += n;
+      for (const [k, n] of Object.entries(dissector.stats.undecoded)) summary.undecoded[k] = (summary.undecoded[k] ?? 0) + n;
       if (st.error !== undefined) summary.problems.push({ file, message: st.error.message, fatal: true });
       else if (st.truncated)
         summary.problems.push({ file, message: `capture truncated at byte ${st.offset ?? st.bytes}: ${st.reason ?? 'file ends early'}`, fatal: false });
@@ -353,7 +357,8 @@ function summaryText(s: FilterSummary, writePath: string | undefined): string {
     `tunaio filter: ${s.packets} packets read from ${s.files} file(s), ${s.sipMessages} SIP messages, ` +
       `${s.matchedSip} SIP matched, ${s.matchedMedia} media packets matched, ` +
       `${writePath !== undefined ? `${s.written} frames written to ${writePath}` : 'nothing written (no --write)'}, ` +
-      `${s.malformed} malformed, ${s.evicted} dialogs evicted`,
+      `${s.malformed} malformed, ${s.evicted} dialogs evicted` +
+      (Object.keys(s.undecoded).length > 0 ? `, not decoded: ${undecodedText(s.undecoded)}` : ''),
   ];
   if (s.linkTypeSkipped > 0)
     lines.push(`tunaio filter: warning: ${s.linkTypeSkipped} matched frames not written: their link type differs from the output's`);

@@ -1,5 +1,6 @@
 // Test-only packet builders: Ethernet (+VLAN tags), Linux SLL2, IPv4/IPv6 (+fragments), UDP, TCP
-// (with valid checksums so tshark is content), GRE, ERSPAN II/III, PPPoE, and a pcapng writer with
+// (with valid checksums so tshark is content), GRE, ERSPAN II/III, PPPoE, GTP-U, VXLAN, Geneve, MPLS
+// (label stacks, pseudowire control word), and a pcapng writer with
 // several interfaces. Small and explicit rather than complete; used by *.test.ts and the fuzzer.
 
 export const ip4 = (s: string): Buffer => Buffer.from(s.split('.').map(Number));
@@ -228,6 +229,52 @@ export function erspan3Header(session = 1, platform = false): Buffer {
   h.writeUInt32BE(123456, 4); // timestamp
   if (platform) h[11] |= 1;
   return h;
+}
+
+/**
+ * GTP-U G-PDU (TS 29.281 §5.1) around an IP packet; with `qfi`, the E flag and one PDU session
+ * container extension header (type 0x85, 4 octets: length 1, PDU type/QFI, next type 0), as 5G UPFs send.
+ */
+export function gtpu(teid: number, ipPacket: Buffer, qfi?: number): Buffer {
+  const ext = qfi === undefined ? Buffer.alloc(0) : Buffer.from([0, 0, 0, 0x85, 1, 0x10, qfi & 0x3f, 0]);
+  const h = Buffer.alloc(8);
+  h[0] = qfi === undefined ? 0x30 : 0x34; // version 1, PT 1, E when an extension follows
+  h[1] = 0xff; // G-PDU
+  h.writeUInt16BE(ext.length + ipPacket.length, 2);
+  h.writeUInt32BE(teid, 4);
+  return Buffer.concat([h, ext, ipPacket]);
+}
+
+/** VXLAN header (RFC 7348 §5): I flag, VNI. */
+export function vxlan(vni: number, ethernetFrame: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = 0x08;
+  h.writeUInt32BE((vni & 0xffffff) << 8, 4);
+  return Buffer.concat([h, ethernetFrame]);
+}
+
+/** Geneve header (RFC 8926 §3.4) with one 8-byte option when `option` is set; protocol 0x6558 (Ethernet) or an IP EtherType. */
+export function geneve(vni: number, protocol: number, inner: Buffer, option = false): Buffer {
+  const opt = option ? Buffer.from([0x01, 0x02, 0x80, 0x01, 0xde, 0xad, 0xbe, 0xef]) : Buffer.alloc(0); // class 0x0102, type 0x80, 1 word
+  const h = Buffer.alloc(8);
+  h[0] = opt.length / 4;
+  h.writeUInt16BE(protocol, 2);
+  h.writeUInt32BE((vni & 0xffffff) << 8, 4);
+  return Buffer.concat([h, opt, inner]);
+}
+
+/** An MPLS label stack (RFC 3032), bottom-of-stack on the last label. */
+export function mpls(labels: number[], inner: Buffer): Buffer {
+  const h = Buffer.alloc(labels.length * 4);
+  labels.forEach((l, i) => h.writeUInt32BE(((l & 0xfffff) << 12) | (i === labels.length - 1 ? 0x100 : 0) | 64, i * 4));
+  return Buffer.concat([h, inner]);
+}
+
+/** Ethernet pseudowire payload with the RFC 4385 control word (first nibble 0, sequence number). */
+export function pwControlWord(seq: number, ethernetFrame: Buffer): Buffer {
+  const cw = Buffer.alloc(4);
+  cw.writeUInt16BE(seq & 0xffff, 2);
+  return Buffer.concat([cw, ethernetFrame]);
 }
 
 /** PPPoE session header + PPP protocol 0x0021 (IPv4) or 0x0057 (IPv6). */
