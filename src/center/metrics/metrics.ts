@@ -63,6 +63,12 @@ export class Metrics {
     "answers of an agent's command API over the size the center reads, by agent (ignored; the agent shows offline)",
   );
 
+  readonly laddersCut = new Family(
+    'tunaio_ladders_cut_total',
+    'counter',
+    'ladder pictures drawn cut to their size limits (rows or lanes), by format',
+  );
+
   constructor() {
     for (const r of ['accepted', 'duplicate', 'rejected']) this.ingestEvents.inc({ result: r }, 0);
     this.sseClients.set({}, 0);
@@ -99,6 +105,7 @@ export class Metrics {
         this.loginRefused,
         this.agentAnswersTooLarge,
         this.agentDropped,
+        this.laddersCut,
       ]
         .map((f) => f.render())
         .join('\n') + '\n'

@@ -1,28 +1,22 @@
 // PNG export of the ladder as shown (current dialog selection): the core renderer's SVG with a title,
-// drawn onto a canvas and downloaded as `<label>-<id>.png`. Very large ladders are cut to the rows
-// around the selection so the canvas stays within the browser's size limit.
+// drawn onto a canvas and downloaded as `<label>-<id>.png`. Very large ladders are bounded as the
+// center's ladder.png is (core/ladder PICTURE_LIMITS): rows around the selection, lanes folded past
+// the limit, so the canvas stays within the browser's size limit and memory.
 import type { Ladder } from '../../core/ladder/types.js';
 import { ladderGeometry, renderLadderSvg } from '../../core/ladder/svg.js';
-import { rowOfArrow, rowWindow } from '../../core/ladder/window.js';
+import { pictureCaption, pictureScale, pictureWindow, rowOfArrow } from '../../core/ladder/window.js';
 
-const MAX_CANVAS_PX = 16_000;
-
-export async function ladderPng(ladder: Ladder, title: string, selected: number | null): Promise<Blob> {
+export async function ladderPng(full: Ladder, title: string, selected: number | null): Promise<Blob> {
+  const around = selected === null ? undefined : Math.max(0, rowOfArrow(full, selected));
+  const picture = pictureWindow(full, around);
+  const { ladder, window: win } = picture;
   const g = ladderGeometry(ladder);
-  const maxRows = Math.floor((MAX_CANVAS_PX - 200) / g.rowHeight);
-  const around = selected === null ? undefined : Math.max(0, rowOfArrow(ladder, selected));
-  const win = rowWindow(ladder, maxRows, around);
-  const cut = win.end - win.first < ladder.rows.length;
-  const svg = renderLadderSvg(ladder, {
-    ...win,
-    header: true,
-    title: cut ? `${title} (rows ${win.first + 1}–${win.end} of ${ladder.rows.length})` : title,
-  });
+  const svg = renderLadderSvg(ladder, { ...win, header: true, title: pictureCaption(title, picture, full.lanes.length) });
   const size = /width="(\d+)" height="(\d+)"/.exec(svg);
   const width = Number(size?.[1] ?? g.width);
   const height = Number(size?.[2] ?? 400);
   // twice the resolution while it fits: small text stays sharp when the picture is zoomed in a ticket
-  const scale = Math.max(1, Math.min(2, MAX_CANVAS_PX / Math.max(width, height)));
+  const scale = pictureScale(width, height);
   const img = new Image();
   img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
   await img.decode();

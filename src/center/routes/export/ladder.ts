@@ -1,19 +1,24 @@
 // ladder.svg / ladder.png (DESIGN §3): the session's events through the core ladder model
 // (buildLadder) and the core SVG renderer (renderLadderSvg), the same code the web UI draws with, so the
 // server's picture is the UI's. PNG: @resvg/resvg-js with the DejaVu fonts of the `dejavu-fonts-ttf`
-// package and no system fonts, so a bare server draws the same glyphs as any other. Very long ladders
-// are cut to the first rows that fit a 16 000 px picture, as the UI's PNG export does, and say so in
-// their title and in the `x-ladder-rows` header.
+// package and no system fonts, so a bare server draws the same glyphs as any other.
+// Bounded (issue 16: a shared session with 200 endpoints once took 2.6 GB for one 40 394 × 6 502 px PNG,
+// through an anonymous share link): at most LADDER_MAX_EVENTS events and LADDER_MAX_PAYLOAD_BYTES of
+// their text are read; at most PICTURE_LIMITS.lanes lanes are drawn (later endpoints share one last
+// lane); the rows are cut so the picture stays within PICTURE_LIMITS.side a side and .pixels in all, PNG
+// scale included (core/ladder/window.ts, shared with the UI's PNG export); and at most LADDER_RENDERS_AT_ONCE ladders are built at once. Every cut is said in
+// the picture's title and in the `x-ladder-rows` / `x-ladder-lanes` headers.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { renderAsync } from '@resvg/resvg-js';
 import type { FastifyReply } from 'fastify';
 import * as z from 'zod';
 import { TunaError } from '../../../core/errors.js';
-import { buildLadder, ladderGeometry, renderLadderSvg, rowWindow } from '../../../core/ladder/index.js';
+import { buildLadder, ladderGeometry, pictureCaption, pictureScale, pictureWindow, renderLadderSvg } from '../../../core/ladder/index.js';
 import type { Ladder, LadderEvent } from '../../../core/ladder/index.js';
 import type { CenterContext } from '../../context.js';
 import type { SessionRecord } from '../../storage/types.js';
+import { Gate } from '../../http/gate.js';
 
 export const ladderQuerySchema = z
   .object({ call_id: z.string().min(1, 'call_id must not be empty').max(1024).optional() })
@@ -21,9 +26,10 @@ export const ladderQuerySchema = z
 
 /** events read for one ladder; a session with more is drawn from its first ones */
 export const LADDER_MAX_EVENTS = 50_000;
-const PAGE = 1000;
-/** the largest side of a picture, as the UI's PNG export (web/session/png.ts) */
-export const MAX_PICTURE_PX = 16_000;
+/** message and log text read for one ladder (a SIP payload may hold 64 KiB): the events read stop there */
+export const LADDER_MAX_PAYLOAD_BYTES = 32 * 1024 * 1024;
+const PAGE = 500;
+// the picture's size limits (side, pixels, lanes) are the UI's PNG export's: core/ladder PICTURE_LIMITS
 
 const require = createRequire(import.meta.url);
 let fontFiles: string[] | null = null;
@@ -39,9 +45,14 @@ export function ladderFontFiles(): string[] {
 async function loadEvents(ctx: CenterContext, sessionId: string): Promise<{ events: LadderEvent[]; complete: boolean }> {
   const events: LadderEvent[] = [];
   let after = 0;
-  for (let page = 0; page * PAGE < LADDER_MAX_EVENTS; page++) {
-    const r = await ctx.storage.listEvents(sessionId, after, PAGE);
-    for (const e of r.events) events.push(e);
+  let text = 0;
+  while (events.length < LADDER_MAX_EVENTS) {
+    const r = await ctx.storage.listEvents(sessionId, after, Math.min(PAGE, LADDER_MAX_EVENTS - events.length));
+    for (const e of r.events) {
+      text += e.payload?.length ?? 0;
+      if (text > LADDER_MAX_PAYLOAD_BYTES) return { events, complete: false };
+      events.push(e);
+    }
     if (r.events.length > 0) after = r.events[r.events.length - 1].id;
     if (!r.more) return { events, complete: true };
   }
@@ -54,6 +65,8 @@ export interface RenderedLadder {
   height: number;
   /** rows drawn and rows in the ladder */
   rows: { drawn: number; total: number };
+  /** lanes drawn and endpoints in the ladder */
+  lanes: { drawn: number; total: number };
   ladder: Ladder;
 }
 
@@ -64,56 +77,47 @@ export async function renderSessionLadder(ctx: CenterContext, s: SessionRecord, 
   if (callId !== undefined && !ladder.calls.some((c) => c.callId === callId)) {
     throw new TunaError('not_found', `session ${s.id} has no dialog with Call-ID ${JSON.stringify(callId)}`);
   }
-  const g = ladderGeometry(ladder);
-  const maxRows = Math.floor((MAX_PICTURE_PX - 200) / g.rowHeight);
-  const win = rowWindow(ladder, maxRows);
-  const total = ladder.rows.length;
-  const cut = win.end - win.first < total;
+  const picture = pictureWindow(ladder);
+  const { ladder: drawn, window: win } = picture;
+  const g = ladderGeometry(drawn);
   let title = `${s.label !== '' ? s.label : 'capture'} · session ${s.id}`;
   if (callId !== undefined) title += ` · Call-ID ${callId}`;
-  if (cut) title += ` (rows ${win.first + 1}–${win.end} of ${total})`;
-  if (!complete) title += ` (first ${LADDER_MAX_EVENTS} events)`;
-  const svg = renderLadderSvg(ladder, { ...win, header: true, title });
+  title = pictureCaption(title, picture, ladder.lanes.length);
+  if (!complete) title += ` (first ${events.length} events)`;
+  const svg = renderLadderSvg(drawn, { ...win, header: true, title });
   const size = /width="(\d+(?:\.\d+)?)" height="(\d+(?:\.\d+)?)"/.exec(svg);
   return {
     svg,
     width: Number(size?.[1] ?? g.width),
     height: Number(size?.[2] ?? 400),
-    rows: { drawn: win.end - win.first, total },
-    ladder,
+    rows: { drawn: win.end - win.first, total: drawn.rows.length },
+    lanes: { drawn: drawn.lanes.length, total: ladder.lanes.length },
+    ladder: drawn,
   };
 }
 
-/** PNG renders at once in this process (each can take seconds of CPU on libuv's pool of 4 threads) */
-export const PNG_RENDERS_AT_ONCE = 2;
-/** renders that may wait for a turn; past this a request gets 503 at once instead of queueing without bound */
-export const PNG_RENDERS_WAITING = 16;
-let rendering = 0;
-const waiting: (() => void)[] = [];
+/** ladders built and drawn at once in this process (a PNG can take seconds of CPU on libuv's pool of 4 threads) */
+export const LADDER_RENDERS_AT_ONCE = 2;
+/** ladders that may wait for a turn; past this a request gets 503 at once instead of queueing without bound */
+export const LADDER_RENDERS_WAITING = 16;
+const gate = new Gate(
+  LADDER_RENDERS_AT_ONCE,
+  LADDER_RENDERS_WAITING,
+  () =>
+    new TunaError(
+      'unavailable',
+      `${LADDER_RENDERS_AT_ONCE + LADDER_RENDERS_WAITING} ladder pictures are being drawn or waiting; try again in a few seconds`,
+    ),
+);
 
-async function pngTurn<T>(work: () => Promise<T>): Promise<T> {
-  if (rendering >= PNG_RENDERS_AT_ONCE) {
-    if (waiting.length >= PNG_RENDERS_WAITING) {
-      const n = PNG_RENDERS_AT_ONCE + PNG_RENDERS_WAITING;
-      throw new TunaError('unavailable', `${n} ladder pictures are being drawn or waiting; try again in a few seconds`);
-    }
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  } else rendering++;
-  try {
-    return await work();
-  } finally {
-    const next = waiting.shift();
-    if (next !== undefined) next(); // the turn passes on: `rendering` stays
-    else rendering--;
-  }
-}
+/** Runs the building and drawing of one ladder in its turn (memory and CPU of LADDER_RENDERS_AT_ONCE ladders at most). */
+export const inLadderTurn = <T>(work: () => Promise<T>): Promise<T> => gate.run(work);
 
-/** PNG of the SVG, at twice the size while the larger side stays within MAX_PICTURE_PX (sharp text in tickets). */
+/** PNG of the SVG at pictureScale (call it in inLadderTurn). */
 export async function ladderPng(r: Pick<RenderedLadder, 'svg' | 'width' | 'height'>): Promise<Buffer> {
-  const scale = Math.max(1, Math.min(2, MAX_PICTURE_PX / Math.max(r.width, r.height)));
+  const scale = pictureScale(r.width, r.height);
   // renderAsync rasterizes on libuv's thread pool: a large ladder does not stall the event loop
-  const img = await pngTurn(() =>
-    renderAsync(r.svg, {
+  const img = await renderAsync(r.svg, {
       background: '#ffffff',
       fitTo: { mode: 'zoom', value: scale },
       font: {
@@ -123,8 +127,7 @@ export async function ladderPng(r: Pick<RenderedLadder, 'svg' | 'width' | 'heigh
         sansSerifFamily: 'DejaVu Sans',
         monospaceFamily: 'DejaVu Sans Mono',
       },
-    }),
-  );
+    });
   return img.asPng();
 }
 
@@ -136,12 +139,16 @@ export async function sendLadder(
   query: unknown,
 ): Promise<FastifyReply> {
   const q = ladderQuerySchema.parse(query);
-  const r = await renderSessionLadder(ctx, s, q.call_id);
+  const { r, body } = await inLadderTurn(async () => {
+    const r = await renderSessionLadder(ctx, s, q.call_id);
+    return { r, body: format === 'svg' ? r.svg : await ladderPng(r) };
+  });
+  if (r.rows.drawn < r.rows.total || r.lanes.drawn < r.lanes.total) ctx.metrics.laddersCut.inc({ format });
   const name = `tunaio-${s.id}${q.call_id !== undefined ? '-dialog' : ''}.${format}`;
   void reply
     .header('x-ladder-rows', `${r.rows.drawn}/${r.rows.total}`)
+    .header('x-ladder-lanes', `${r.lanes.drawn}/${r.lanes.total}`)
     .header('content-disposition', `inline; filename="${name}"`)
     .header('cache-control', 'no-store');
-  if (format === 'svg') return reply.type('image/svg+xml; charset=utf-8').send(r.svg);
-  return reply.type('image/png').send(await ladderPng(r));
+  return reply.type(format === 'svg' ? 'image/svg+xml; charset=utf-8' : 'image/png').send(body);
 }

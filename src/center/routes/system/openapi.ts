@@ -34,6 +34,7 @@ export interface RouteDoc {
 }
 
 const S = (schema: z.ZodType) => ({ schema });
+const LADDER_BUSY = 'unavailable: 2 pictures being drawn and 16 waiting; bounded pictures say their cuts in x-ladder-rows / x-ladder-lanes';
 const err = (description: string) => ({ description, schema: errorBodySchema });
 
 export const ROUTES: RouteDoc[] = [
@@ -168,7 +169,7 @@ export const ROUTES: RouteDoc[] = [
     auth: 'operator',
     summary: 'The SIP ladder as the UI draws it, rendered server-side (?call_id= picks a dialog)',
     query: ladderQuerySchema,
-    responses: { 200: { description: 'SVG', type: 'image/svg+xml' }, 404: err('session_not_found, not_found (Call-ID)') },
+    responses: { 200: { description: 'SVG', type: 'image/svg+xml' }, 404: err('session_not_found, not_found (Call-ID)'), 503: err(LADDER_BUSY) },
   },
   {
     method: 'GET',
@@ -176,7 +177,7 @@ export const ROUTES: RouteDoc[] = [
     auth: 'operator',
     summary: 'The SIP ladder as PNG (resvg, embedded DejaVu fonts; ?call_id= picks a dialog)',
     query: ladderQuerySchema,
-    responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('session_not_found, not_found (Call-ID)') },
+    responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('session_not_found, not_found (Call-ID)'), 503: err(LADDER_BUSY) },
   },
   {
     method: 'POST',
@@ -239,7 +240,7 @@ export const ROUTES: RouteDoc[] = [
     auth: 'public',
     summary: 'Ladder SVG of the shared session',
     query: ladderQuerySchema,
-    responses: { 200: { description: 'SVG', type: 'image/svg+xml' }, 404: err('share_not_found') },
+    responses: { 200: { description: 'SVG', type: 'image/svg+xml' }, 404: err('share_not_found'), 503: err(LADDER_BUSY) },
   },
   {
     method: 'GET',
@@ -247,7 +248,7 @@ export const ROUTES: RouteDoc[] = [
     auth: 'public',
     summary: 'Ladder PNG of the shared session',
     query: ladderQuerySchema,
-    responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('share_not_found') },
+    responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('share_not_found'), 503: err(LADDER_BUSY) },
   },
   {
     method: 'GET',
