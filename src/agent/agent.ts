@@ -10,9 +10,14 @@ import { CaptureManager } from './capture-manager.js';
 import { CommandApi } from './command-api.js';
 import { HepSource, parseHepSpec } from './sources/hep.js';
 import { LiveSource } from './sources/live.js';
-import { LogTailSource } from './sources/log-tail.js';
+import { AmiCollector } from './collectors/ami.js';
+import { EslCollector } from './collectors/esl.js';
+import { LogCollector } from './collectors/log.js';
+import { DEFAULT_LINE_FORMAT, type LineFormat } from './collectors/log-lines.js';
+import { parseEndpointSpec } from './collectors/spec.js';
+import { SyslogCollector } from './collectors/syslog.js';
 import { ReplaySource } from './sources/replay.js';
-import type { CollectorContext, CreateCollector } from './collectors/collector.js';
+import type { Collector, CollectorContext, CreateCollector } from './collectors/collector.js';
 import type { Source } from './sources/source.js';
 import { CollectorHost, managerSink, type HostedOptions } from './collectors/host.js';
 import { loadCollectorModule } from './collectors/module.js';
@@ -32,6 +37,19 @@ export interface AgentConfig {
   hep?: string[];
   hepAuthKey?: string;
   logs?: string[];
+  /** how log and syslog lines are read: text, JSON lines, or either (default), and the JSON field names */
+  logFormat?: Partial<LineFormat>;
+  /** FreeSWITCH event sockets `tcp:HOST:PORT`, with the password (default ClueCon, FreeSWITCH's own) */
+  esl?: string[];
+  eslPassword?: string;
+  /** Asterisk managers `tcp:HOST:PORT`, with the manager user and secret */
+  ami?: string[];
+  amiUser?: string;
+  amiSecret?: string;
+  /** syslog listeners `udp:ADDR:PORT` */
+  syslog?: string[];
+  /** connection timing of ESL/AMI (tests shorten it) */
+  platformTiming?: { handshakeTimeoutMs?: number; idleTimeoutMs?: number; keepaliveMs?: number; backoffMinMs?: number; backoffMaxMs?: number };
   read?: string;
   replaySpeed?: number;
   /** user collector modules (`--collector PATH`), loaded at start */
@@ -131,8 +149,32 @@ export class Agent {
           }),
       );
     }
-    for (const path of cfg.logs ?? []) {
-      this.builtin((ctx) => new LogTailSource({ path, onLine: (line, ts, source) => ctx.emitLog({ ts_us: ts, line, source }) }));
+    const format: LineFormat = { ...DEFAULT_LINE_FORMAT, ...cfg.logFormat };
+    for (const path of cfg.logs ?? []) this.builtin((ctx) => new LogCollector(ctx, path, format));
+    const spec = (option: string, s: string, protos: string[], host: string) => {
+      try {
+        return parseEndpointSpec(option, s, protos, host);
+      } catch (e) {
+        throw new TunaError('bad_request', (e as Error).message);
+      }
+    };
+    // Platform collectors: a bounded rate like a user's module (a runaway platform cannot flood matching),
+    // and the agent's start never waits for a connection (they reconnect on their own).
+    const platform: HostedOptions = { maxEventsPerSecond: Math.max(cfg.collectorRate ?? 0, 20_000), startTimeoutMs: 0 };
+    for (const s of cfg.syslog ?? []) {
+      const listen = spec('syslog', s, ['udp'], '0.0.0.0');
+      this.builtin((ctx) => new SyslogCollector(ctx, { listen, format }), { ...platform, startTimeoutMs: Infinity });
+    }
+    for (const s of cfg.esl ?? []) {
+      const at = spec('esl', s, ['tcp'], '127.0.0.1');
+      this.host.add((ctx) => new EslCollector(ctx, { host: at.host, port: at.port, password: cfg.eslPassword ?? 'ClueCon', ...cfg.platformTiming }), platform);
+    }
+    if ((cfg.ami ?? []).length > 0 && (!cfg.amiUser || cfg.amiSecret === undefined)) {
+      throw new TunaError('bad_request', '--ami needs --ami-user and --ami-secret (a manager.conf user with read = call)');
+    }
+    for (const s of cfg.ami ?? []) {
+      const at = spec('ami', s, ['tcp'], '127.0.0.1');
+      this.host.add((ctx) => new AmiCollector(ctx, { host: at.host, port: at.port, user: cfg.amiUser!, secret: cfg.amiSecret!, ...cfg.platformTiming }), platform);
     }
     if (cfg.read) {
       const speed = cfg.replaySpeed ?? 0;
@@ -146,7 +188,7 @@ export class Agent {
   }
 
   /** A packet or log source: no rate bound (they run at line rate), and the agent's start waits for it (tcpdump listening). */
-  private builtin(create: (ctx: CollectorContext) => Source, opts: HostedOptions = { maxEventsPerSecond: Infinity, startTimeoutMs: Infinity }): void {
+  private builtin(create: (ctx: CollectorContext) => Source & Collector, opts: HostedOptions = { maxEventsPerSecond: Infinity, startTimeoutMs: Infinity }): void {
     const s = this.host.add(create, opts);
     if (s) this.sources.push(s);
   }

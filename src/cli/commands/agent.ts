@@ -20,6 +20,20 @@ export function parseListen(s: string): { host: string; port: number } {
 const list = (v: OptionValues[string]): string[] => (Array.isArray(v) ? v : typeof v === 'string' && v !== '' ? [v] : []);
 const str = (v: OptionValues[string]): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** `--log-format` and the JSON field names (comma-separated lists, first present wins). */
+function logFormat(values: OptionValues): AgentConfig['logFormat'] {
+  const format = str(values['log-format']) ?? 'auto';
+  if (format !== 'auto' && format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be auto, text or json, got "${format}"`);
+  const fields = (k: string): string[] | undefined => {
+    const v = list(values[k]).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+    return v.length > 0 ? v : undefined;
+  };
+  const callIdFields = fields('log-call-id-field');
+  const levelFields = fields('log-level-field');
+  const messageFields = fields('log-message-field');
+  return { format, ...(callIdFields ? { callIdFields } : {}), ...(levelFields ? { levelFields } : {}), ...(messageFields ? { messageFields } : {}) };
+}
+
 export function agentConfig(values: OptionValues, log: (msg: string) => void): AgentConfig {
   const name = str(values.name);
   const token = str(values.token);
@@ -54,6 +68,13 @@ export function agentConfig(values: OptionValues, log: (msg: string) => void): A
     hep: list(values.hep),
     hepAuthKey: str(values['hep-auth-key']),
     logs: list(values.log),
+    logFormat: logFormat(values),
+    esl: list(values.esl),
+    eslPassword: str(values['esl-password']),
+    ami: list(values.ami),
+    amiUser: str(values['ami-user']),
+    amiSecret: typeof values['ami-secret'] === 'string' ? values['ami-secret'] : undefined,
+    syslog: list(values.syslog),
     read: str(values.read),
     collectors: list(values.collector),
     collectorRate,
@@ -71,7 +92,7 @@ export function agentConfig(values: OptionValues, log: (msg: string) => void): A
 export const agent: Command = {
   spec: {
     name: 'agent',
-    summary: 'run one capture agent (live, HEP, log and file sources)',
+    summary: 'run one capture agent (live, HEP, log, syslog, ESL, AMI, file and user collectors)',
     usage: 'tunaio agent --name NAME --token TOKEN [--interface lo] [--hep udp:0.0.0.0:9060] [--log PATH] [--spool DIR]',
     options: [
       { name: 'name', type: 'string', arg: 'NAME', help: 'agent name, as registered on the center' },
@@ -83,6 +104,16 @@ export const agent: Command = {
       { name: 'hep', type: 'string', multiple: true, arg: 'udp:ADDR:PORT', help: 'HEP v2/v3 listener (udp: or tcp:)' },
       { name: 'hep-auth-key', type: 'string', arg: 'KEY', help: 'drop (and count) HEP packets whose auth key differs' },
       { name: 'log', type: 'string', multiple: true, arg: 'PATH', help: 'log file to tail (rotation-safe)' },
+      { name: 'log-format', type: 'string', default: 'auto', arg: 'auto|text|json', help: '--log and --syslog lines: JSON lines (one object per line), plain text, or either, line by line' },
+      { name: 'log-call-id-field', type: 'string', multiple: true, arg: 'NAMES', help: 'JSON field(s) holding the Call-ID (default call_id, callid, call-id, Call-ID, sip_call_id, ci)' },
+      { name: 'log-level-field', type: 'string', multiple: true, arg: 'NAMES', help: 'JSON field(s) holding the level (default level, severity, lvl, log_level)' },
+      { name: 'log-message-field', type: 'string', multiple: true, arg: 'NAMES', help: 'JSON field(s) holding the message (default message, msg, text, log)' },
+      { name: 'syslog', type: 'string', multiple: true, arg: 'udp:ADDR:PORT', help: 'syslog listener (RFC 5424 and 3164); lines correlated by Call-ID like --log' },
+      { name: 'esl', type: 'string', multiple: true, arg: 'tcp:HOST:PORT', help: 'FreeSWITCH event socket: channel create/answer/bridge/hangup as call-state events' },
+      { name: 'esl-password', type: 'string', default: 'ClueCon', arg: 'PASSWORD', help: 'event socket password (event_socket.conf.xml)' },
+      { name: 'ami', type: 'string', multiple: true, arg: 'tcp:HOST:PORT', help: 'Asterisk manager interface: channel events as call-state events' },
+      { name: 'ami-user', type: 'string', arg: 'USER', help: 'manager.conf user (read = call) for --ami' },
+      { name: 'ami-secret', type: 'string', arg: 'SECRET', help: 'its secret' },
       { name: 'read', type: 'string', arg: 'FILE', help: 'replay a pcap/pcapng file' },
       { name: 'collector', type: 'string', multiple: true, arg: 'PATH', help: 'a JavaScript module exporting createCollector(ctx) (docs/collectors.md)' },
       { name: 'collector-rate', type: 'number', default: 20_000, arg: 'N', help: 'events per second one --collector module may emit; the excess is dropped and counted' },

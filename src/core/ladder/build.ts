@@ -3,6 +3,7 @@
 // dedupe of a message seen by several agents, retransmission marking, transaction colours, dialog
 // grouping (forked INVITEs = early dialogs with different To-tags), media streams and log lines on the
 // same timeline. It does not draw (svg.ts does) and does no I/O.
+import { buildMarks } from './marks.js';
 import { branchOf, readSipText, tagOf } from './sip-text.js';
 import type {
   CallInfo,
@@ -153,8 +154,10 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
   const sightings: Sighting[] = [];
   const mediaEvents: LadderEvent[] = [];
   const logEvents: LadderEvent[] = [];
+  const markEvents: LadderEvent[] = [];
   for (const ev of sorted) {
     if (ev.kind === 'log') logEvents.push(ev);
+    else if (ev.kind === 'callstate' || ev.kind === 'route') markEvents.push(ev);
     else if (ev.kind === 'sip' && ev.sip && ev.src && ev.dst) sightings.push(describe(ev));
     // SIP over WebSocket arrives twice from an agent: as `sip` (drawn) and as a `webrtc` marker (skipped)
     else if ((ev.kind === 'rtp' || (ev.kind === 'webrtc' && !ev.sip)) && ev.src && ev.dst) mediaEvents.push(ev);
@@ -234,10 +237,13 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
   for (const s of arrowSighting) for (const m of s.media) mediaOwner.set(m, endpointKey(s.ev.src!.ip, s.ev.src!.port));
   const lanes = assignLanes(arrows, arrowSighting, media, mediaOwner, options);
   const streams = summariseMedia(media, lanes, mediaOwner);
+  const sourceOf = (e: LadderEvent, s: string | undefined): string =>
+    [nameOf(options.agentNames, e.agent_id) ?? `agent ${e.agent_id}`, s].filter(Boolean).join(' ');
+  const marks = buildMarks(only === null ? markEvents : markEvents.filter((e) => e.call_id === only), lanes, sourceOf);
   const logLines: LogLine[] = logs.map((e) => ({
     eventId: e.id,
     ts: e.ts,
-    source: [nameOf(options.agentNames, e.agent_id) ?? `agent ${e.agent_id}`, e.log?.source].filter(Boolean).join(' '),
+    source: sourceOf(e, e.log?.source),
     text: e.payload ?? '',
     callId: e.call_id,
   }));
@@ -246,6 +252,7 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
     ...arrows.map((a, i): LadderRow => ({ type: 'arrow', ts: a.ts, arrow: i })),
     ...streams.map((m, i): LadderRow => ({ type: 'media', ts: m.firstTs, media: i })),
     ...logLines.map((l, i): LadderRow => ({ type: 'log', ts: l.ts, log: i })),
+    ...marks.map((m, i): LadderRow => ({ type: 'mark', ts: m.ts, mark: i })),
   ];
   rows.sort((a, b) => a.ts - b.ts); // stable: arrows before media before logs at the same instant
   return {
@@ -253,6 +260,7 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
     arrows,
     media: streams,
     logs: logLines,
+    marks,
     calls,
     rows,
     startTs: rows.length > 0 ? rows[0].ts : null,

@@ -2,7 +2,7 @@
 // PNG export) and the center (ladder.svg / ladder.png through resvg), so every picture is the same.
 // Only presentation attributes (no CSS classes), so a serialised SVG looks the same outside the page.
 // Pure: model in, string out. Owns geometry (ladderGeometry), colours, time labels and escaping.
-import type { Ladder, LadderArrow, LogLine, MediaStream } from './types.js';
+import type { CallMark, Ladder, LadderArrow, LogLine, MediaStream } from './types.js';
 
 export const LADDER_PALETTE = [
   '#1f6fd1', '#c2410c', '#15803d', '#9333ea', '#b91c1c', '#0e7490',
@@ -81,6 +81,8 @@ export interface RenderOptions {
   end?: number;
   /** highlighted arrow index */
   selected?: number | null;
+  /** highlighted call mark index */
+  selectedMark?: number | null;
   /** a caption line above the header (export) */
   title?: string;
   /** add data-testid / data-arrow attributes (the UI and its tests) */
@@ -166,6 +168,44 @@ function logSvg(l: LogLine, y: number, g: LadderGeometry): string {
   );
 }
 
+/** Colour of a call state: created blue, ringing/dialling amber, answered green, bridged violet, hangup red. */
+export function stateColour(state: string | null): string {
+  const s = (state ?? '').toLowerCase();
+  if (s.startsWith('hangup') || s.includes('busy') || s.includes('fail') || s.includes('cancel')) return '#b91c1c';
+  if (s.startsWith('answer') || s === 'up' || s.includes('answer')) return '#15803d';
+  if (s.startsWith('bridge')) return '#7c3aed';
+  if (s.startsWith('ring') || s.startsWith('dial')) return '#a16207';
+  if (s.startsWith('creat')) return '#1d4ed8';
+  return '#475569';
+}
+
+function markSvg(m: CallMark, index: number, y: number, g: LadderGeometry, selected: boolean, ids: boolean): string {
+  const x = g.laneX(m.lane);
+  const mid = y + g.rowHeight / 2;
+  const attrs = ids ? ` data-testid="ladder-mark" data-mark="${index}" data-kind="${m.kind}"` : '';
+  const room = Math.floor((g.width - x - GEOMETRY.margin - 20) / 6.6);
+  if (m.kind === 'callstate') {
+    const colour = stateColour(m.state);
+    const label = escapeXml(clip(m.label, Math.max(16, room)));
+    return (
+      `<g${attrs} cursor="pointer">` +
+      (selected ? `<rect x="${x - 12}" y="${y + 2}" width="${Math.min(g.width - x, room * 6.6 + 30)}" height="${g.rowHeight - 4}" fill="#fff3bf" stroke="#f59f00"/>` : '') +
+      `<path d="M${x} ${mid - 8} l8 8 l-8 8 l-8 -8 z" fill="${colour}" stroke="#ffffff" stroke-width="1.5"/>` +
+      `<text x="${x + 14}" y="${mid + 4}" font-family="${GEOMETRY.font}" font-size="11" font-weight="600" fill="${colour}">${label}</text>` +
+      '</g>'
+    );
+  }
+  // a route decision: a note pinned to the proxy's lane
+  const text = clip(m.label, Math.max(16, room));
+  const w = Math.min(g.width - x - GEOMETRY.margin + 6, text.length * 6.6 + 16);
+  return (
+    `<g${attrs} cursor="pointer">` +
+    `<path d="M${x - 6} ${y + 5} h${w - 8} l8 8 v${g.rowHeight - 18} h-${w} z" fill="${selected ? '#fff3bf' : '#fef9c3'}" stroke="${selected ? '#f59f00' : '#ca8a04'}"/>` +
+    `<text x="${x + 2}" y="${mid + 4}" font-family="${GEOMETRY.mono}" font-size="11" fill="#713f12">${escapeXml(text)}</text>` +
+    '</g>'
+  );
+}
+
 /** The lane header alone, as the inner markup of an SVG of `width` × headerHeight. */
 export function headerMarkup(ladder: Pick<Ladder, 'lanes' | 'rows'>, g = ladderGeometry(ladder), y0 = 0): string {
   const out: string[] = [];
@@ -215,6 +255,8 @@ export function bodyMarkup(ladder: Ladder, opts: RenderOptions = {}, g = ladderG
       out.push(arrowSvg(a, y, g, opts.selected === a.index, opts.testIds ?? false));
     } else if (row.type === 'media') {
       out.push(mediaSvg(ladder.media[row.media], y, g));
+    } else if (row.type === 'mark') {
+      out.push(markSvg(ladder.marks[row.mark], row.mark, y, g, opts.selectedMark === row.mark, opts.testIds ?? false));
     } else {
       out.push(logSvg(ladder.logs[row.log], y, g));
     }

@@ -5,7 +5,7 @@ import type { Event } from '../schema/index.js';
 
 /** The event fields the ladder reads; the API's `Event` fits, and tests can build these by hand. */
 export type LadderEvent = Pick<Event, 'id' | 'agent_id' | 'ts' | 'kind' | 'src' | 'dst' | 'call_id' | 'sip' | 'payload'> &
-  Partial<Pick<Event, 'transport' | 'rtp' | 'rtcp' | 'stats' | 'log'>>;
+  Partial<Pick<Event, 'transport' | 'rtp' | 'rtcp' | 'stats' | 'log' | 'callstate' | 'route'>>;
 
 export interface LadderOptions {
   /** agent id → name, for "seen by" lists and log sources */
@@ -94,6 +94,28 @@ export interface LogLine {
   callId: string | null;
 }
 
+/** A platform's call state (a marker on its lane) or a routing decision (a note), from `callstate`/`route` events. */
+export interface CallMark {
+  eventId: number;
+  ts: number;
+  kind: 'callstate' | 'route';
+  /** the lane it sits on: the platform's (by the name its SIP messages give), or one added for it */
+  lane: number;
+  /** "hangup NORMAL_CLEARING · Q.850 16", "route RELAY → sip:gw@10.0.0.9" */
+  label: string;
+  /** freeswitch, asterisk, … (callstate); null for a route */
+  platform: string | null;
+  /** created, answered, hangup, … (callstate); the route name (route) */
+  state: string | null;
+  callId: string | null;
+  /** agent name and collector, e.g. "pbx-1 esl:127.0.0.1:8021" */
+  source: string;
+  /** the platform's own view (ESL/AMI headers, log fields), for the detail panel */
+  fields: Record<string, string | number | boolean | null>;
+  /** the original log line of a route decision, if any */
+  text: string | null;
+}
+
 export interface DialogInfo {
   /** Call-ID + sorted tags */
   id: string;
@@ -120,13 +142,16 @@ export interface CallInfo {
 export type LadderRow =
   | { type: 'arrow'; ts: number; arrow: number }
   | { type: 'media'; ts: number; media: number }
-  | { type: 'log'; ts: number; log: number };
+  | { type: 'log'; ts: number; log: number }
+  | { type: 'mark'; ts: number; mark: number };
 
 export interface Ladder {
   lanes: Lane[];
   arrows: LadderArrow[];
   media: MediaStream[];
   logs: LogLine[];
+  /** call states and route decisions */
+  marks: CallMark[];
   /** every Call-ID in the events (not only the selected one), for the dialog selector */
   calls: CallInfo[];
   /** arrows, media and logs interleaved by time: what the drawing iterates, one row each */

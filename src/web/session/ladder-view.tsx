@@ -10,10 +10,15 @@ export function LadderView({
   ladder,
   selected,
   onSelect,
+  selectedMark = null,
+  onSelectMark,
 }: {
   ladder: Ladder;
   selected: number | null;
   onSelect(i: number): void;
+  /** a call state or route note (ladder.marks index) */
+  selectedMark?: number | null;
+  onSelectMark?(i: number): void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 800 });
@@ -21,8 +26,8 @@ export function LadderView({
   const header = useMemo(() => headerMarkup(ladder, g), [ladder, g]);
   const win = visibleRows(ladder.rows.length, Math.max(0, view.top - g.headerHeight), view.height, g.rowHeight, 30);
   const body = useMemo(
-    () => bodyMarkup(ladder, { first: win.first, end: win.end, selected, testIds: true }, g, 0),
-    [ladder, g, win.first, win.end, selected],
+    () => bodyMarkup(ladder, { first: win.first, end: win.end, selected, selectedMark, testIds: true }, g, 0),
+    [ladder, g, win.first, win.end, selected, selectedMark],
   );
 
   useLayoutEffect(() => {
@@ -44,6 +49,8 @@ export function LadderView({
   const click = (e: MouseEvent<SVGSVGElement>): void => {
     const hit = (e.target as Element).closest('[data-arrow]');
     if (hit) onSelect(Number(hit.getAttribute('data-arrow')));
+    const mark = (e.target as Element).closest('[data-mark]');
+    if (mark) onSelectMark?.(Number(mark.getAttribute('data-mark')));
   };
 
   return (

@@ -1,8 +1,8 @@
 // The message detail panel: the full SIP text of the selected arrow with header names and the SDP body
-// highlighted, and where/when/who saw it.
+// highlighted, and where/when/who saw it; for a call state or route note, the platform's own view.
 import type { ReactNode } from 'react';
 import type { Event } from '../../core/schema/event.js';
-import type { LadderArrow, Lane } from '../../core/ladder/types.js';
+import type { CallMark, LadderArrow, Lane } from '../../core/ladder/types.js';
 import { formatClock, formatDelta } from '../../core/ladder/svg.js';
 
 /** SIP text → lines with the start line, header names and SDP `x=` keys marked up. */
@@ -100,6 +100,45 @@ export function MessageDetail({
         <dd>{arrow.agentNames.join(', ')}</dd>
       </dl>
       {event?.payload ? <SipText text={event.payload} /> : <p className="muted">The message text was not captured.</p>}
+    </aside>
+  );
+}
+
+/** A platform's call state or a route decision: what it said, when, and its own fields. */
+export function MarkDetail({ mark, lanes, onClose }: { mark: CallMark; lanes: Lane[]; onClose(): void }) {
+  const fields = Object.entries(mark.fields);
+  return (
+    <aside className="detail" data-testid="mark-detail" aria-label={mark.kind === 'route' ? 'route decision' : 'call state'}>
+      <div className="detail-head">
+        <strong>{mark.label}</strong>
+        <span className="spacer" />
+        <button type="button" onClick={onClose} title="close">
+          ✕
+        </button>
+      </div>
+      <dl className="facts">
+        <dt>time</dt>
+        <dd className="mono">{formatClock(mark.ts)} UTC</dd>
+        <dt>{mark.kind === 'route' ? 'router' : 'platform'}</dt>
+        <dd>{mark.platform ?? lanes[mark.lane]?.name ?? lanes[mark.lane]?.key ?? '—'}</dd>
+        <dt>Call-ID</dt>
+        <dd className="mono small">{mark.callId ?? '—'}</dd>
+        <dt>reported by</dt>
+        <dd className="small">{mark.source}</dd>
+      </dl>
+      {fields.length > 0 && (
+        <table className="grid small" data-testid="mark-fields">
+          <tbody>
+            {fields.map(([k, v]) => (
+              <tr key={k}>
+                <th className="mono">{k}</th>
+                <td className="mono">{v === null ? '—' : String(v)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {mark.text && <pre className="sip-text">{mark.text}</pre>}
     </aside>
   );
 }

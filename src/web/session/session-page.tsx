@@ -14,7 +14,7 @@ import { countdown, pngName, when } from '../format.js';
 import { navigate } from '../router.js';
 import { StatusBadge } from '../pages/sessions.js';
 import { LadderView } from './ladder-view.js';
-import { MessageDetail } from './message-detail.js';
+import { MarkDetail, MessageDetail } from './message-detail.js';
 import { download, ladderPng } from './png.js';
 
 type Props = { mode: 'operator'; id: string } | { mode: 'share'; token: string };
@@ -244,6 +244,7 @@ function SessionHeader({
 function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; loading: number | null }) {
   const [callId, setCallId] = useState<string | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
+  const [selectedMark, setSelectedMark] = useState<number | null>(null);
   const [exporting, setExporting] = useState<string | null>(null);
   // the detail is polled: key the names by content so a poll does not rebuild the ladder
   const namesKey = JSON.stringify((s.agents ?? []).map((a) => [a.id, a.name]));
@@ -255,6 +256,15 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
     return m;
   }, [events]);
   const arrow = selected !== null ? ladder.arrows[selected] : undefined;
+  const mark = selectedMark !== null ? ladder.marks[selectedMark] : undefined;
+  const selectArrow = useCallback((i: number | null) => {
+    setSelected(i);
+    setSelectedMark(null);
+  }, []);
+  const selectMark = useCallback((i: number) => {
+    setSelectedMark(i);
+    setSelected(null);
+  }, []);
 
   const move = useCallback(
     (d: number) => setSelected((cur) => (cur === null ? 0 : Math.max(0, Math.min(ladder.arrows.length - 1, cur + d)))),
@@ -268,11 +278,11 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
         if (ladder.arrows.length === 0) return;
         e.preventDefault();
         move(e.key === 'ArrowDown' ? 1 : -1);
-      } else if (e.key === 'Escape') setSelected(null);
+      } else if (e.key === 'Escape') selectArrow(null);
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [move, ladder.arrows.length]);
+  }, [move, ladder.arrows.length, selectArrow]);
 
   const exportPng = async (): Promise<void> => {
     setExporting('Rendering PNG…');
@@ -296,7 +306,7 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
             value={callId ?? ''}
             onChange={(e) => {
               setCallId(e.target.value === '' ? null : e.target.value);
-              setSelected(null);
+              selectArrow(null);
             }}
             data-testid="dialog-select"
           >
@@ -320,7 +330,8 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
         )}
         <span className="spacer" />
         <span className="muted small">
-          {ladder.arrows.length} messages · {ladder.media.length} streams · {ladder.logs.length} log lines · ↑/↓ to move
+          {ladder.arrows.length} messages · {ladder.media.length} streams · {ladder.logs.length} log lines
+          {ladder.marks.length > 0 ? ` · ${ladder.marks.length} call states / routes` : ''} · ↑/↓ to move
         </span>
         <button type="button" onClick={() => void exportPng()} disabled={ladder.rows.length === 0} data-testid="export-png">
           PNG
@@ -337,7 +348,7 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
             {s.status === 'running' ? 'Waiting for matching traffic… messages appear here as agents see them.' : 'This session captured no events.'}
           </div>
         ) : (
-          <LadderView ladder={ladder} selected={selected} onSelect={setSelected} />
+          <LadderView ladder={ladder} selected={selected} onSelect={selectArrow} selectedMark={selectedMark} onSelectMark={selectMark} />
         )}
         {arrow && (
           <MessageDetail
@@ -349,6 +360,7 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
             onClose={() => setSelected(null)}
           />
         )}
+        {mark && <MarkDetail mark={mark} lanes={ladder.lanes} onClose={() => setSelectedMark(null)} />}
       </div>
       <h2>RTP streams</h2>
       {ladder.media.length === 0 ? (
