@@ -55,6 +55,7 @@ export function foldLanes(ladder: Ladder, max: number): { ladder: Ladder; folded
       ],
       arrows: ladder.arrows.map((a) => ({ ...a, from: lane(a.from), to: lane(a.to) })),
       media: ladder.media.map((m) => ({ ...m, from: lane(m.from), to: lane(m.to) })),
+      marks: ladder.marks.map((m) => ({ ...m, lane: lane(m.lane) })),
     },
   };
 }
