@@ -132,14 +132,14 @@ function request(agent: http.Agent, base: string, method: string, path: string, 
   });
 }
 
-async function json(agent: http.Agent, base: string, method: string, path: string, token: string, body?: unknown): Promise<unknown> {
+export async function json(agent: http.Agent, base: string, method: string, path: string, token: string, body?: unknown): Promise<unknown> {
   const r = await request(agent, base, method, path, token, body === undefined ? undefined : JSON.stringify(body));
   if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${r.body.slice(0, 300)}`);
   return r.body ? JSON.parse(r.body) : null;
 }
 
 /** Starts `tunaio center` on an ephemeral port; resolves with its URL once it listens. */
-function startCenter(dataDir: string, profDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
+export function startCenter(dataDir: string, profDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
   const args = [
     ...(profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
     TUNAIO, 'center', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'warn',

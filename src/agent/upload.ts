@@ -7,11 +7,13 @@
 // does not know what a session matches.
 //
 // Flow per session ("lane"): enqueue → the event becomes its JSON text once (spool and POST body
-// reuse it) → memory queue → batch POST. Durability: with a spool, no event stays in memory
-// unacknowledged longer than `spillAfterMs` (100 ms): then the lane's memory (including a batch
-// still waiting for its answer) goes to the spool, and from then on the lane reads from the spool
-// until it is empty again, so the order of seqs on the wire is preserved and a kill -9 loses at most
-// the last 100 ms. Without a spool the lane keeps retrying from memory.
+// reuse it) → memory queue → batch POST. Durability: with a spool, once the center is not
+// acknowledging (no answer for `spillAfterMs`, 100 ms: down, hung, unreachable), no event stays in
+// memory longer than spillAfterMs: the lane's memory (including a batch still waiting for its
+// answer) goes to the spool, and from then on the lane reads from the spool until it is empty again,
+// so the order of seqs on the wire is preserved and a kill -9 loses at most the last 100 ms. While
+// the center answers, events go from memory (no disk traffic). Without a spool the lane keeps
+// retrying from memory.
 //
 // Memory is bounded in bytes (`queueMaxBytes`), with a fair share per session: a lane may hold at
 // most queueMaxBytes / lanes. A lane over its share spills to the spool (nothing is dropped while the
@@ -25,6 +27,8 @@
 // timer. Requests of a lane start at least `minIntervalMs` (20 ms) apart, so a steady trickle
 // (hundreds of events/s, each alone) costs ≤ 50 requests/s instead of one per event, for ≤ 20 ms
 // of delay. While spooling (center away), batches wait batchMs so the disk sees few writes.
+import http from 'node:http';
+import https from 'node:https';
 import type { AgentCounters, IngestEvent, IngestResult } from '../core/schema/index.js';
 import { INGEST_MAX_EVENTS } from '../core/schema/index.js';
 import type { Spool } from './spool.js';
@@ -57,7 +61,6 @@ export interface UploaderOptions {
   };
   /** agent identity sent with each batch */
   agentInfo?: { version?: string; sources?: { type: string; detail?: string }[] };
-  fetchImpl?: typeof fetch;
   /** one line per state change worth a human's attention (center down / back), rate limited by the caller */
   log?: (msg: string) => void;
 }
@@ -108,6 +111,8 @@ interface Lane {
   durabilityTimer: NodeJS.Timeout | undefined;
   /** when the lane's last request started (ms since the epoch) */
   lastSentAt: number;
+  /** when the center last acknowledged a batch of the lane (ms since the epoch) */
+  lastAckAt: number;
   attempt: number;
   /** no new events will come (capture stopped); remove the lane once drained */
   closing: boolean;
@@ -117,6 +122,8 @@ interface Lane {
 const SEQ_BLOCK = 10_000;
 const COUNTERS_FILE = 'upload-counters.json';
 const MAX_FINISHED = 1000;
+/** bytes of an ingest answer read (it is a small JSON object; anything longer is cut) */
+const MAX_ANSWER = 1024 * 1024;
 
 export class Uploader {
   private readonly o: Required<Omit<UploaderOptions, 'spool' | 'countersFor' | 'agentInfo' | 'log'>> &
@@ -129,6 +136,9 @@ export class Uploader {
   private centerDown = false;
   private countersDirty = false;
   private readonly countersTimer: NodeJS.Timeout | undefined;
+  // node:http with keep-alive rather than fetch: a 1 MB body costs no stream or TextEncoder copies.
+  private readonly http = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly https = new https.Agent({ keepAlive: true, maxSockets: 16 });
 
   constructor(opts: UploaderOptions) {
     this.o = {
@@ -142,7 +152,6 @@ export class Uploader {
       retryBaseMs: 200,
       retryMaxMs: 5_000,
       requestTimeoutMs: 10_000,
-      fetchImpl: globalThis.fetch,
       ...opts,
     };
     const spool = this.o.spool;
@@ -258,6 +267,8 @@ export class Uploader {
     // What is still in memory goes to the spool so a restart sends it.
     for (const l of this.lanes.values()) this.spill(l);
     this.saveCounters();
+    this.http.destroy();
+    this.https.destroy();
   }
 
   private lane(sessionId: string, ingestUrl: string): Lane {
@@ -281,6 +292,7 @@ export class Uploader {
         timerAt: 0,
         durabilityTimer: undefined,
         lastSentAt: 0,
+        lastAckAt: 0,
         attempt: 0,
         closing: false,
         stats: this.finished.get(sessionId) ?? { queued: 0, spooled: 0, uploaded: 0, duplicates: 0, batches: 0, failures: 0, dropped: {} },
@@ -352,14 +364,18 @@ export class Uploader {
     lane.timer.unref?.();
   }
 
-  /** With a spool: makes sure the lane's memory is on disk once its oldest event is spillAfterMs old. */
+  /**
+   * With a spool: makes sure the lane's memory is on disk once the center is not acknowledging, that
+   * is when its oldest event is spillAfterMs old and no answer came for spillAfterMs either. A center
+   * that keeps answering (batches acknowledged every few tens of ms under load) costs no disk traffic.
+   */
   private armDurability(lane: Lane): void {
     if (!this.o.spool || lane.durabilityTimer || lane.mem.length === 0 || this.closed) return;
-    const due = lane.mem[0].at + this.o.spillAfterMs - Date.now();
+    const due = Math.max(lane.mem[0].at, lane.lastAckAt) + this.o.spillAfterMs - Date.now();
     lane.durabilityTimer = setTimeout(() => {
       lane.durabilityTimer = undefined;
       if (this.closed || lane.mem.length === 0) return;
-      if (lane.mem[0].at + this.o.spillAfterMs <= Date.now()) this.spill(lane);
+      if (Math.max(lane.mem[0].at, lane.lastAckAt) + this.o.spillAfterMs <= Date.now()) this.spill(lane);
       else this.armDurability(lane);
     }, Math.max(0, due));
     lane.durabilityTimer.unref?.();
@@ -392,7 +408,9 @@ export class Uploader {
   private takeBatch(lane: Lane): { lines: string[]; fromSpool: boolean } {
     const spool = this.o.spool;
     if (lane.spooling && spool) {
-      this.spill(lane); // newer events go behind the spooled ones: seq order holds on the wire
+      // What is spooled is older than anything in memory (a spill moves all of memory), so it goes
+      // first; memory waits behind it (spilled too if it waits spillAfterMs), and once the spool is
+      // empty the lane sends from memory again: a short stall costs no disk traffic afterwards.
       const lines = spool.peek(lane.sessionId, this.o.batchMax);
       if (lines.length > 0) {
         let bytes = 0;
@@ -445,6 +463,7 @@ export class Uploader {
     if (outcome.ok) {
       const r = outcome.result;
       lane.attempt = 0;
+      lane.lastAckAt = Date.now();
       lane.stats.batches++;
       lane.stats.uploaded += r.accepted;
       lane.stats.duplicates += r.duplicates;
@@ -569,25 +588,15 @@ export class Uploader {
     if (this.o.agentInfo) body += `,"agent":${JSON.stringify(this.o.agentInfo)}`;
     body += '}';
     lane.lastSentAt = Date.now();
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await this.o.fetchImpl(lane.ingestUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.o.token}` },
-        body,
-        signal: AbortSignal.timeout(this.o.requestTimeoutMs),
-      });
+      res = await this.send(lane.ingestUrl, body);
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      return { ok: false, permanent: false, reason: 'network', error: `POST ${lane.ingestUrl}: ${cause ?? (e as Error).message}` };
+      const err = e as NodeJS.ErrnoException;
+      return { ok: false, permanent: false, reason: 'network', error: `POST ${lane.ingestUrl}: ${err.code ?? err.message}` };
     }
-    let text = '';
-    try {
-      text = await res.text();
-    } catch {
-      // body lost: treated by status below
-    }
-    if (res.ok) {
+    const text = res.text;
+    if (res.status >= 200 && res.status < 300) {
       try {
         const r = JSON.parse(text) as IngestResult;
         if (typeof r.accepted === 'number' && Array.isArray(r.rejected)) return { ok: true, result: r };
@@ -600,5 +609,44 @@ export class Uploader {
     // 401: our token is not (yet) known to the center, an operator fixes that; keep the events.
     const transient = res.status >= 500 || res.status === 401 || res.status === 408 || res.status === 429;
     return { ok: false, permanent: !transient, reason: `http_${res.status}`, error: msg };
+  }
+
+  /** One POST of a JSON body; the answer is read up to MAX_ANSWER bytes (a peer's answer is bounded). */
+  private send(url: string, body: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        reject(new Error(`bad ingest URL ${url}`));
+        return;
+      }
+      const tls = u.protocol === 'https:';
+      const req = (tls ? https : http).request(u, {
+        method: 'POST',
+        agent: tls ? this.https : this.http,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${this.o.token}` },
+      });
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer in ${this.o.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })), this.o.requestTimeoutMs);
+      const fail = (e: Error): void => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      req.on('error', fail);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let len = 0;
+        res.on('data', (c: Buffer) => {
+          if (len < MAX_ANSWER) chunks.push(c);
+          len += c.length;
+        });
+        res.on('error', fail);
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).subarray(0, MAX_ANSWER).toString('utf8') });
+        });
+      });
+      req.end(body);
+    });
   }
 }
