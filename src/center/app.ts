@@ -20,6 +20,7 @@ import { bootstrapAdmin } from './auth/bootstrap.js';
 import type { BootstrapCredentials } from './auth/bootstrap.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerAuth } from './http/auth.js';
+import type { AuthRequirement } from './http/auth.js';
 import { MAX_PATH_SEGMENT, frameworkErrors, registerHardening, requestSerializer } from './http/hardening.js';
 import { sessionRoutes } from './routes/sessions/routes.js';
 import { agentRoutes } from './routes/agents/routes.js';
@@ -34,8 +35,19 @@ import { shareRoutes } from './routes/share/routes.js';
 import { AgentCommander } from './agents/commander.js';
 import { TokenVault } from './agents/token-vault.js';
 
+/** A registered route, as Fastify has it (HEAD twins of GET routes left out). */
+export interface RegisteredRoute {
+  method: string;
+  /** Fastify's pattern, e.g. `/api/sessions/:id` */
+  url: string;
+  /** who may call it (route config; operator when omitted) */
+  auth: AuthRequirement;
+}
+
 export interface Center {
   app: FastifyInstance;
+  /** every route the app registered, in order: what the route-table tests (auth and bad-input matrix) walk */
+  routes: readonly RegisteredRoute[];
   ctx: CenterContext;
   config: ResolvedConfig;
   storage: Storage;
@@ -135,6 +147,12 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     }
     parseJson(req, text, done);
   });
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: r.url, auth: r.config?.auth ?? 'operator' });
+    }
+  });
   registerErrorHandling(app);
   registerHardening(app);
   registerAuth(app, ctx);
@@ -156,6 +174,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   let closed = false;
   return {
     app,
+    routes,
     ctx,
     config,
     storage,

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { URI_TOO_LONG_MESSAGE, hasOverlongSegment } from './http/hardening.js';
 
 export interface WebUiOptions {
   /** folder holding index.html and assets/ (dist/web) */
@@ -48,6 +49,10 @@ export async function registerWebUi(app: FastifyInstance, opts: WebUiOptions): P
   const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const urlPath = req.url.split('?')[0];
     if (urlPath === '/api' || urlPath.startsWith('/api/')) {
+      // an id past the router's limit falls through to this catch-all: the same 414 as without the UI
+      if (hasOverlongSegment(urlPath)) {
+        return reply.status(414).type('application/json; charset=utf-8').send({ error: { code: 'uri_too_long', message: URI_TOO_LONG_MESSAGE } });
+      }
       return reply
         .status(404)
         .type('application/json; charset=utf-8')
@@ -61,7 +66,13 @@ export async function registerWebUi(app: FastifyInstance, opts: WebUiOptions): P
     }
     const file = path.resolve(root, rel);
     if (rel !== '' && file.startsWith(root + path.sep) && !rel.split('/').some((p) => p.startsWith('.'))) {
-      const st = fs.statSync(file, { throwIfNoEntry: false });
+      // a name the file system refuses (ENAMETOOLONG, ENOTDIR…) is no file: the app answers
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(file, { throwIfNoEntry: false });
+      } catch {
+        st = undefined;
+      }
       if (st?.isFile()) {
         // vite names assets by content hash: they never change under the same name
         const hashed = rel.startsWith('assets/');

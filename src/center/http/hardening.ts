@@ -63,12 +63,17 @@ export function requestSerializer(req: FastifyRequest): Record<string, unknown> 
   };
 }
 
+export const URI_TOO_LONG_MESSAGE = `a path segment (id or token) is limited to ${MAX_PATH_SEGMENT} characters`;
+
+/** True when a path has a segment over MAX_PATH_SEGMENT (the UI's catch-all route sees those: answer 414 all the same). */
+export const hasOverlongSegment = (urlPath: string): boolean => urlPath.split('/').some((s) => s.length > MAX_PATH_SEGMENT);
+
 /** Fastify's own errors raised before routing (bad URL, path segment too long) → the API's error shape. */
 export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (err, _req, reply: FastifyReply) => {
   const code = (err as { code?: string }).code;
   void reply.header('x-content-type-options', 'nosniff').type('application/json; charset=utf-8');
   if (code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    return reply.status(414).send(errorBody('uri_too_long', `a path segment (id or token) is limited to ${MAX_PATH_SEGMENT} characters`));
+    return reply.status(414).send(errorBody('uri_too_long', URI_TOO_LONG_MESSAGE));
   }
   if (code === 'FST_ERR_BAD_URL') return reply.status(400).send(errorBody('bad_request', 'malformed URL (bad percent-encoding)'));
   return reply.status(400).send(errorBody('bad_request', 'bad request'));

@@ -8,6 +8,7 @@
 //   3. flush the buffer, skipping ids already sent, then forward live events.
 // Every event committed after the last history page is published after it (ingest commits and
 // publishes in one serial step, ids increase in commit order), so it is in the buffer.
+import { INERT_CSP } from '../http/hardening.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Event } from '../../core/schema/index.js';
 import { isoTime } from '../../core/schema/index.js';
@@ -47,6 +48,9 @@ export async function serveStream(
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
+    // hijacked: Fastify's onSend hooks do not run, so the hardening headers are set here (http/hardening.ts)
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': INERT_CSP,
   });
   res.write('retry: 2000\n\n');
 
