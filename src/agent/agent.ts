@@ -61,6 +61,8 @@ export interface AgentConfig {
   spoolDir?: string;
   spoolMaxMb?: number;
   tenantHeaders?: string[];
+  /** headers naming a linked leg's Call-ID (default X-CID, X-Call-ID) */
+  xcidHeaders?: string[];
   rtpSampleFirst?: number;
   rtpSampleEvery?: number;
   /** dialogs tracked at once, in all and per session (engine defaults: 100 000 and 10 000) */
@@ -106,6 +108,7 @@ export class Agent {
     const manager = new CaptureManager({
       uploader: this.uploader,
       tenantHeaders: cfg.tenantHeaders,
+      xcidHeaders: cfg.xcidHeaders,
       rtpSampleFirst: cfg.rtpSampleFirst,
       rtpSampleEvery: cfg.rtpSampleEvery,
       maxDialogs: cfg.maxDialogs,
@@ -217,6 +220,10 @@ export class Agent {
               if (e instanceof RangeError) throw new TunaError('conflict', e.message);
               throw e;
             }
+          },
+          followCalls: (id: string, callIds: string[]) => {
+            if (!this.manager.follow(id, callIds)) return undefined;
+            return { session_id: id, following: callIds.length };
           },
           deleteCapture: (id: string) => {
             const v = this.manager.view(id);

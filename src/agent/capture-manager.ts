@@ -12,7 +12,7 @@ import { MatchEngine, type LogHit, type MediaHit, type SipHit, type StatsEvent }
 import { parseUriParts, uriOfHeaderValue } from '../core/match/uri-parts.js';
 import { captureCommandSchema, type CaptureCommand } from '../core/schema/command.js';
 import type { AgentCounters, Rtcp, SipSummary } from '../core/schema/event.js';
-import { PAYLOAD_MAX_BYTES, TRANSPORTS } from '../core/schema/event.js';
+import { LINKED_CALL_IDS_MAX, PAYLOAD_MAX_BYTES, TRANSPORTS } from '../core/schema/event.js';
 import { writeStateFile } from './spool.js';
 import type { OutgoingEvent, Uploader } from './upload.js';
 import { CallMetaBuffer, type CallMeta } from './collectors/call-meta.js';
@@ -54,6 +54,8 @@ export interface CaptureManagerOptions {
   /** seconds between counter heartbeats of a capture with nothing to upload (0 = never) */
   heartbeatS?: number;
   tenantHeaders?: string[];
+  /** headers naming a linked leg's Call-ID (B2BUA/SBC; default X-CID, X-Call-ID) */
+  xcidHeaders?: string[];
   /** RTP sampling: first N packets per stream, then 1 in M */
   rtpSampleFirst?: number;
   rtpSampleEvery?: number;
@@ -102,6 +104,17 @@ export interface CaptureView {
 const TRANSPORT_SET = new Set<string>(TRANSPORTS);
 const MAX_CAPTURES = 256;
 
+/** Log lines that no session took, kept for a follow command arriving after them: how many, how long. */
+const RECENT_LOG_LINES = 2000;
+const RECENT_LOG_MS = 10_000;
+interface RecentLog {
+  line: string;
+  tsUs: number;
+  source: string;
+  callId: string | undefined;
+  atMs: number;
+}
+
 export class CaptureManager {
   readonly engine: MatchEngine;
   private readonly o: CaptureManagerOptions;
@@ -119,11 +132,14 @@ export class CaptureManager {
   readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, call_meta: 0, events: 0, internal_errors: 0 };
   /** call state and route events that came before their dialog was known: retried for a few seconds */
   private readonly pendingMeta = new CallMetaBuffer();
+  /** log lines no session took, kept briefly for a follow command that comes just after them */
+  private recentLogs: RecentLog[] = [];
 
   constructor(opts: CaptureManagerOptions) {
     this.o = opts;
     this.engine = new MatchEngine({
       tenantHeaders: opts.tenantHeaders && opts.tenantHeaders.length > 0 ? opts.tenantHeaders : undefined,
+      linkHeaders: opts.xcidHeaders && opts.xcidHeaders.length > 0 ? opts.xcidHeaders : undefined,
       rtpSampleFirst: opts.rtpSampleFirst,
       rtpSampleEvery: opts.rtpSampleEvery,
       maxDialogs: opts.maxDialogs,
@@ -321,6 +337,7 @@ export class CaptureManager {
       const ids = callId === undefined ? null : this.engine.sessionsOfCall(callId);
       const hit: LogHit | null = ids ? { kind: 'log', line, source, tsUs, sessions: ids.map((id) => ({ id, callId })) } : this.engine.onLogLine(line, tsUs, source);
       if (hit !== null) this.onLogHit(hit);
+      else this.keepRecentLog(line, tsUs, source, callId);
     } catch (e) {
       this.counters.internal_errors++;
       this.o.log?.(`internal error while matching a log line: ${(e as Error).message}`);
@@ -356,6 +373,47 @@ export class CaptureManager {
       this.send(c, ev);
     }
     return true;
+  }
+
+  /**
+   * Session `id` captures these Call-IDs from now on, as if it had matched them (another agent of the
+   * session did: the center's follow command): their packets, linked legs and log lines. False when
+   * no capture of that session runs here.
+   */
+  follow(id: string, callIds: readonly string[]): boolean {
+    if (!this.captures.has(id) || !this.engine.follow(id, callIds)) return false;
+    // Lines of these calls logged in the moments before the follow command arrived (the other
+    // agent matched first, then ingest and the center took their time): delivered now.
+    const now = this.now();
+    const wanted = new Set(this.engine.dialogsOf(id));
+    const keep: RecentLog[] = [];
+    for (const r of this.recentLogs) {
+      if (now - r.atMs > RECENT_LOG_MS) continue;
+      const cid = r.callId !== undefined ? (wanted.has(r.callId) ? r.callId : undefined) : callIds.find((c) => r.line.includes(c));
+      if (cid === undefined) keep.push(r);
+      else this.onLogHit({ kind: 'log', line: r.line, source: r.source, tsUs: r.tsUs, sessions: [{ id, callId: cid }] });
+    }
+    this.recentLogs = keep;
+    return true;
+  }
+
+  private keepRecentLog(line: string, tsUs: number, source: string, callId: string | undefined): void {
+    // trimmed in steps (amortised): the oldest RECENT_LOG_LINES go when twice as many are kept
+    if (this.recentLogs.length >= 2 * RECENT_LOG_LINES) this.recentLogs = this.recentLogs.slice(RECENT_LOG_LINES);
+    this.recentLogs.push({ line, tsUs, source, callId, atMs: this.now() });
+  }
+
+  /**
+   * Two Call-IDs are legs of one call (a platform collector knows it: FreeSWITCH's
+   * Other-Leg-Unique-ID, Asterisk's Linkedid): a session capturing either captures both.
+   */
+  linkCallIds(a: string, b: string): void {
+    try {
+      this.engine.linkCallIds(a, b);
+    } catch (e) {
+      this.counters.internal_errors++;
+      this.o.log?.(`internal error while linking calls: ${(e as Error).message}`);
+    }
   }
 
   /** A packet a source could not use for a session reason (e.g. HEP auth failure is not per session). */
@@ -416,6 +474,7 @@ export class CaptureManager {
       ev.call_id = hit.callId.slice(0, 1024);
       ev.sip = summary;
       ev.payload = payload;
+      if (hit.legs !== undefined) ev.linked_call_ids = hit.legs.slice(0, LINKED_CALL_IDS_MAX).map((l) => l.slice(0, 1024));
       ev.frame = this.frameFor(c, p, frameCache);
       this.send(c, ev);
       // SIP over WebSocket is also a webrtc event (DESIGN §5); the frame travels once, with the sip event.

@@ -162,3 +162,26 @@ describe('counters for the center', () => {
     }
   });
 });
+
+describe('POST /v1/captures/{id}/follow', () => {
+  it('the capture follows the Call-IDs (its log lines too, also those logged just before); bad input is a 4xx', async () => {
+    expect((await call('POST', `/v1/captures/${SID}/follow`, { call_ids: ['c1'] })).status).toBe(404);
+    expect((await call('PUT', `/v1/captures/${SID}`, cmd())).status).toBe(201);
+    // a line of the call logged before the follow command arrived
+    agent.manager.onLogLine('INFO route call-id=c2 to gw-2', 1, 'kamailio');
+    const ok = await call('POST', `/v1/captures/${SID}/follow`, { call_ids: ['c1', 'c2'] });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ session_id: SID, following: 2 });
+    expect(agent.manager.engine.dialogsOf(SID).sort()).toEqual(['c1', 'c2']);
+    expect(agent.manager.view(SID)?.counters.packets_matched).toBe(1);
+    agent.manager.onLogLine('INFO call-id=c1 answered', 2, 'kamailio');
+    expect(agent.manager.view(SID)?.counters.packets_matched).toBe(2);
+    for (const bad of [{}, { call_ids: [] }, { call_ids: [''] }, { call_ids: 'c1' }, { call_ids: ['c1'], extra: 1 }]) {
+      const r = await call('POST', `/v1/captures/${SID}/follow`, bad);
+      expect(r.status).toBe(400);
+      expect(r.body.error?.code).toBe('validation_failed');
+    }
+    expect((await call('GET', `/v1/captures/${SID}/follow`)).status).toBe(400);
+    expect((await call('POST', `/v1/captures/${SID}/follow`, { call_ids: ['c1'] }, 'nope')).status).toBe(401);
+  });
+});

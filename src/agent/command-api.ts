@@ -2,6 +2,8 @@
 //   GET    /v1/status                   name, version, sources, running captures with counters
 //   PUT    /v1/captures/{session_id}    idempotent start/update (core captureCommandSchema)
 //   DELETE /v1/captures/{session_id}    stop
+//   POST   /v1/captures/{session_id}/follow  {"call_ids":[…]}: capture these dialogs too (another
+//                                        agent of the session matched them; docs/agents.md)
 //   GET    /v1/health                   liveness, no auth
 // Every other route needs `Authorization: Bearer <agent token>`, compared in constant time. Errors are
 // `{"error":{"code","message"}}` with the status of the core error catalogue. Owns HTTP only: what a
@@ -11,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import * as z from 'zod';
 import { TunaError, type ErrorCode } from '../core/errors.js';
-import { captureCommandSchema } from '../core/schema/command.js';
+import { captureCommandSchema, followCommandSchema } from '../core/schema/command.js';
 import { CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../core/schema/criteria.js';
 import { sessionIdSchema } from '../core/schema/common.js';
 
@@ -20,6 +22,8 @@ export interface CommandBackend {
   /** throws TunaError on refusal; returns whether the capture is new and its view */
   putCapture(cmd: z.infer<typeof captureCommandSchema>): { created: boolean; capture: unknown };
   deleteCapture(id: string): unknown | undefined;
+  /** the session's capture follows these Call-IDs; undefined when no capture of that session runs */
+  followCalls(id: string, callIds: string[]): unknown | undefined;
 }
 
 export interface CommandApiOptions {
@@ -134,11 +138,19 @@ export class CommandApi {
       this.send(res, 200, this.o.backend.status());
       return;
     }
-    const m = /^\/v1\/captures\/([^/]+)$/.exec(path);
+    const m = /^\/v1\/captures\/([^/]+)(\/follow)?$/.exec(path);
     if (!m) throw this.error('not_found', `no such route: ${method} ${path}`);
     const id = decodeURIComponent(m[1]);
     if (!sessionIdSchema.safeParse(id).success) {
       throw this.error('bad_request', `"${id.slice(0, 64)}" is not a session id (20 lowercase hex digits)`);
+    }
+    if (m[2] !== undefined) {
+      if (method !== 'POST') throw this.methodNotAllowed(method, path);
+      const cmd = followCommandSchema.parse(await this.readJson(req));
+      const v = this.o.backend.followCalls(id, cmd.call_ids);
+      if (v === undefined) throw this.error('not_found', `no capture for session ${id} is running on this agent`);
+      this.send(res, 200, v);
+      return;
     }
     if (method === 'PUT') {
       const body = await this.readJson(req);

@@ -33,6 +33,7 @@ import { PcapRecorder } from './pcap/recorder.js';
 import { exportRoutes } from './routes/export/routes.js';
 import { shareRoutes } from './routes/share/routes.js';
 import { AgentCommander } from './agents/commander.js';
+import { CallFollower } from './agents/follow.js';
 import { TokenVault } from './agents/token-vault.js';
 
 /** A registered route, as Fastify has it (HEAD twins of GET routes left out). */
@@ -94,6 +95,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
       log: (msg, fields) => logger.warn(fields ?? {}, msg),
       onAnswerTooLarge: (agent) => metrics.agentAnswersTooLarge.inc({ agent }),
     }),
+    follower: new CallFollower({ pushFollow: (sid, from, ids) => ctx.agents.pushFollow(sid, from, ids) }),
   };
 
   let bootstrap: BootstrapCredentials | null;

@@ -10,6 +10,7 @@ import type { SessionLifecycle } from './lifecycle/lifecycle.js';
 import type { LoginGuard } from './auth/rate-limit.js';
 import type { PcapRecorder } from './pcap/recorder.js';
 import type { AgentCommander } from './agents/commander.js';
+import type { CallFollower } from './agents/follow.js';
 
 export interface CenterContext {
   config: ResolvedConfig;
@@ -27,6 +28,8 @@ export interface CenterContext {
   serial: <T>(fn: () => Promise<T>) => Promise<T>;
   /** pushes captures to agents and reconciles them (agents/commander.ts) */
   agents: AgentCommander;
+  /** tells a session's other agents the dialogs one of them captured (agents/follow.ts) */
+  follower: CallFollower;
 }
 
 /** Data folder layout: `<data>/tunaio.db`, `<data>/pcap/<session id>/`. */

@@ -465,3 +465,65 @@ export const FLOWS: Flow[] = [];
     ],
   });
 }
+
+// ---- 10. B2BUA / SBC legs -------------------------------------------------------------------------
+function b2bua(name: string, source: string, aExtra: string[], bExtra: string[], tag: string): Flow {
+  const sbc: Party = { uri: '<sip:sbc@sbc.example.com>', tag: `sbc-${tag}`, ip: '192.0.2.60' };
+  const aId = `a-leg-${tag}@pc33.atlanta.example.com`;
+  const bId = `b-leg-${tag}-7f3a9c@sbc.example.com`;
+  const a: MsgOpts = { callId: aId, from: alice, to: { ...bob, tag: `sbcA-${tag}` }, cseq: 1, branch: `z9hG4bKa${tag}`, extra: aExtra };
+  const b: MsgOpts = {
+    callId: bId,
+    from: { ...alice, uri: '<sip:+15557770001@sbc.example.com>', tag: `sbcB-${tag}` },
+    to: { ...bob, uri: '<sip:+15558880002@biloxi.example.com>' },
+    cseq: 10,
+    branch: `z9hG4bKb${tag}`,
+    extra: bExtra,
+  };
+  const packets = [
+    at(0, alice, sbc, req('INVITE', { ...a, ruri: 'sip:bob@sbc.example.com' }), 'A INVITE'),
+    at(0.01, sbc, alice, resp(100, 'Trying', 'INVITE', a), 'A 100'),
+    at(0.02, sbc, bob, req('INVITE', b), 'B INVITE'),
+    at(0.1, bob, sbc, resp(180, 'Ringing', 'INVITE', b), 'B 180'),
+    at(0.11, sbc, alice, resp(180, 'Ringing', 'INVITE', a), 'A 180'),
+    at(2, bob, sbc, resp(200, 'OK', 'INVITE', b), 'B 200'),
+    at(2.01, sbc, bob, req('ACK', { ...b, toTag: true, cseqMethod: 'ACK', branch: `z9hG4bKb${tag}ack` }), 'B ACK'),
+    at(2.02, sbc, alice, resp(200, 'OK', 'INVITE', a), 'A 200'),
+    at(2.03, alice, sbc, req('ACK', { ...a, toTag: true, cseqMethod: 'ACK', branch: `z9hG4bKa${tag}ack` }), 'A ACK'),
+    at(9, alice, sbc, req('BYE', { ...a, toTag: true, cseq: 2, branch: `z9hG4bKa${tag}bye` }), 'A BYE'),
+    at(9.01, sbc, alice, resp(200, 'OK', 'BYE', { ...a, toTag: true, cseq: 2, branch: `z9hG4bKa${tag}bye` }), 'A 200/BYE'),
+    at(9.02, sbc, bob, req('BYE', { ...b, toTag: true, cseq: 11, branch: `z9hG4bKb${tag}bye`, extra: [] }), 'B BYE'),
+    at(9.03, bob, sbc, resp(200, 'OK', 'BYE', { ...b, toTag: true, cseq: 11, branch: `z9hG4bKb${tag}bye`, extra: [] }), 'B 200/BYE'),
+  ];
+  const all = packets.map((p) => p.label);
+  const bLeg = all.filter((l) => l.startsWith('B '));
+  return {
+    name,
+    source,
+    packets,
+    cases: [
+      { criteria: { from: 'alice' }, expect: all, why: 'the A-leg caller: both legs' },
+      { criteria: { to: '+15558880002' }, expect: all.filter((l, i) => i >= 2), why: 'a number only on the B leg: both legs from that point on' },
+      { criteria: { call_id: bId }, expect: all.filter((l, i) => i >= 2), why: 'the B leg by Call-ID: the A leg from then on' },
+      { criteria: { from: 'carol' }, expect: [], why: 'neither leg' },
+      ...(bLeg.length > 0 ? [] : []),
+    ],
+  };
+}
+FLOWS.push(
+  b2bua('B2BUA legs linked by X-CID', "sngrep sip.xcid; the B leg's INVITE names the A leg's Call-ID", [], ['X-CID: a-leg-x@pc33.atlanta.example.com'], 'x'),
+  b2bua(
+    'SBC legs linked by RFC 7989 Session-ID',
+    'RFC 7989 §6 (the Session-ID is end to end; an intermediary passes it)',
+    ['Session-ID: ab30317f1a784dc48ff824d0d3715d86;remote=00000000000000000000000000000000'],
+    ['Session-ID: ab30317f1a784dc48ff824d0d3715d86;remote=00000000000000000000000000000000'],
+    's',
+  ),
+  b2bua(
+    'IMS legs linked by P-Charging-Vector icid-value',
+    'RFC 7315 §4.6 (icid-value kept across the call)',
+    ['P-Charging-Vector: icid-value=1234bc9876e;icid-generated-at=192.0.6.8;orig-ioi=home1.net'],
+    ['P-Charging-Vector: icid-value=1234bc9876e;icid-generated-at=192.0.6.8;orig-ioi=home1.net;term-ioi=home2.net'],
+    'i',
+  ),
+);

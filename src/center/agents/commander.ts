@@ -13,7 +13,7 @@
 // with a size limit (AGENT_ANSWER_MAX_BYTES, bounded-read.ts) within the call's timeout. Does not own the
 // session lifecycle (lifecycle/) nor ingest: counters an agent sends with its batches are stored by
 // the ingest route; both sources write the same columns.
-import { isoTime } from '../../core/schema/index.js';
+import { FOLLOW_MAX_CALL_IDS, isoTime } from '../../core/schema/index.js';
 import type { AgentSource, CaptureCommand } from '../../core/schema/index.js';
 import type { AgentRecord, SessionAgentRecord, SessionRecord, Storage } from '../storage/types.js';
 import type { TokenVault } from './token-vault.js';
@@ -146,6 +146,32 @@ export class AgentCommander {
         sas.map(async (sa) => {
           const a = byId.get(sa.agent_id);
           if (a) await this.del(a, sessionId);
+        }),
+      );
+    } catch (e) {
+      this.o.onError(e);
+    }
+  }
+
+  /**
+   * One session, all its agents (DESIGN §9): `fromAgentId` matched these Call-IDs; every other agent
+   * of the session follows them (`POST /v1/captures/{id}/follow`). Never throws; an agent that cannot
+   * be reached or no longer runs the capture is skipped (404: it stopped; the reconciler re-PUTs it).
+   */
+  async pushFollow(sessionId: string, fromAgentId: number, callIds: string[]): Promise<void> {
+    if (!this.active || callIds.length === 0) return;
+    try {
+      const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
+      const sas = await this.o.storage.getSessionAgents(sessionId);
+      await Promise.all(
+        sas.map(async (sa) => {
+          const a = byId.get(sa.agent_id);
+          if (a === undefined || a.id === fromAgentId || !a.enabled) return;
+          for (let i = 0; i < callIds.length; i += FOLLOW_MAX_CALL_IDS) {
+            const r = await this.call(a, 'POST', `/v1/captures/${sessionId}/follow`, { call_ids: callIds.slice(i, i + FOLLOW_MAX_CALL_IDS) });
+            if (r.kind === 'refused' && r.status !== 404) this.o.log?.('agent refused to follow calls', { agent: a.name, session: sessionId, error: r.message });
+            if (r.kind !== 'ok') return;
+          }
         }),
       );
     } catch (e) {
@@ -314,7 +340,7 @@ export class AgentCommander {
     return { kind: 'unreachable', message };
   }
 
-  private async call(a: AgentRecord, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<CallResult> {
+  private async call(a: AgentRecord, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<CallResult> {
     const token = this.o.vault.get(a.name);
     if (token === null) {
       return this.unreachable(

@@ -38,6 +38,8 @@ export interface FilterOptions {
   /** JSON lines (else text lines) for matched SIP messages; null to print nothing */
   output?: 'json' | 'text' | null;
   tenantHeaders?: string[];
+  /** headers naming a linked leg's Call-ID (default X-CID, X-Call-ID) */
+  xcidHeaders?: string[];
   /** where lines go (default process.stdout) */
   out?: (s: string) => void;
   /** progress callback, about once a second of work */
@@ -153,6 +155,7 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
   const streams: StatsEvent[] = [];
   const engine = new MatchEngine({
     tenantHeaders: o.tenantHeaders !== undefined && o.tenantHeaders.length > 0 ? o.tenantHeaders : undefined,
+    linkHeaders: o.xcidHeaders !== undefined && o.xcidHeaders.length > 0 ? o.xcidHeaders : undefined,
     onStats: (ev) => {
       if (ev.final) streams.push(ev);
     },
@@ -394,6 +397,7 @@ export const filter: Command = {
       { name: 'write', type: 'string', arg: 'OUT.pcap', help: 'write matching packets to this pcap' },
       { name: 'json', type: 'boolean', help: 'print matching SIP messages as JSON lines' },
       { name: 'tenant-header', type: 'string', multiple: true, arg: 'HEADER', help: 'SIP header naming the tenant (default X-Tenant, X-Tenant-Id, X-Tenant-Code)' },
+      { name: 'xcid-header', type: 'string', multiple: true, arg: 'HEADER', help: "SIP header naming a B2BUA/SBC leg's other Call-ID (default X-CID, X-Call-ID)" },
     ],
   },
   async run(values, positionals) {
@@ -419,6 +423,7 @@ export const filter: Command = {
         // With --write alone the pcap is the output; lines only when asked for or when nothing is written.
         output: values.json === true ? 'json' : write === undefined ? 'text' : null,
         tenantHeaders: (values['tenant-header'] as string[] | undefined) ?? [],
+        xcidHeaders: (values['xcid-header'] as string[] | undefined) ?? [],
         progress: tty ? (n) => void process.stderr.write(`\rtunaio filter: ${n} packets…`) : undefined,
       });
     } catch (e) {

@@ -30,6 +30,13 @@ export interface SessionSpec {
 export interface EngineOptions {
   /** tenant headers (default X-Tenant, X-Tenant-Id, X-Tenant-Code) */
   tenantHeaders?: readonly string[];
+  /**
+   * headers naming another leg's Call-ID (default X-CID, X-Call-ID, as sngrep's sip.xcid); [] turns
+   * header linking off. Session-ID (RFC 7989) and P-Charging-Vector icid-value always link.
+   */
+  linkHeaders?: readonly string[];
+  /** link keys (Call-IDs, Session-IDs, icids) remembered for leg linking (default 200 000) */
+  maxLinkKeys?: number;
   /** capture time a dialog stays captured after it ended (default 5 s) */
   lingerUs?: number;
   /** how long a request without a final answer keeps its dialog (RFC 3261 Timer F/B: 32 s) */
@@ -54,11 +61,15 @@ export interface EngineOptions {
   onStats?: (ev: StatsEvent) => void;
 }
 
-export type TakeReason = 'criteria' | 'dialog';
+export type TakeReason = 'criteria' | 'dialog' | 'linked';
 
 export interface SessionTake {
   id: string;
-  /** 'criteria': this message matched the session's criteria; 'dialog': its Call-ID was being captured */
+  /**
+   * 'criteria': this message matched the session's criteria; 'dialog': its Call-ID was being
+   * captured (matched earlier, or followed: `follow`); 'linked': it is a leg linked to a captured leg
+   * (B2BUA/SBC)
+   */
   reason: TakeReason;
 }
 
@@ -71,6 +82,8 @@ export interface SipHit {
   webrtc: boolean;
   /** state of the dialog after this message */
   dialog: 'active' | 'ending' | 'ended';
+  /** the other legs' Call-IDs when this dialog is one leg of a linked call (B2BUA/SBC) */
+  legs?: string[];
 }
 
 export type MediaProtocol = 'rtp' | 'rtcp' | 'stun' | 'dtls' | 'other';
@@ -119,6 +132,8 @@ export interface EngineCounters {
   sessionsExpired: number;
   logLines: number;
   logMatched: number;
+  /** link groups dropped because the link table was full */
+  linksEvicted: number;
 }
 
 export interface SessionCounters {

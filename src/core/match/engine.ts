@@ -20,11 +20,12 @@ import { looksLikeSip, parseSipDatagram } from '../../protocol/sip.js';
 import type { SipMessage } from '../../protocol/sip.js';
 import { compileCriteria } from './criteria.js';
 import { MessageView } from './message-view.js';
-import { sipStartAt } from './raw-scan.js';
-import { creatorOf, Dialog, expired, kindOf, methodName, NO_SESSIONS, own, sameCriteria, SessionState, St, without } from './dialog.js';
+import { rawHasHeader, sipStartAt } from './raw-scan.js';
+import { creatorOf, Dialog, expired, Kind, kindOf, methodName, NO_SESSIONS, own, sameCriteria, SessionState, St, without } from './dialog.js';
 import { DialogTable } from './dialog-table.js';
 import { DialogLife } from './dialog-life.js';
 import { Orientation } from './orientation.js';
+import { DEFAULT_LINK_HEADERS, LegLinks, type LegGroup } from './leg-links.js';
 import { MediaTracker } from './media-tracker.js';
 import { headerTag } from './uri-parts.js';
 import type {
@@ -58,8 +59,9 @@ export class MatchEngine {
     sessionsExpired: 0,
     logLines: 0,
     logMatched: 0,
+    linksEvicted: 0,
   };
-  private readonly opts: Required<Omit<EngineOptions, 'onStats' | 'tenantHeaders'>>;
+  private readonly opts: Required<Omit<EngineOptions, 'onStats' | 'tenantHeaders' | 'linkHeaders'>>;
   private readonly tenantHeaders: readonly string[] | undefined;
   private sessions: SessionState[] = [];
   private readonly byId = new Map<string, SessionState>();
@@ -67,6 +69,9 @@ export class MatchEngine {
   private readonly life: DialogLife;
   private readonly media: MediaTracker;
   private readonly orientation: Orientation;
+  private readonly links: LegLinks;
+  /** lowercase link header names + Session-ID + P-Charging-Vector: the raw check for an INVITE */
+  private readonly linkNames: readonly string[];
   private identitySessions = 0;
   private rtpSessions = 0;
   private clock = 0;
@@ -85,11 +90,15 @@ export class MatchEngine {
       rtpSampleEvery: Math.max(1, options.rtpSampleEvery ?? 50),
       statsIntervalUs: options.statsIntervalUs ?? 5_000_000,
       maxStreamsPerDialog: options.maxStreamsPerDialog ?? 64,
+      maxLinkKeys: options.maxLinkKeys ?? 200_000,
     };
     this.tenantHeaders = options.tenantHeaders;
     this.life = new DialogLife(this.dialogs, this.opts, this.counters);
     this.media = new MediaTracker(this.opts, options.onStats);
     this.orientation = new Orientation(this.opts.orientationCacheSize);
+    const linkHeaders = (options.linkHeaders ?? DEFAULT_LINK_HEADERS).map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+    this.links = new LegLinks(linkHeaders, this.opts.maxLinkKeys);
+    this.linkNames = [...linkHeaders, 'session-id', 'p-charging-vector'];
   }
 
   // ---- sessions -------------------------------------------------------------------------------
@@ -138,6 +147,7 @@ export class MatchEngine {
     }
     this.sessions = this.sessions.filter((x) => x !== s);
     this.byId.delete(id);
+    this.links.dropSession(s);
     if (s.compiled.usesIdentity) this.identitySessions--;
     if (s.captureRtp) this.rtpSessions--;
     return true;
@@ -237,6 +247,10 @@ export class MatchEngine {
           break;
         }
       }
+      // A message may be a leg linked to a captured one: an INVITE naming a captured Call-ID
+      // (X-CID) or Session-ID/icid; any message once a captured leg has a Session-ID/icid (the other
+      // leg's INVITE may have passed before). Parsed when it carries a link header.
+      if (!maybe && this.dialogs.size > 0 && (b0 === 0x49 /* I */ || this.links.capturedKeys) && rawHasHeader(payload, this.linkNames)) maybe = true;
       if (!maybe) {
         this.advance(meta.tsUs);
         this.counters.sipPrefiltered++;
@@ -302,12 +316,22 @@ export class MatchEngine {
       if (!s.compiled.test(v)) continue;
       (joined ??= []).push(s);
     }
+    // Legs of one call (B2BUA/SBC): the sessions following this leg's group join it.
+    const linkKeys = this.links.keysOf(msg);
+    const group = linkKeys.length > 0 ? this.gather(this.links.link(callId, linkKeys)) : this.links.groupOf(callId);
+    this.counters.linksEvicted = this.links.evicted;
+    let linked: SessionState[] | null = null;
+    if (group !== undefined) {
+      for (const s of group.sessions) if (!(d?.sessions.includes(s) ?? false) && !(joined?.includes(s) ?? false)) (linked ??= []).push(s);
+    }
     if (d === undefined) {
-      if (joined === null) return null;
+      if (joined === null && linked === null) return null;
       d = this.openDialog(callId, msg, v);
     }
     if (joined !== null) for (const s of joined) this.join(d, s);
+    if (linked !== null) for (const s of linked) this.join(d, s);
     if (d.sessions.length === 0) return null;
+    if (group !== undefined) this.spread(group, d.sessions);
     this.life.track(d, msg, v, this.clock);
     this.dialogs.touch(d);
     if (d.media !== null || (this.rtpSessions > 0 && msg.body.length > 0)) this.media.learn(d, msg, v, meta);
@@ -318,9 +342,9 @@ export class MatchEngine {
       const s = d.sessions[i];
       s.counters.sip++;
       if (webrtc) s.counters.webrtc++;
-      sessions[i] = { id: s.id, reason: joined !== null && joined.includes(s) ? 'criteria' : 'dialog' };
+      sessions[i] = { id: s.id, reason: joined !== null && joined.includes(s) ? 'criteria' : linked !== null && linked.includes(s) ? 'linked' : 'dialog' };
     }
-    return {
+    const hit: SipHit = {
       kind: 'sip',
       callId,
       sessions,
@@ -328,6 +352,75 @@ export class MatchEngine {
       webrtc,
       dialog: d.state === St.Active ? 'active' : d.state === St.Ending ? 'ending' : 'ended',
     };
+    if (group !== undefined && group.callIds.length > 1) hit.legs = group.callIds.filter((c) => c !== callId);
+    return hit;
+  }
+
+  /**
+   * Sessions `sessions` follow every leg of `group`: recorded on the group (legs that link later)
+   * and on the legs' dialogs, made for legs not yet in the table so their next message is taken.
+   */
+  private spread(group: LegGroup, sessions: readonly SessionState[]): void {
+    for (const s of sessions) this.links.follow(group, s);
+    for (const cid of group.callIds) this.follow1(cid, group.sessions);
+  }
+
+  private follow1(callId: string, sessions: readonly SessionState[]): void {
+    let d = this.dialogs.get(callId);
+    if (d !== undefined && this.expired(d)) {
+      this.dropDialog(d, true);
+      d = undefined;
+    }
+    for (const s of sessions) {
+      if (d?.sessions.includes(s) ?? false) continue;
+      d ??= this.openFollowed(callId);
+      this.join(d, s);
+    }
+  }
+
+  // ---- legs and followed calls ------------------------------------------------------------------
+
+  /**
+   * Platform collectors (FreeSWITCH, Asterisk…) report two Call-IDs as legs of one call: the
+   * sessions capturing either leg capture both from now on (docs/sessions.md "B2BUA legs").
+   */
+  linkCallIds(a: string, b: string): void {
+    if (a === '' || b === '' || a === b) return;
+    const g = this.gather(this.links.link(a, [b]));
+    this.counters.linksEvicted = this.links.evicted;
+    if (g.sessions.length > 0) this.spread(g, g.sessions);
+  }
+
+  /** A group just (re)linked: the sessions capturing any of its legs follow it. */
+  private gather(g: LegGroup): LegGroup {
+    for (const cid of g.callIds) {
+      const d = this.dialogs.get(cid);
+      if (d !== undefined && !this.expired(d)) for (const s of d.sessions) this.links.follow(g, s);
+    }
+    return g;
+  }
+
+  /**
+   * Session `id` follows these Call-IDs from now on (another agent of the session matched them: the
+   * center says so, `POST /v1/captures/{id}/follow`): their messages, linked legs and log lines.
+   * Unknown session: false.
+   */
+  follow(id: string, callIds: readonly string[]): boolean {
+    const s = this.byId.get(id);
+    if (s === undefined) return false;
+    for (const cid of callIds) {
+      if (cid === '') continue;
+      const g = this.links.groupOf(cid);
+      if (g !== undefined) this.spread(g, [s]);
+      else this.follow1(cid, [s]);
+    }
+    return true;
+  }
+
+  /** The Call-IDs linked with `callId` as legs of one call (itself excluded). */
+  legsOf(callId: string): string[] {
+    const g = this.links.groupOf(callId);
+    return g === undefined ? [] : g.callIds.filter((c) => c !== callId);
   }
 
   /**
@@ -401,6 +494,14 @@ export class MatchEngine {
     return tag !== undefined && tag !== d.initiatorTag;
   }
 
+  /** A dialog known only by its Call-ID (a followed call, a linked leg): its first message tells the rest. */
+  private openFollowed(callId: string): Dialog {
+    const d = new Dialog(callId, Kind.Unknown);
+    d.initiatorTag = this.orientation.take(callId);
+    this.insert(d);
+    return d;
+  }
+
   private openDialog(callId: string, msg: SipMessage, v: MessageView): Dialog {
     const method = msg.isRequest ? msg.method : msg.cseq?.method;
     const d = new Dialog(callId, kindOf(method));
@@ -417,6 +518,11 @@ export class MatchEngine {
       // end it. Joined at a response, it is unknown (it may answer the initial INVITE).
       if (msg.isRequest && v.toTag !== null) d.confirmed = true;
     }
+    this.insert(d);
+    return d;
+  }
+
+  private insert(d: Dialog): void {
     this.dialogs.insert(d);
     this.counters.dialogsOpened++;
     while (this.dialogs.size > this.opts.maxDialogs && this.dialogs.tail !== null && this.dialogs.tail !== d) {
@@ -425,7 +531,6 @@ export class MatchEngine {
       this.counters.dialogsEvicted++;
       this.dropDialog(victim, false);
     }
-    return d;
   }
 
   private join(d: Dialog, s: SessionState): void {

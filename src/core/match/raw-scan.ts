@@ -155,3 +155,30 @@ export function startsWithBytes(buf: Buffer, p: Buffer): boolean {
   for (let i = 0; i < p.length; i++) if (buf[i] !== p[i]) return false;
   return true;
 }
+
+/**
+ * Whether the header block has a header with one of `names` (lowercase long names), any case, in
+ * one pass over the line starts. No value is read.
+ */
+export function rawHasHeader(buf: Buffer, names: readonly string[]): boolean {
+  const n = buf.length;
+  let i = 0;
+  while (i < n && buf[i] !== 0x0a) i++; // start line
+  while (++i < n) {
+    const c = buf[i];
+    if (c === 0x0d || c === 0x0a) return false;
+    const lc = lower(c);
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k];
+      if (name.charCodeAt(0) !== lc || i + name.length >= n) continue;
+      let j = 1;
+      while (j < name.length && lower(buf[i + j]) === name.charCodeAt(j)) j++;
+      if (j < name.length) continue;
+      let e = i + j;
+      while (e < n && (buf[e] === 0x20 || buf[e] === 0x09)) e++;
+      if (buf[e] === 0x3a) return true;
+    }
+    while (i < n && buf[i] !== 0x0a) i++;
+  }
+  return false;
+}

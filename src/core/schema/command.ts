@@ -17,3 +17,18 @@ export const captureCommandSchema = z
   })
   .strict();
 export type CaptureCommand = z.infer<typeof captureCommandSchema>;
+
+/** Call-IDs in one follow command (a call and its legs, or a batch of calls a session matched). */
+export const FOLLOW_MAX_CALL_IDS = 256;
+
+/**
+ * The follow command (`POST /v1/captures/{session_id}/follow`): another agent of the session matched
+ * these dialogs, so this agent captures them too — their messages, linked legs and log lines — as if
+ * it had matched them itself (DESIGN §9 "one session, all its agents").
+ */
+export const followCommandSchema = z
+  .object({
+    call_ids: z.array(z.string().min(1).max(1024)).min(1).max(FOLLOW_MAX_CALL_IDS),
+  })
+  .strict();
+export type FollowCommand = z.infer<typeof followCommandSchema>;

@@ -86,6 +86,8 @@ export type StreamStats = z.infer<typeof streamStatsSchema>;
 export const logInfoSchema = z.object({ source: shortText(512).optional() }).strict();
 
 export const CALL_FIELDS_MAX = 64;
+/** legs listed on one event */
+export const LINKED_CALL_IDS_MAX = 16;
 /** A platform's own view of a call (ESL/AMI headers, log fields): a few flat name → value pairs. */
 export const callFieldsSchema = z
   .record(z.string().min(1).max(64), z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]))
@@ -155,6 +157,11 @@ const eventFields = {
   log: logInfoSchema.nullable().default(null),
   callstate: callStateSchema.nullable().default(null),
   route: routeInfoSchema.nullable().default(null),
+  /**
+   * The other legs of the call this event's dialog is one leg of (B2BUA/SBC legs linked by X-CID,
+   * Session-ID, icid or a platform collector; docs/sessions.md). Absent when the dialog has none.
+   */
+  linked_call_ids: z.array(shortText(1024)).max(LINKED_CALL_IDS_MAX).optional(),
 };
 
 /** What an agent posts in `POST /api/ingest` `events[]`. */

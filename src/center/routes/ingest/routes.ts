@@ -101,6 +101,8 @@ export function ingestRoutes(app: FastifyInstance, ctx: CenterContext): void {
       for (const [sid, evs] of bySession) ctx.hub.publish(sid, evs);
       return o;
     });
+    // one session, all its agents: the dialogs this agent captured are followed by the others
+    ctx.follower.onStored(agent.id, outcome.inserted);
     if (body.counters && body.counters.length > 0) {
       await ctx.storage.reportCounters(agent.id, body.counters, now);
       ctx.metrics.reportAgentDrops(agent.name, body.counters);
