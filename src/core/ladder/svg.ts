@@ -186,22 +186,29 @@ function markSvg(m: CallMark, index: number, y: number, g: LadderGeometry, selec
   const room = Math.floor((g.width - x - GEOMETRY.margin - 20) / 6.6);
   if (m.kind === 'callstate') {
     const colour = stateColour(m.state);
-    const label = escapeXml(clip(m.label, Math.max(16, room)));
+    // the label goes where there is more room: right of the marker, or left of it on the last lanes
+    const roomLeft = Math.floor((x - GEOMETRY.timeColumn - 20) / 6.6);
+    const left = roomLeft > room && room < m.label.length;
+    const text = clip(m.label, Math.max(16, left ? roomLeft : room));
+    const w = text.length * 6.6 + 30;
     return (
       `<g${attrs} cursor="pointer">` +
-      (selected ? `<rect x="${x - 12}" y="${y + 2}" width="${Math.min(g.width - x, room * 6.6 + 30)}" height="${g.rowHeight - 4}" fill="#fff3bf" stroke="#f59f00"/>` : '') +
+      (selected ? `<rect x="${left ? x - w + 12 : x - 12}" y="${y + 2}" width="${w}" height="${g.rowHeight - 4}" fill="#fff3bf" stroke="#f59f00"/>` : '') +
       `<path d="M${x} ${mid - 8} l8 8 l-8 8 l-8 -8 z" fill="${colour}" stroke="#ffffff" stroke-width="1.5"/>` +
-      `<text x="${x + 14}" y="${mid + 4}" font-family="${GEOMETRY.font}" font-size="11" font-weight="600" fill="${colour}">${label}</text>` +
+      `<text x="${left ? x - 14 : x + 14}" y="${mid + 4}"${left ? ' text-anchor="end"' : ''} font-family="${GEOMETRY.font}" font-size="11" font-weight="600" fill="${colour}">${escapeXml(text)}</text>` +
       '</g>'
     );
   }
-  // a route decision: a note pinned to the proxy's lane
-  const text = clip(m.label, Math.max(16, room));
-  const w = Math.min(g.width - x - GEOMETRY.margin + 6, text.length * 6.6 + 16);
+  // a route decision: a note pinned to the proxy's lane, shifted left when the lane is near the edge
+  const full = Math.floor((g.width - GEOMETRY.timeColumn - GEOMETRY.margin - 16) / 6.6);
+  const text = clip(m.label, Math.max(16, full));
+  const w = text.length * 6.6 + 16;
+  const x0 = Math.max(GEOMETRY.timeColumn, Math.min(x - 6, g.width - GEOMETRY.margin - w));
   return (
     `<g${attrs} cursor="pointer">` +
-    `<path d="M${x - 6} ${y + 5} h${w - 8} l8 8 v${g.rowHeight - 18} h-${w} z" fill="${selected ? '#fff3bf' : '#fef9c3'}" stroke="${selected ? '#f59f00' : '#ca8a04'}"/>` +
-    `<text x="${x + 2}" y="${mid + 4}" font-family="${GEOMETRY.mono}" font-size="11" fill="#713f12">${escapeXml(text)}</text>` +
+    `<path d="M${x0} ${y + 5} h${w - 8} l8 8 v${g.rowHeight - 18} h-${w} z" fill="${selected ? '#fff3bf' : '#fef9c3'}" stroke="${selected ? '#f59f00' : '#ca8a04'}"/>` +
+    `<circle cx="${x}" cy="${y + 5}" r="3" fill="#ca8a04"/>` +
+    `<text x="${x0 + 8}" y="${mid + 4}" font-family="${GEOMETRY.mono}" font-size="11" fill="#713f12">${escapeXml(text)}</text>` +
     '</g>'
   );
 }

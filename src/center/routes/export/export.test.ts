@@ -220,6 +220,32 @@ describe('export.tar', () => {
     expect((await c.app.inject({ url: '/api/sessions/00000000000000000000/export.tar', headers: op })).statusCode).toBe(404);
   });
 
+  it('keeps call states and route decisions in session.json, counts them per kind, lists them and draws them on ladder.svg', async () => {
+    const id = await c.newSession({ criteria: { text: 'export-' }, agent_ids: [1], capture_pcap: true });
+    const sipEvents = eventsOf(capture, id).slice(0, 6) as { call_id: string; ts: number }[];
+    const callId = sipEvents[0].call_id;
+    const t = sipEvents[0].ts;
+    const meta = [
+      { session_id: id, seq: 1000, ts: t + 1, kind: 'route', call_id: callId, payload: `NOTICE: route=RELAY callid=${callId} dst=sip:127.0.0.1:${UAS}`, route: { route: 'RELAY', destination: `sip:127.0.0.1:${UAS}`, source: 'log:/var/log/kamailio.log' } },
+      { session_id: id, seq: 1001, ts: t + 2, kind: 'callstate', call_id: callId, callstate: { platform: 'freeswitch', state: 'hangup', cause: 'NORMAL_CLEARING', q850: 16, source: 'esl:127.0.0.1:8021', fields: { 'Unique-ID': 'u-1' } } },
+    ];
+    const r = await c.ingest(agentToken, [...sipEvents, ...meta]);
+    expect(r.body.rejected).toEqual([]);
+    const res = await c.app.inject({ url: `/api/sessions/${id}/export.tar`, headers: op });
+    const files = await untar(res.rawPayload);
+    const json = JSON.parse(files.get('session.json')!.toString('utf8'));
+    expect(json.session.counts).toMatchObject({ sip: 6, callstate: 1, route: 1 });
+    expect(json.call_events).toEqual([
+      expect.objectContaining({ kind: 'route', call_id: callId, ts: t + 1, route: meta[0].route, payload: meta[0].payload }),
+      expect.objectContaining({ kind: 'callstate', call_id: callId, ts: t + 2, callstate: meta[1].callstate }),
+    ]);
+    const listed = (await c.app.inject({ url: `/api/sessions/${id}/events?limit=100`, headers: op })).json().events as { kind: string; callstate: unknown }[];
+    expect(listed.find((e) => e.kind === 'callstate')?.callstate).toEqual(meta[1].callstate);
+    const svg = await c.app.inject({ url: `/api/sessions/${id}/ladder.svg`, headers: op });
+    expect(svg.body).toContain('freeswitch: hangup · NORMAL_CLEARING · Q.850 16');
+    expect(svg.body).toContain(`route RELAY → sip:127.0.0.1:${UAS}`);
+  });
+
   it('purge leaves no pcap behind', async () => {
     const id = await c.newSession({ criteria: { text: 'export-' }, agent_ids: [1], capture_pcap: true });
     await c.ingest(agentToken, eventsOf(capture, id).slice(0, 6));

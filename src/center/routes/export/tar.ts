@@ -74,6 +74,25 @@ export function gone(s: SessionRecord, pcapRetentionHours: number): TunaError {
 /** `share`: the tar a share link serves, whose session.json leaves out the agents' failure reasons (they name hosts). */
 export type ExportAudience = 'operator' | 'share';
 
+/** At most this many call state / route events go into session.json. */
+export const EXPORT_CALL_EVENTS_MAX = 10_000;
+
+/** The session's callstate and route events, in id order, read page by page (bounded). */
+async function callMetaEvents(ctx: CenterContext, sessionId: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await ctx.storage.listEvents(sessionId, after, 1000);
+    for (const e of page.events) {
+      if ((e.kind === 'callstate' || e.kind === 'route') && out.length < EXPORT_CALL_EVENTS_MAX) {
+        out.push({ id: e.id, agent_id: e.agent_id, ts: e.ts, kind: e.kind, call_id: e.call_id, callstate: e.callstate, route: e.route, payload: e.payload });
+      }
+      after = e.id;
+    }
+    if (!page.more || page.events.length === 0 || out.length >= EXPORT_CALL_EVENTS_MAX) return out;
+  }
+}
+
 export async function sendExportTar(
   ctx: CenterContext,
   reply: FastifyReply,
@@ -94,6 +113,7 @@ export async function sendExportTar(
   }
   const agents = await ctx.storage.getSessionAgents(s.id);
   const counts = await ctx.storage.countEventsByKind(s.id);
+  const callEvents = counts.callstate + counts.route > 0 ? await callMetaEvents(ctx, s.id) : [];
   const entries = entryNames(files, agents);
   const pack = tar.pack();
   const mtime = new Date(snapshotAt);
@@ -164,6 +184,8 @@ export async function sendExportTar(
         capped: s.capped,
         capped_reason: s.capped_reason,
       },
+      // call states and route decisions are no packets: the export keeps them here (DESIGN §9)
+      call_events: callEvents,
       agents: agents.map((a) => ({
         id: a.agent_id,
         name: a.name,

@@ -1,0 +1,181 @@
+// User collector modules loaded by a real `tunaio agent --collector PATH` process: one whose SIP, call
+// state, route and log events reach a session, one that throws in start(), one that emits 100 000
+// events a second. The agent stays up, reports each in GET /v1/status, and keeps capturing the SIP
+// that reaches it over HEP in the meantime, every message of it.
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeHep3, HEP_PROTO_TYPE } from '../../protocol/hep.js';
+import { freePort, spawnAgentProcess } from '../../../test/e2e/harness.js';
+import { IngestServer, waitFor } from '../testing/ingest-server.js';
+import type { ChildProcess } from 'node:child_process';
+
+const TOKEN = 'user-module-agent-token-0123456789';
+const SID = 'c0110c7000000000000a';
+const TO = '15550100';
+
+// A complete collector module, as docs/collectors.md shows it: polls a file for Call-IDs to report.
+const GOOD = `
+import { readFileSync } from 'node:fs';
+export function createCollector(ctx) {
+  let timer;
+  const seen = new Set();
+  return {
+    name: 'my-pbx',
+    start() {
+      timer = setInterval(() => {
+        let ids = [];
+        try { ids = readFileSync(new URL('./calls.txt', import.meta.url), 'utf8').split('\\n').filter(Boolean); } catch {}
+        for (const id of ids) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const ts = Date.now() * 1000;
+          ctx.emitSip({ ts_us: ts, transport: 'udp', src: { ip: '192.0.2.1', port: 5060 }, dst: { ip: '192.0.2.2', port: 5060 },
+            payload: 'INVITE sip:${TO}@pbx.example.com SIP/2.0\\r\\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-' + id + '\\r\\nFrom: <sip:alice@example.com>;tag=a1\\r\\nTo: <sip:${TO}@pbx.example.com>\\r\\nCall-ID: ' + id + '\\r\\nCSeq: 1 INVITE\\r\\nContent-Length: 0\\r\\n\\r\\n' });
+          ctx.emitCallState({ ts_us: ts + 1, call_id: id, platform: 'mypbx', state: 'created', fields: { queue: 'sales' } });
+          ctx.emitRoute({ ts_us: ts + 2, call_id: id, route: 'SALES', destination: 'sip:agent-7@pbx' });
+          ctx.emitLog({ ts_us: ts + 3, line: 'picked agent 7', call_id: id });
+          ctx.log('reported ' + id);
+        }
+      }, 50);
+    },
+    stop() { clearInterval(timer); },
+    status() { return { counters: { calls: seen.size } }; },
+  };
+}
+`;
+const THROWS = `export function createCollector(ctx) {
+  return { name: 'broken', start() { throw new Error('cannot reach the PBX API'); }, stop() {}, status() { return {}; } };
+}`;
+const FLOOD = `export function createCollector(ctx) {
+  let timer; let sent = 0;
+  return {
+    name: 'flood',
+    start() {
+      // 1 000 events every 10 ms: 100 000 a second
+      timer = setInterval(() => {
+        for (let i = 0; i < 1000; i++) { sent++; ctx.emitCallState({ call_id: 'flood-' + (sent % 5000), platform: 'x', state: 'spam' }); }
+      }, 10);
+    },
+    stop() { clearInterval(timer); },
+    status() { return { counters: { attempted: sent } }; },
+  };
+}`;
+const NOT_A_COLLECTOR = `export const hello = 1;`;
+
+let dir: string;
+let center: IngestServer;
+let agent: ChildProcess;
+let api: string;
+let hepPort: number;
+let stderr = '';
+let agentStart = 0;
+
+async function udpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const p = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+const status = async (): Promise<{ sources: { name: string; kind: string; state: string; error?: string; counters: Record<string, number> }[] }> =>
+  (await fetch(`${api}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as never;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tunaio-collectors-'));
+  for (const [f, src] of [['good.mjs', GOOD], ['throws.mjs', THROWS], ['flood.mjs', FLOOD], ['nothing.mjs', NOT_A_COLLECTOR]]) writeFileSync(join(dir, f), src);
+  center = new IngestServer(TOKEN);
+  await center.start(0);
+  const port = await freePort();
+  hepPort = await udpPort();
+  api = `http://127.0.0.1:${port}`;
+  agentStart = Date.now();
+  agent = spawnAgentProcess(
+    ['--name', 'modules', '--listen', `127.0.0.1:${port}`, '--hep', `udp:127.0.0.1:${hepPort}`,
+      '--collector', join(dir, 'good.mjs'), '--collector', join(dir, 'throws.mjs'), '--collector', join(dir, 'flood.mjs'),
+      '--collector', join(dir, 'nothing.mjs'), '--collector', join(dir, 'missing.mjs')],
+    { TUNAIO_TOKEN: TOKEN },
+  );
+  agent.stderr!.on('data', (d: string) => (stderr += d));
+  expect(await waitFor(() => /command API on/.test(stderr), 30_000)).toBe(true);
+  const put = await fetch(`${api}/v1/captures/${SID}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ session_id: SID, criteria: { to: TO }, capture_rtp: false, capture_pcap: false, expires_at: new Date(Date.now() + 300_000).toISOString(), ingest_url: center.url }),
+  });
+  expect(put.status).toBeLessThan(300);
+}, 60_000);
+
+afterAll(async () => {
+  if (agent && agent.exitCode === null) {
+    agent.kill('SIGTERM');
+    await new Promise((r) => agent.once('exit', r));
+  }
+  await center?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const hepSip = (callId: string, i: number, text: string): Buffer =>
+  encodeHep3({ ipProto: 17, srcIp: i % 2 ? '198.51.100.2' : '198.51.100.1', dstIp: i % 2 ? '198.51.100.1' : '198.51.100.2', srcPort: 5060, dstPort: 5060, tsSec: Math.floor(Date.now() / 1000), tsUsec: i, protoType: HEP_PROTO_TYPE.SIP, captureId: 1, payload: text });
+
+function dialog(callId: string): string[] {
+  const h = (first: string, cseq: string, tag = ''): string =>
+    `${first}\r\nVia: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK-${cseq.replace(' ', '')}\r\nFrom: <sip:bob@example.com>;tag=b1\r\nTo: <sip:${TO}@example.com>${tag}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq}\r\nContent-Length: 0\r\n\r\n`;
+  return [
+    h(`INVITE sip:${TO}@example.com SIP/2.0`, '1 INVITE'),
+    h('SIP/2.0 180 Ringing', '1 INVITE', ';tag=t1'),
+    h('SIP/2.0 200 OK', '1 INVITE', ';tag=t1'),
+    h(`ACK sip:${TO}@example.com SIP/2.0`, '1 ACK', ';tag=t1'),
+    h(`BYE sip:${TO}@example.com SIP/2.0`, '2 BYE', ';tag=t1'),
+    h('SIP/2.0 200 OK', '2 BYE', ';tag=t1'),
+  ];
+}
+
+describe('user collector modules (--collector)', () => {
+  it('contains the failing ones and bounds the flood, and says so in /v1/status', async () => {
+    expect(await waitFor(() => false, 1200)).toBe(false); // let the flood run for a while
+    const st = await status();
+    const by = Object.fromEntries(st.sources.map((s) => [s.name, s]));
+    expect(by['my-pbx']).toMatchObject({ kind: 'collector', state: 'running' });
+    expect(by.broken).toMatchObject({ kind: 'collector', state: 'failed', error: 'start() failed: cannot reach the PBX API' });
+    expect(by['collector:nothing.mjs']).toMatchObject({ state: 'failed', error: expect.stringMatching(/does not export createCollector/) });
+    expect(by['collector:missing.mjs']).toMatchObject({ state: 'failed', error: expect.stringMatching(/^createCollector failed: cannot load .*missing\.mjs/) });
+    const flood = by.flood.counters;
+    expect(flood.attempted).toBeGreaterThan(50_000);
+    expect(flood.dropped_rate_limited).toBeGreaterThan(0);
+    // the bound holds: at most --collector-rate (20 000) a second got through
+    expect(flood.events + flood.dropped_rate_limited).toBeLessThanOrEqual(flood.attempted);
+    expect(flood.events).toBeLessThanOrEqual(20_000 * (Math.ceil((Date.now() - agentStart) / 1000) + 1));
+    expect(agent.exitCode).toBeNull();
+  });
+
+  it("delivers a module's SIP, call state, route and log events to the session, and keeps capturing HEP SIP during the flood", async () => {
+    writeFileSync(join(dir, 'calls.txt'), 'module-call-1@pbx\n');
+    const sock = createSocket('udp4');
+    const hepCalls = ['hep-call-1@edge', 'hep-call-2@edge', 'hep-call-3@edge'];
+    for (const id of hepCalls) {
+      const msgs = dialog(id);
+      for (let i = 0; i < msgs.length; i++) {
+        await new Promise<void>((r) => sock.send(hepSip(id, i, msgs[i]), hepPort, '127.0.0.1', () => r()));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    sock.close();
+    const of = (id: string) => center.events.filter((e) => e.call_id === id);
+    expect(await waitFor(() => hepCalls.every((id) => of(id).length === 6) && of('module-call-1@pbx').length === 4, 20_000)).toBe(true);
+    expect(of('module-call-1@pbx').map((e) => e.kind).sort()).toEqual(['callstate', 'log', 'route', 'sip']);
+    const cs = of('module-call-1@pbx').find((e) => e.kind === 'callstate')!;
+    expect(cs.callstate).toEqual({ platform: 'mypbx', state: 'created', source: 'my-pbx', fields: { queue: 'sales' } });
+    expect(of('module-call-1@pbx').find((e) => e.kind === 'route')!.route).toMatchObject({ route: 'SALES', destination: 'sip:agent-7@pbx' });
+    for (const id of hepCalls) expect(of(id).map((e) => e.sip?.method ?? e.sip?.status)).toEqual(['INVITE', 180, 200, 'ACK', 'BYE', 200]);
+    // no flood event reached the session: its Call-IDs belong to no captured dialog
+    expect(center.events.some((e) => e.call_id?.startsWith('flood-'))).toBe(false);
+    expect(center.invalid).toEqual([]);
+    expect(stderr).toMatch(/my-pbx: reported module-call-1@pbx/);
+    expect(agent.exitCode).toBeNull();
+  }, 30_000);
+});
+
