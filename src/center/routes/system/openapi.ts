@@ -285,6 +285,9 @@ export function openApiDocument(version: string): unknown {
     if (r.path.includes('{id}')) {
       parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{20}$' } });
     }
+    if (r.path.includes('{token}')) {
+      parameters.push({ name: 'token', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{22,128}$' } });
+    }
     if (r.query) {
       for (const [name, s] of Object.entries(r.query.shape)) {
         parameters.push({ name, in: 'query', required: false, schema: json(s as z.ZodType, 'input') });
@@ -298,8 +301,15 @@ export function openApiDocument(version: string): unknown {
         ...(d.type ? { content: { [d.type]: { schema: { type: 'string' } } } } : {}),
       };
     }
-    if (r.auth !== 'public') responses['401'] = { description: 'no or invalid credentials' };
-    if (r.auth !== 'public') responses['403'] = { description: 'wrong kind of credentials' };
+    const errorContent = { content: { 'application/json': { schema: json(errorBodySchema, 'output') } } };
+    if (r.auth !== 'public') responses['401'] = { description: 'no or invalid credentials', ...errorContent };
+    const unsafe = r.method !== 'GET';
+    if (r.auth !== 'public' || unsafe) {
+      const why = [r.auth !== 'public' ? 'wrong kind of credentials' : '', unsafe ? 'cross-origin request with the login cookie (Origin / Sec-Fetch-Site)' : ''];
+      responses['403'] = { description: why.filter((x) => x !== '').join('; '), ...errorContent };
+    }
+    if (r.method === 'POST') responses['413'] ??= { description: 'payload_too_large: the body is over the route limit (named in the message)', ...errorContent };
+    if (/\{(id|token)\}/.test(r.path)) responses['414'] = { description: 'uri_too_long: a path segment over 256 characters', ...errorContent };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       summary: r.summary,
       security:
