@@ -145,11 +145,11 @@ export function compileCriteria(criteria: Criteria, opts: CompileOptions = {}): 
     }
     let sig = digits.replace(/^0+(?=\d)/, '');
     if (sig.length > MIN_SUFFIX_DIGITS) sig = sig.slice(-MIN_SUFFIX_DIGITS);
-    // One regular expression over a latin1 view: V8 scans for the first digit natively and the
-    // separators between digits cost nothing when absent (the plain-digits case).
-    const sep = '(?:[-.()/ ]|%(?:2[0-9a-fA-F]|3[0-9]))*';
-    const digit = (d: string): string => `(?:${d}|%3${d})`;
-    const re = new RegExp([...sig].map(digit).join(sep));
+    // One regular expression over a latin1 view: the digits with any visual separators between them,
+    // or any percent-encoded digit or separator (%20–%3F) anywhere — then the parse decides. Starting
+    // with a plain digit lets V8 scan for it natively (measured on the aaa1500 corpus: as fast as the
+    // former `digits|tel:|user=phone` gate; a per-digit `(?:d|%3d)` form was 33 % slower).
+    const re = new RegExp(`${[...sig].join('[-.()/ ]*')}|%[23][0-9A-Fa-f]`);
     return (raw) => re.test(raw.toString('latin1'));
   };
   const rawFrom = rawUser(criteria.from);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asciiHash, containsDigits, digitsFailure, rawCallId, rawCallIdSpan, rawHeaderValue, sipStartAt } from './raw-scan.js';
+import { asciiHash, rawCallId, rawCallIdSpan, rawHasHeader, rawHeaderValue, sipStartAt } from './raw-scan.js';
 
 const msg = Buffer.from(
   'INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nfrom : <sip:a@x>;tag=9\r\ni:  abc@host \r\nTo: <tel:+1-555-443-0191>\r\n\r\nCall-ID: body\r\n',
@@ -13,16 +13,11 @@ describe('raw-scan', () => {
     expect(rawHeaderValue(msg, 'contact', 'm')).toBeUndefined();
     expect(rawCallId(Buffer.from('SIP/2.0 200 OK\nCALL-ID:x1\n\n'))).toBe('x1');
   });
-  it('finds digits contiguously, or with visual separators in a telephone context', () => {
-    const d = Buffer.from('4430191');
-    const f = digitsFailure(d);
-    expect(containsDigits(msg, d, f)).toBe(true);
-    expect(containsDigits(Buffer.from('sip:1-555-443-0191@x'), d, f)).toBe(false); // no tel:/user=phone
-    expect(containsDigits(Buffer.from('sip:1-555-443-0191@x;user=phone'), d, f)).toBe(true);
-    expect(containsDigits(Buffer.from('tel:44430191'), d, f)).toBe(true);
-    expect(containsDigits(Buffer.from('tel:443x0191'), d, f)).toBe(false);
-    const p = Buffer.from('5004242');
-    expect(containsDigits(Buffer.from('tel:5-5004-242'), p, digitsFailure(p))).toBe(true);
+  it('rawHasHeader: a header by name, any case, in the header block only', () => {
+    const m = Buffer.from('INVITE sip:b@x SIP/2.0\r\nx-cid : A\r\nSession-IDx: 1\r\n\r\nSession-ID: body');
+    expect(rawHasHeader(m, ['session-id'])).toBe(false);
+    expect(rawHasHeader(m, ['session-id', 'x-cid'])).toBe(true);
+    expect(rawHasHeader(Buffer.from('INVITE sip:b@x SIP/2.0\r\nX-CIDS: A\r\n\r\n'), ['x-cid'])).toBe(false);
   });
   it('takes the first Call-ID line, compact or not, whatever headers share its first letter', () => {
     const m = (h: string) => Buffer.from(`BYE sip:b@x SIP/2.0\r\nIn-Reply-To: zz\r\nIdentity: yy\r\n${h}\r\n\r\n`);

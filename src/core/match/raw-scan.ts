@@ -109,46 +109,6 @@ export function asciiHash(buf: Buffer, start: number, end: number): number {
   return h >>> 0;
 }
 
-const SEP = new Uint8Array(256);
-for (const c of '-.()') SEP[c.charCodeAt(0)] = 1;
-const TEL = Buffer.from('tel:');
-const USER_PHONE = Buffer.from('user=phone');
-
-/**
- * True when `digits` occurs in buf, contiguously (native memmem) or — when the message has a
- * telephone-number context (`tel:` or `user=phone`, lowercase as written in practice) — with RFC 3966
- * visual separators (`-` `.` `(` `)`) between the digits (one KMP pass, no allocation).
- */
-export function containsDigits(buf: Buffer, digits: Buffer, fail: Int32Array): boolean {
-  if (buf.indexOf(digits) >= 0) return true;
-  if (buf.indexOf(TEL) < 0 && buf.indexOf(USER_PHONE) < 0) return false;
-  const m = digits.length;
-  let j = 0;
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i];
-    if (c >= 0x30 && c <= 0x39) {
-      while (j > 0 && digits[j] !== c) j = fail[j - 1];
-      if (digits[j] === c) j++;
-      if (j === m) return true;
-    } else if (SEP[c] === 0 || j === 0) {
-      j = 0;
-    }
-  }
-  return false;
-}
-
-/** KMP failure table for containsDigits. */
-export function digitsFailure(digits: Buffer): Int32Array {
-  const f = new Int32Array(digits.length);
-  let k = 0;
-  for (let i = 1; i < digits.length; i++) {
-    while (k > 0 && digits[i] !== digits[k]) k = f[k - 1];
-    if (digits[i] === digits[k]) k++;
-    f[i] = k;
-  }
-  return f;
-}
-
 /** buf starts with p (a byte loop: cheaper than Buffer.compare for a few bytes). */
 export function startsWithBytes(buf: Buffer, p: Buffer): boolean {
   if (buf.length < p.length) return false;
