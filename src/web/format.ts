@@ -16,8 +16,39 @@ export function when(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
-/** `<label>-<id>.png`, with the label made safe as a file name. */
-export function pngName(label: string, id: string): string {
-  const safe = label.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80);
-  return `${safe === '' ? 'session' : safe}-${id}.png`;
+/** Times are shown in UTC or in the browser's zone, always with the date, 24-hour, and the zone named. */
+export type TimeZoneMode = 'utc' | 'local';
+
+const p2 = (n: number): string => String(n).padStart(2, '0');
+
+/** "2026-12-04 16:02:11.201 UTC" / "2026-12-04 17:02:11.201 +01:00" from an ISO string, epoch ms, or µs (`{us}`). */
+export function formatTime(t: string | number | { us: number }, tz: TimeZoneMode): string {
+  const ms = typeof t === 'string' ? Date.parse(t) : typeof t === 'number' ? t : Math.floor(t.us / 1000);
+  if (!Number.isFinite(ms)) return String(t);
+  const d = new Date(ms);
+  const ms3 = String(d.getUTCMilliseconds()).padStart(3, '0');
+  if (tz === 'utc') {
+    return `${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${ms3} UTC`;
+  }
+  const off = -d.getTimezoneOffset();
+  const zone = `${off >= 0 ? '+' : '-'}${p2(Math.floor(Math.abs(off) / 60))}:${p2(Math.abs(off) % 60)}`;
+  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${ms3} ${zone}`;
+}
+
+/** "850 ms", "12.4 s", "3:05", "1:02:03" */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}:${p2(m)}:${p2(s % 60)}` : `${m}:${p2(s % 60)}`;
+}
+
+/** `<label>-<call>-<id>.<ext>`: the session label and, when one call is shown, its Call-ID, made safe as a file name. */
+export function exportName(label: string, id: string, callId: string | null, ext: string): string {
+  const safe = (s: string, max: number): string => s.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, max);
+  const l = safe(label, 60);
+  const c = callId === null ? '' : safe(callId, 60);
+  return `${l === '' ? 'session' : l}${c === '' ? '' : `-${c}`}-${id}.${ext}`;
 }

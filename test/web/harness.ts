@@ -188,7 +188,7 @@ export interface SippScenario {
  * Runs one real sipp call on loopback: built-in uas/uac (with `rtp`, uac_pcap with RTP echo), or the
  * given scenario files.
  */
-export async function runSippCall(ports: SippPorts, rtp: boolean, scenario?: SippScenario): Promise<void> {
+export async function runSippCall(ports: SippPorts, rtp: boolean, scenario?: SippScenario, calls = 1): Promise<void> {
   const dir = tmp('tunaio-sipp-');
   try {
     if (rtp) fs.symlinkSync('/usr/share/sip-tester', path.join(dir, 'pcap'));
@@ -199,7 +199,7 @@ export async function runSippCall(ports: SippPorts, rtp: boolean, scenario?: Sip
     const pid = Number(/PID=\[(\d+)\]/.exec(uas.stdout ?? '')?.[1]);
     if (!(pid > 0)) throw new Error(`sipp uas did not start: ${uas.stdout} ${uas.stderr}`);
     try {
-      const uacArgs = [...(scenario ? ['-sf', scenario.uac] : ['-sn', rtp ? 'uac_pcap' : 'uac']), `127.0.0.1:${ports.uas}`, '-i', '127.0.0.1', '-p', String(ports.uac), '-m', '1', '-nostdin', '-timeout', '30s'];
+      const uacArgs = [...(scenario ? ['-sf', scenario.uac] : ['-sn', rtp ? 'uac_pcap' : 'uac']), `127.0.0.1:${ports.uas}`, '-i', '127.0.0.1', '-p', String(ports.uac), '-m', String(calls), '-r', '100', '-nostdin', '-timeout', '30s'];
       if (rtp) uacArgs.push('-mp', String(ports.uacMedia));
       execFileSync('sipp', uacArgs, { cwd: dir, stdio: 'ignore', timeout: 40_000 });
     } finally {
@@ -218,7 +218,7 @@ export async function runSippCall(ports: SippPorts, rtp: boolean, scenario?: Sip
  * One real sipp call captured by tcpdump and decoded into SIP events and, with `rtp`, RTP samples
  * and final stream stats: what an agent would post, for tests that drive ingest themselves.
  */
-export async function sippCall(rtp = false, scenario?: SippScenario): Promise<WireEvent[]> {
+export async function sippCall(rtp = false, scenario?: SippScenario, calls = 1): Promise<WireEvent[]> {
   const ports = sippPorts();
   const dir = tmp('tunaio-sippcap-');
   const pcap = path.join(dir, 'call.pcap');
@@ -228,7 +228,7 @@ export async function sippCall(rtp = false, scenario?: SippScenario): Promise<Wi
   try {
     try {
       await waitFor(dump, 'stderr', /listening on/, 10_000);
-      await runSippCall(ports, rtp, scenario);
+      await runSippCall(ports, rtp, scenario, calls);
       await new Promise((r) => setTimeout(r, 300)); // let tcpdump write the last packets
     } finally {
       dump.kill('SIGINT');
@@ -327,3 +327,53 @@ export function decodeCapture(buf: Buffer): WireEvent[] {
 let seq = 0;
 export const forSession = (sessionId: string, evs: WireEvent[]): unknown[] =>
   evs.map((e) => ({ ...e, session_id: sessionId, seq: ++seq }));
+
+/**
+ * A generated session of `n` SIP events: calls of 7 messages (INVITE, 100, 180, 200, ACK, BYE, 200),
+ * one in seven answered 486 instead (INVITE, 100, 180, 486, ACK), 50 ms apart, full SIP text. For
+ * the large-session test and benchmark: what a busy trunk gives in a few minutes.
+ */
+export function generatedCalls(n: number, t0 = 1_780_000_000_000_000): WireEvent[] {
+  const out: WireEvent[] = [];
+  const a = { ip: '198.51.100.10', port: 5060 };
+  const b = { ip: '203.0.113.20', port: 5060 };
+  for (let c = 0; out.length < n; c++) {
+    const callId = `gen-${c}-${(c * 2654435761) % 1e9}@198.51.100.10`;
+    const from = `1555${String(1_000_000 + c).slice(1)}`;
+    const to = `1666${String(1_000_000 + ((c * 7) % 999_983)).slice(1)}`;
+    const busy = c % 7 === 3;
+    const flow: [string | number, string, boolean][] = busy
+      ? [['INVITE', 'INVITE', true], [100, 'INVITE', false], [180, 'INVITE', false], [486, 'INVITE', false], ['ACK', 'ACK', true]]
+      : [['INVITE', 'INVITE', true], [100, 'INVITE', false], [180, 'INVITE', false], [200, 'INVITE', false], ['ACK', 'ACK', true], ['BYE', 'BYE', true], [200, 'BYE', false]];
+    flow.forEach(([m, cseqMethod, fromCaller], i) => {
+      if (out.length >= n) return;
+      const isReq = typeof m === 'string';
+      const reason = m === 100 ? 'Trying' : m === 180 ? 'Ringing' : m === 486 ? 'Busy Here' : 'OK';
+      const cseq = cseqMethod === 'BYE' ? 2 : 1;
+      const start = isReq ? `${m} sip:${to}@203.0.113.20 SIP/2.0` : `SIP/2.0 ${m} ${reason}`;
+      const toTag = i > 1 ? `;tag=t${c}` : '';
+      const payload =
+        `${start}\r\nVia: SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bK-${c}-${cseqMethod}\r\nFrom: <sip:${from}@198.51.100.10>;tag=f${c}\r\n` +
+        `To: <sip:${to}@203.0.113.20>${toTag}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ${cseqMethod}\r\n` +
+        `${isReq ? 'User-Agent: gen-uac/1.0\r\nMax-Forwards: 70\r\n' : 'Server: gen-uas/2.0\r\n'}Content-Length: 0\r\n\r\n`;
+      out.push({
+        ts: t0 + c * 50_000 + i * 1000,
+        kind: 'sip',
+        transport: 'udp',
+        src: fromCaller ? a : b,
+        dst: fromCaller ? b : a,
+        call_id: callId,
+        sip: {
+          ...(isReq ? { method: m } : { status: m, reason }),
+          cseq_seq: cseq,
+          cseq_method: cseqMethod,
+          from_user: from,
+          to_user: to,
+          has_sdp: false,
+        },
+        payload,
+      });
+    });
+  }
+  return out;
+}

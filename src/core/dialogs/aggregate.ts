@@ -224,7 +224,8 @@ export function presentDialog(id: number, version: number, d: DialogAgg): Dialog
     started_at: iso(d.started_at) as string,
     answered_at: iso(d.answered_at),
     ended_at: iso(d.ended_at),
-    duration_ms: Math.max(0, Math.round(((d.ended_at ?? d.last_at) - d.started_at) / 1000)),
+    // from the millisecond times shown, so duration = ended_at − started_at exactly as displayed
+    duration_ms: Math.max(0, Math.floor((d.ended_at ?? d.last_at) / 1000) - Math.floor(d.started_at / 1000)),
     messages: d.messages,
     agents: d.agents,
     has_rtp: d.has_rtp,

@@ -194,10 +194,12 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
     }
     const cseqNum = s.cseq === null ? '' : s.cseq.split(' ')[0];
     const transactionKey = `${s.callId ?? ''};${cseqNum};${txnMethod};${s.branch ?? ''}`;
-    let colour = colours.get(transactionKey);
+    const byCall = options.colourBy === 'call';
+    const colourKey = byCall ? (s.callId ?? '') : transactionKey;
+    let colour = colours.get(colourKey);
     if (colour === undefined) {
       colour = colours.size;
-      colours.set(transactionKey, colour);
+      colours.set(colourKey, colour);
     }
     const index = arrows.length;
     lastByIdentity.set(identity, { arrow: index, agents: new Set([ev.agent_id]), ts: ev.ts });
@@ -219,6 +221,7 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
       deltaUs: index === 0 ? 0 : ev.ts - arrows[index - 1].ts,
       transactionKey,
       colour,
+      callTag: byCall ? `#${colour + 1} ${(s.callId ?? '?').slice(0, 14)}` : null,
       retransmission: prev !== undefined,
       callId: s.callId,
       dialogId: dialogIdOf(s.callId, s.fromTag, s.toTag),

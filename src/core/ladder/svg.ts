@@ -120,6 +120,12 @@ function arrowSvg(a: LadderArrow, y: number, g: LadderGeometry, selected: boolea
       `<text x="${labelX}" y="${mid - 5}" text-anchor="middle" font-family="${GEOMETRY.font}" font-size="12" font-weight="600" fill="${colour}">${label}</text>`,
     );
   }
+  if (a.callTag !== null) {
+    // which call (the "All" view colours by call): beside the arrow's tail, under the line
+    out.push(
+      `<text x="${x1 + (x2 >= x1 ? 6 : -6)}" y="${mid + 11}" text-anchor="${x2 >= x1 ? 'start' : 'end'}" font-family="${GEOMETRY.font}" font-size="9" fill="${colour}" data-call-tag="">${escapeXml(a.callTag)}</text>`,
+    );
+  }
   if (a.agents.length > 1) {
     out.push(
       `<text x="${Math.max(x1, x2) - 4}" y="${mid + 11}" text-anchor="end" font-family="${GEOMETRY.font}" font-size="9" fill="#6b7280">seen by ${escapeXml(clip(a.agentNames.join(', '), 48))}</text>`,

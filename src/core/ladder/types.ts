@@ -14,6 +14,11 @@ export interface LadderOptions {
   endpointNames?: Record<string, string>;
   /** show one Call-ID only (the dialog selector); null/undefined = all */
   callId?: string | null;
+  /**
+   * 'transaction' (default): one colour per transaction; 'call': one colour per Call-ID and each arrow
+   * labelled with its call (the "All" view of many calls)
+   */
+  colourBy?: 'transaction' | 'call';
   /** two sightings of the same message by different agents closer than this are one arrow (µs) */
   dedupeWindowUs?: number;
 }
@@ -54,8 +59,10 @@ export interface LadderArrow {
   deltaUs: number;
   /** Call-ID + CSeq + branch: one colour per transaction */
   transactionKey: string;
-  /** index into the palette, stable for the transaction */
+  /** index into the palette, stable for the transaction (or the call, with colourBy 'call') */
   colour: number;
+  /** with colourBy 'call': the call's short name drawn beside the arrow ("#3 a84b4c76…"), else null */
+  callTag: string | null;
   /** the same message was already drawn before (same agent, or later than the dedupe window) */
   retransmission: boolean;
   callId: string | null;

@@ -51,6 +51,8 @@ export const dialogPageSchema = z.object({
   /** the `after` of the next page (the last row's id, or the request's `after` when the page is empty) */
   next_after: z.int().min(0),
   more: z.boolean(),
+  /** the session's highest event id when the page was read: a live view streams from there (`/stream?after=`) */
+  last_event_id: z.int().min(0),
 });
 export type DialogPage = z.infer<typeof dialogPageSchema>;
 

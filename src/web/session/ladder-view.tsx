@@ -12,6 +12,8 @@ export function LadderView({
   onSelect,
   selectedMark = null,
   onSelectMark,
+  onEnd,
+  follow = false,
 }: {
   ladder: Ladder;
   selected: number | null;
@@ -19,6 +21,10 @@ export function LadderView({
   /** a call state or route note (ladder.marks index) */
   selectedMark?: number | null;
   onSelectMark?(i: number): void;
+  /** called when the last rows come into view (the next page of events) */
+  onEnd?: () => void;
+  /** keep the newest row in view as rows arrive, while the user stays at the bottom (live sessions) */
+  follow?: boolean;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 800 });
@@ -34,6 +40,16 @@ export function LadderView({
     const el = scroller.current;
     if (el) setView({ top: el.scrollTop, height: el.clientHeight });
   }, []);
+
+  const atBottom = useRef(true);
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && follow && atBottom.current && selected === null) el.scrollTop = el.scrollHeight;
+  }, [ladder.rows.length, follow]);
+
+  useEffect(() => {
+    if (onEnd && win.end >= ladder.rows.length - 5) onEnd();
+  }, [onEnd, win.end, ladder.rows.length]);
 
   // keep the selected arrow in view (↑/↓ and clicks in the detail panel)
   useEffect(() => {
@@ -57,7 +73,11 @@ export function LadderView({
     <div
       className="ladder-scroll"
       ref={scroller}
-      onScroll={(e) => setView({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        atBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - g.rowHeight;
+        setView({ top: el.scrollTop, height: el.clientHeight });
+      }}
       data-rows={ladder.rows.length}
       data-arrows={ladder.arrows.length}
     >

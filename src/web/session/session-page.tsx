@@ -1,26 +1,43 @@
-// The session page (operator) and the share view (read-only, logged out): header with status,
-// countdown and per-agent state; stop / purge / share / exports for operators; the live ladder with
-// dialog selector, message detail, RTP streams table and log lines. The share view shows the same
-// picture from /api/share/{token} without any control or operator-only data.
-import { useCallback, useEffect, useMemo, useState } from 'react';
-import { api, ApiError } from '../api.js';
-import type { SessionDetail } from '../../core/schema/session.js';
+// The session page (operator) and the share view (read-only, logged out): the header, then the call
+// list with its search box, and the ladder of the selected call — or of "All" calls, coloured and
+// labelled per Call-ID — with the message detail, RTP streams and log lines. Everything is read in
+// bounded pieces (data.ts): the list page by page, the ladder per call or per page, the live tail
+// from the session's last event. `?call=<Call-ID>&msg=<event id>` deep-links a call and a message.
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { ApiError, api } from '../api.js';
 import type { Event } from '../../core/schema/event.js';
 import { buildLadder } from '../../core/ladder/build.js';
 import type { Ladder } from '../../core/ladder/types.js';
-import { useEventStream, useNow, usePoll } from '../hooks.js';
-import type { StreamState } from '../hooks.js';
-import { countdown, pngName, when } from '../format.js';
-import { navigate } from '../router.js';
-import { StatusBadge } from '../pages/sessions.js';
+import { usePoll } from '../hooks.js';
+import { exportName, formatTime } from '../format.js';
+import type { TimeZoneMode } from '../format.js';
+import { CallList } from './call-list.js';
+import { ALL_CALLS_STEP, useDialogs, useLadderEvents, useLiveTail } from './data.js';
 import { LadderView } from './ladder-view.js';
 import { MarkDetail, MessageDetail } from './message-detail.js';
 import { download, ladderPng } from './png.js';
+import { SessionHeader } from './session-header.js';
+import type { SessionView } from './session-header.js';
 
 type Props = { mode: 'operator'; id: string } | { mode: 'share'; token: string };
 
-/** The share API may answer the session itself or `{session: …}`; only allow-listed fields are there. */
-type SessionView = Partial<SessionDetail> & Pick<SessionDetail, 'id'>;
+const TZ_KEY = 'tunaio.tz';
+
+/** the page's deep-link parameters, written back as the user moves (replaceState: no history spam) */
+function useUrlParam(name: string): [string | null, (v: string | null) => void] {
+  const [v, setV] = useState<string | null>(() => new URLSearchParams(location.search).get(name));
+  const set = useCallback(
+    (nv: string | null) => {
+      setV(nv);
+      const u = new URL(location.href);
+      if (nv === null) u.searchParams.delete(name);
+      else u.searchParams.set(name, nv);
+      history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+    },
+    [name],
+  );
+  return [v, set];
+}
 
 export function SessionPage(props: Props) {
   const base = props.mode === 'operator' ? `/api/sessions/${props.id}` : `/api/share/${encodeURIComponent(props.token)}`;
@@ -33,7 +50,6 @@ export function SessionPage(props: Props) {
     [base],
   );
   const s = detail.data;
-  const { events, state, loaded } = useEventStream(detail.error && !s ? null : base, detail.reload);
 
   if (detail.error && !s) {
     const gone = detail.error instanceof ApiError && detail.error.status === 404;
@@ -48,227 +64,100 @@ export function SessionPage(props: Props) {
     );
   }
   if (!s) return <p className="muted">Loading the session…</p>;
-
-  return (
-    <section className="session">
-      <SessionHeader s={s} mode={props.mode} base={base} state={state} reload={detail.reload} />
-      <SessionBody s={s} events={events} loading={state === 'loading' ? loaded : null} />
-    </section>
-  );
+  return <SessionBody s={s} mode={props.mode} base={base} reload={detail.reload} />;
 }
 
-function SessionHeader({
-  s,
-  mode,
-  base,
-  state,
-  reload,
-}: {
-  s: SessionView;
-  mode: 'operator' | 'share';
-  base: string;
-  state: StreamState;
-  reload(): void;
-}) {
-  const now = useNow();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [share, setShare] = useState<{ token: string; url: string } | null>(null);
-  const [copied, setCopied] = useState(false);
-  const running = s.status === 'running';
-
-  const act = async (f: () => Promise<void>): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
-      await f();
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const stop = () =>
-    act(async () => {
-      if (!window.confirm(`Stop the capture "${s.label || s.id}"? Agents stop at once; the events stay.`)) return;
-      await api(base, { method: 'DELETE' });
-      reload();
-    });
-  const purge = () =>
-    act(async () => {
-      if (!window.confirm(`Delete "${s.label || s.id}", its events and its PCAPs for good?`)) return;
-      await api(`${base}?purge=1`, { method: 'DELETE' });
-      navigate('/');
-    });
-  const createShare = () =>
-    act(async () => {
-      const r = await api<{ token: string; url: string }>(`${base}/share`, { method: 'POST' });
-      setShare(r);
-      reload();
-    });
-  const revoke = () =>
-    act(async () => {
-      if (!window.confirm('Revoke the share link? Anyone using it will get "not found".')) return;
-      await api(`${base}/share`, { method: 'DELETE' });
-      setShare(null);
-      reload();
-    });
-  const shareUrl = share ? new URL(share.url, location.origin).toString() : null;
-
-  return (
-    <div className="session-head">
-      <div className="page-head">
-        <h1 data-testid="session-label">{s.label || <span className="muted">(no label)</span>}</h1>
-        {s.status && <StatusBadge status={s.status} />}
-        {running && s.expires_at && (
-          <span className="countdown mono" title={`expires ${when(s.expires_at)}`}>
-            expires in {countdown(s.expires_at, now)}
-          </span>
-        )}
-        <span className={`stream stream-${state}`} data-testid="stream-state">
-          {state === 'live' ? '● live' : state === 'ended' ? 'complete' : state}
-        </span>
-      </div>
-      <div className="muted small mono">{s.id}</div>
-      <div className="meta">
-        {s.created_at && <span>created {when(s.created_at)}</span>}
-        {s.stopped_at && <span>stopped {when(s.stopped_at)}</span>}
-        {s.event_count !== undefined && <span>{s.event_count} events</span>}
-        {s.counts && (
-          <span>
-            {Object.entries(s.counts)
-              .filter(([, n]) => n > 0)
-              .map(([k, n]) => `${k} ${n}`)
-              .join(' · ')}
-          </span>
-        )}
-        {s.criteria && (
-          <span className="mono small">
-            {Object.entries(s.criteria)
-              .filter(([, v]) => v !== undefined)
-              .map(([k, v]) => `${k}=${String(v)}`)
-              .join(' ')}
-          </span>
-        )}
-        {s.capped && <span className="badge warn">capped: {s.capped_reason}</span>}
-      </div>
-      <div className="actions">
-        {mode === 'operator' && running && (
-          <button type="button" disabled={busy} onClick={() => void stop()} data-testid="stop">
-            Stop
-          </button>
-        )}
-        {mode === 'operator' && !running && (
-          <button type="button" className="danger" disabled={busy} onClick={() => void purge()} data-testid="purge">
-            Purge
-          </button>
-        )}
-        {mode === 'operator' && (
-          <>
-            <button type="button" disabled={busy} onClick={() => void createShare()} data-testid="share-create">
-              {s.shared || s.share?.shared ? 'Show share link' : 'Share'}
-            </button>
-            {(s.shared || s.share?.shared || share) && (
-              <button type="button" disabled={busy} onClick={() => void revoke()} data-testid="share-revoke">
-                Revoke link
-              </button>
-            )}
-          </>
-        )}
-        {s.pcap_available && (
-          <a className="button" href={`${base}/export.tar`} download data-testid="export-tar">
-            export.tar
-          </a>
-        )}
-      </div>
-      {shareUrl && (
-        <div className="share-box">
-          <input readOnly value={shareUrl} data-testid="share-url" onFocus={(e) => e.currentTarget.select()} />
-          <button
-            type="button"
-            onClick={() => {
-              void navigator.clipboard?.writeText(shareUrl).then(() => setCopied(true));
-            }}
-            data-testid="share-copy"
-          >
-            {copied ? 'Copied' : 'Copy'}
-          </button>
-        </div>
-      )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      {s.agents && s.agents.length > 0 && (
-        <table className="grid agents-state" data-testid="session-agents">
-          <thead>
-            <tr>
-              <th>Agent</th>
-              <th>State</th>
-              <th className="num">Seen</th>
-              <th className="num">Matched</th>
-              <th className="num">Uploaded</th>
-              <th className="num">Stored</th>
-              <th>Dropped</th>
-              <th>Last event</th>
-            </tr>
-          </thead>
-          <tbody>
-            {s.agents.map((a) => (
-              <tr key={a.id}>
-                <td>{a.name}</td>
-                <td>
-                  <span className={`status status-${a.state}`}>{a.state}</span>
-                  {a.reason && <span className="error small"> {a.reason}</span>}
-                </td>
-                <td className="num">{a.counters?.packets_seen ?? '—'}</td>
-                <td className="num">{a.counters?.packets_matched ?? '—'}</td>
-                <td className="num">{a.counters?.events_uploaded ?? '—'}</td>
-                <td className="num">{a.counters?.events_stored ?? '—'}</td>
-                <td className="small">
-                  {Object.entries(a.counters?.dropped ?? {})
-                    .map(([k, n]) => `${k} ${n}`)
-                    .join(', ') || '—'}
-                </td>
-                <td>{when(a.last_event_at)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </div>
-  );
-}
-
-function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; loading: number | null }) {
-  const [callId, setCallId] = useState<string | null>(null);
+function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operator' | 'share'; base: string; reload(): void }) {
+  const [tz, setTz] = useState<TimeZoneMode>(() => (localStorage.getItem(TZ_KEY) === 'local' ? 'local' : 'utc'));
+  const [callParam, setCallParam] = useUrlParam('call');
+  const [msgParam, setMsgParam] = useUrlParam('msg');
+  const [search, setSearch] = useState('');
+  const [q, setQ] = useState('');
+  const [stateFilter, setStateFilter] = useState('');
+  const [allCalls, setAllCalls] = useState(ALL_CALLS_STEP);
   const [selected, setSelected] = useState<number | null>(null);
   const [selectedMark, setSelectedMark] = useState<number | null>(null);
   const [exporting, setExporting] = useState<string | null>(null);
-  // the detail is polled: key the names by content so a poll does not rebuild the ladder
+
+  // the search box narrows the list and the ladder; typed text is applied after a short pause
+  useEffect(() => {
+    const t = setTimeout(() => setQ(search.trim()), 250);
+    return () => clearTimeout(t);
+  }, [search]);
+  useEffect(() => setAllCalls(ALL_CALLS_STEP), [q, stateFilter]);
+
+  const dialogs = useDialogs(base, q, stateFilter);
+  const row = callParam === null ? undefined : dialogs.rows.find((d) => d.call_id === callParam);
+  // the ladder shows the selected call (all its legs); "All" with a search or a state filter shows the
+  // calls they keep (the first ones, more on request); plain "All" pages through the session
+  const filtered = q !== '' || stateFilter !== '';
+  const callIds = useMemo(
+    () => (callParam !== null ? (row?.legs ?? [callParam]) : filtered ? dialogs.rows.slice(0, allCalls).map((d) => d.call_id) : null),
+    [callParam, row?.legs.join(','), filtered, dialogs.rows, allCalls],
+  );
+  const ev = useLadderEvents(base, callIds);
+
+  // live: new events go to the ladder when they belong there, the list and the header counters are
+  // refreshed (throttled) from the stream
+  const throttle = useRef<{ t?: ReturnType<typeof setTimeout> }>({});
+  const onBatch = useCallback(
+    (evs: Event[]) => {
+      ev.addLive(evs);
+      throttle.current.t ??= setTimeout(() => {
+        throttle.current.t = undefined;
+        dialogs.refresh();
+        reload();
+      }, 700);
+    },
+    [ev.addLive, dialogs.refresh, reload],
+  );
+  useEffect(() => () => clearTimeout(throttle.current.t), []);
+  const state = useLiveTail(base, dialogs.lastEventId, onBatch, () => {
+    dialogs.refresh();
+    reload();
+  });
+
   const namesKey = JSON.stringify((s.agents ?? []).map((a) => [a.id, a.name]));
   const agentNames = useMemo(() => Object.fromEntries(JSON.parse(namesKey) as [number, string][]), [namesKey]);
-  const ladder: Ladder = useMemo(() => buildLadder(events, { agentNames, callId }), [events, agentNames, callId]);
+  const ladder: Ladder = useMemo(
+    () => buildLadder(ev.events, { agentNames, colourBy: callParam === null ? 'call' : 'transaction' }),
+    [ev.events, agentNames, callParam],
+  );
   const byId = useMemo(() => {
     const m = new Map<number, Event>();
-    for (const e of events) m.set(e.id, e);
+    for (const e of ev.events) m.set(e.id, e);
     return m;
-  }, [events]);
+  }, [ev.events]);
   const arrow = selected !== null ? ladder.arrows[selected] : undefined;
   const mark = selectedMark !== null ? ladder.marks[selectedMark] : undefined;
-  const selectArrow = useCallback((i: number | null) => {
-    setSelected(i);
-    setSelectedMark(null);
-  }, []);
   const selectMark = useCallback((i: number) => {
     setSelectedMark(i);
     setSelected(null);
   }, []);
 
+  // a deep-linked message is selected once its call's events are in
+  useEffect(() => {
+    if (msgParam === null || ev.loading) return;
+    const id = Number(msgParam);
+    const a = ladder.arrows.find((x) => x.eventIds.includes(id));
+    if (a && selected !== a.index) setSelected(a.index);
+  }, [msgParam, ev.loading, ladder]);
+
+  const select = useCallback(
+    (i: number | null) => {
+      setSelected(i);
+      setSelectedMark(null);
+      const a = i === null ? undefined : ladder.arrows[i];
+      setMsgParam(a ? String(a.eventId) : null);
+    },
+    [ladder, setMsgParam],
+  );
   const move = useCallback(
-    (d: number) => setSelected((cur) => (cur === null ? 0 : Math.max(0, Math.min(ladder.arrows.length - 1, cur + d)))),
-    [ladder.arrows.length],
+    (d: number) => {
+      if (ladder.arrows.length === 0) return;
+      select(selected === null ? 0 : Math.max(0, Math.min(ladder.arrows.length - 1, selected + d)));
+    },
+    [ladder.arrows.length, selected, select],
   );
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
@@ -278,77 +167,117 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
         if (ladder.arrows.length === 0) return;
         e.preventDefault();
         move(e.key === 'ArrowDown' ? 1 : -1);
-      } else if (e.key === 'Escape') selectArrow(null);
+      } else if (e.key === 'Escape') select(null);
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [move, ladder.arrows.length, selectArrow]);
+  }, [move, select, ladder.arrows.length]);
+
+  const chooseCall = (callId: string | null): void => {
+    setSelected(null);
+    setMsgParam(null);
+    setCallParam(callId);
+  };
 
   const exportPng = async (): Promise<void> => {
     setExporting('Rendering PNG…');
     try {
-      const title = `${s.label || 'session'} · ${s.id}${callId ? ` · Call-ID ${callId}` : ''}`;
+      const span = ladder.startTs !== null ? ` · ${formatTime({ us: ladder.startTs }, tz)}` : '';
+      const title = `${s.label || 'session'} · ${s.id}${callParam ? ` · Call-ID ${callParam}` : ''}${span}`;
       const blob = await ladderPng(ladder, title, selected);
-      download(blob, pngName(s.label ?? '', s.id));
+      download(blob, exportName(s.label ?? '', s.id, callParam, 'png'));
       setExporting(null);
     } catch (e) {
       setExporting(`PNG export failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
+  const callQuery = callParam === null ? '' : `?call_id=${encodeURIComponent(callParam)}`;
 
-  const call = ladder.calls.find((c) => c.callId === callId);
   return (
-    <>
-      <div className="ladder-tools">
-        <label>
-          Dialog{' '}
+    <section className="session">
+      <SessionHeader s={s} mode={mode} base={base} state={state} reload={reload} />
+      <div className="list-tools">
+        <input
+          type="search"
+          placeholder="Search numbers, Call-IDs, user agents, message text…"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+          data-testid="session-search"
+          aria-label="Search calls"
+          maxLength={200}
+        />
+        <select value={stateFilter} onChange={(e) => setStateFilter(e.target.value)} data-testid="state-filter" aria-label="State">
+          <option value="">every state</option>
+          <option value="failed,cancelled">failed or cancelled</option>
+          <option value="answered,completed">answered</option>
+          <option value="calling,ringing">in progress</option>
+          <option value="registered">registered</option>
+        </select>
+        <span className="spacer" />
+        <label className="small">
+          Times in{' '}
           <select
-            value={callId ?? ''}
+            value={tz}
             onChange={(e) => {
-              setCallId(e.target.value === '' ? null : e.target.value);
-              selectArrow(null);
+              const v = e.target.value === 'local' ? 'local' : 'utc';
+              localStorage.setItem(TZ_KEY, v);
+              setTz(v);
             }}
-            data-testid="dialog-select"
+            data-testid="tz-select"
           >
-            <option value="">All ({ladder.calls.length} Call-IDs)</option>
-            {ladder.calls.map((c) => (
-              <option key={c.callId} value={c.callId}>
-                {c.method ?? '?'} {c.fromUser ?? ''} → {c.toUser ?? ''} · {c.messages} msgs
-                {c.dialogs.length > 1 ? ` · ${c.dialogs.length} dialogs` : ''} · {c.callId.slice(0, 40)}
-              </option>
-            ))}
+            <option value="utc">UTC</option>
+            <option value="local">local time</option>
           </select>
         </label>
-        {call && call.dialogs.length > 0 && (
-          <span className="dialogs" data-testid="early-dialogs">
-            {call.dialogs.map((d) => (
-              <span key={d.id} className={`chip static dialog-${d.state}`} title={d.id}>
-                to-tag {d.toTag} · {d.state}
-              </span>
-            ))}
-          </span>
+      </div>
+      {dialogs.error && <p className="error">{dialogs.error}</p>}
+      <CallList
+        rows={dialogs.rows}
+        more={dialogs.more}
+        loading={dialogs.loading}
+        selected={callParam}
+        onSelect={chooseCall}
+        onEnd={dialogs.loadMore}
+        tz={tz}
+        live={s.status === 'running'}
+      />
+      <div className="ladder-tools">
+        <strong data-testid="ladder-title">{callParam === null ? (filtered ? 'Calls found' : 'All calls') : `Call ${callParam}`}</strong>
+        {callParam === null && filtered && dialogs.rows.length > allCalls && (
+          <button type="button" onClick={() => setAllCalls((n) => n + ALL_CALLS_STEP)}>
+            Show {ALL_CALLS_STEP} more calls
+          </button>
         )}
         <span className="spacer" />
         <span className="muted small">
-          {ladder.arrows.length} messages · {ladder.media.length} streams · {ladder.logs.length} log lines
+          {ladder.arrows.length} messages{ev.more ? '+' : ''} · {ladder.media.length} streams · {ladder.logs.length} log lines
           {ladder.marks.length > 0 ? ` · ${ladder.marks.length} call states / routes` : ''} · ↑/↓ to move
         </span>
         <button type="button" onClick={() => void exportPng()} disabled={ladder.rows.length === 0} data-testid="export-png">
           PNG
         </button>
+        <a className="button" href={`${base}/ladder.svg${callQuery}`} download={exportName(s.label ?? '', s.id, callParam, 'svg')} data-testid="export-svg">
+          SVG
+        </a>
       </div>
       {exporting && <p className="muted">{exporting}</p>}
       <div className="ladder-area">
-        {loading !== null ? (
+        {ev.loading && ev.events.length === 0 ? (
           <div className="empty" data-testid="ladder-loading">
-            Loading events… {loading > 0 ? loading : ''}
+            Loading events…
           </div>
-        ) : events.length === 0 ? (
+        ) : ev.events.length === 0 ? (
           <div className="empty" data-testid="ladder-empty">
-            {s.status === 'running' ? 'Waiting for matching traffic… messages appear here as agents see them.' : 'This session captured no events.'}
+            {s.status === 'running' ? 'Waiting for matching traffic… messages appear here as agents see them.' : 'No events to show.'}
           </div>
         ) : (
-          <LadderView ladder={ladder} selected={selected} onSelect={selectArrow} selectedMark={selectedMark} onSelectMark={selectMark} />
+          <LadderView
+            ladder={ladder}
+            selected={selected}
+            onSelect={select}
+            selectedMark={selectedMark}
+            onSelectMark={selectMark}
+            onEnd={ev.more ? ev.loadMore : undefined} follow={s.status === 'running' && !ev.more} />
         )}
         {arrow && (
           <MessageDetail
@@ -357,7 +286,7 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
             lanes={ladder.lanes}
             total={ladder.arrows.length}
             onMove={move}
-            onClose={() => setSelected(null)}
+            onClose={() => select(null)}
           />
         )}
         {mark && <MarkDetail mark={mark} lanes={ladder.lanes} onClose={() => setSelectedMark(null)} />}
@@ -397,6 +326,24 @@ function SessionBody({ s, events, loading }: { s: SessionView; events: Event[]; 
           </tbody>
         </table>
       )}
-    </>
+      <h2>Log lines</h2>
+      {ladder.logs.length === 0 ? (
+        <p className="muted" data-testid="logs-empty">
+          No log lines for what is shown.
+        </p>
+      ) : (
+        <table className="grid log-panel" data-testid="log-panel">
+          <tbody>
+            {ladder.logs.map((l) => (
+              <tr key={l.eventId}>
+                <td className="mono small nowrap">{formatTime({ us: l.ts }, tz)}</td>
+                <td className="small">{l.source}</td>
+                <td className="mono small log-text">{l.text}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }

@@ -45,6 +45,8 @@ export async function eventsPage(ctx: CenterContext, sessionId: string, query: u
 
 export async function dialogsPage(ctx: CenterContext, sessionId: string, query: unknown): Promise<DialogPage> {
   const q = dialogsQuerySchema.parse(query);
+  // read before the rows: a view streaming from it may see a row's event twice, never miss one
+  const lastEventId = await ctx.storage.lastEventId(sessionId);
   const page = await ctx.storage.listDialogs(sessionId, {
     q: q.q,
     states: q.state,
@@ -58,5 +60,6 @@ export async function dialogsPage(ctx: CenterContext, sessionId: string, query: 
     dialogs: dialogs.map((r) => presentDialog(r.id, r.version, r.dialog)),
     next_after: dialogs.length > 0 ? dialogs[dialogs.length - 1].id : q.after,
     more,
+    last_event_id: lastEventId,
   };
 }

@@ -1,0 +1,177 @@
+// The call list in Chromium (issue 14) against a real center: a 300-call sipp session (one call of
+// them busy) and a generated 100 000-event session. Call rows equal the API's, the search finds the
+// one call among 300, a deep link to a call and a message survives a reload and works on the share
+// link, and the large session opens on its first screen (timings are measured in `npm run bench`).
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Dialog } from '../../src/core/schema/index.js';
+import { ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, buildWebUi, forSession, generatedCalls, sippCall, startStack } from './harness.js';
+import type { Stack } from './harness.js';
+
+const FIX = path.resolve('test/e2e/fixtures');
+const BRIEFS = '/work/briefs';
+
+let stack: Stack;
+let browser: Browser;
+let ctx: BrowserContext;
+let page: Page;
+let webRoot: string;
+let sid = '';
+let busyId = '';
+
+/** every row of a public (share) call list, page by page */
+async function apiRows(base: string): Promise<Dialog[]> {
+  const out: Dialog[] = [];
+  let after = 0;
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`${stack.url}${base}/dialogs?limit=500&after=${after}`);
+    const j = (await r.json()) as { dialogs: Dialog[]; next_after: number; more: boolean };
+    out.push(...j.dialogs);
+    after = j.next_after;
+    if (!j.more) break;
+  }
+  return out;
+}
+
+const shownRows = (p: Page): Promise<{ id: string; state: string; text: string[] }[]> =>
+  p.getByTestId('call-row').evaluateAll((els) =>
+    els
+      .map((e) => ({ y: Number(/translateY\(([\d.]+)px\)/.exec(e.getAttribute('style') ?? '')?.[1] ?? 0), e }))
+      .sort((a, b) => a.y - b.y)
+      .map(({ e }) => ({
+        id: e.getAttribute('data-call-id') ?? '',
+        state: e.getAttribute('data-state') ?? '',
+        text: [...e.querySelectorAll('span')].map((s) => s.textContent ?? ''),
+      })),
+  );
+
+beforeAll(async () => {
+  const [root, ok, busy] = await Promise.all([
+    buildWebUi(),
+    sippCall(false, undefined, 299),
+    sippCall(false, { uas: path.join(FIX, 'uas-busy.xml'), uac: path.join(FIX, 'uac-invite-fail.xml') }),
+  ]);
+  webRoot = root;
+  stack = await startStack(webRoot);
+  const s = await stack.api('POST', '/api/sessions', { label: 'three hundred calls', criteria: { to: 'service' }, agent_ids: [stack.agent.id] });
+  sid = s.json.id;
+  busyId = busy.find((e) => e.kind === 'sip')!.call_id as string;
+  // the busy call in the middle of the others, by time
+  const mid = ok[Math.floor(ok.length / 2)].ts;
+  const all = [...ok, ...busy.map((e) => ({ ...e, ts: mid + (e.ts - busy[0].ts) }))].sort((a, b) => a.ts - b.ts);
+  const wire = forSession(sid, all);
+  for (let i = 0; i < wire.length; i += 1000) await stack.ingest(wire.slice(i, i + 1000));
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  ctx = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
+  page = await ctx.newPage();
+  await page.goto(stack.url + '/');
+  await page.getByLabel('User name').fill('admin');
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Capture sessions' }).waitFor();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
+});
+
+describe('call list in Chromium', () => {
+  it('a 300-call session: the rows are the API\'s, in order, with their state; the failed call stands out', async () => {
+    const api = (await stack.api('GET', `/api/sessions/${sid}/dialogs?limit=500`)).json.dialogs as Dialog[];
+    expect(api).toHaveLength(300);
+    expect(api.filter((d) => d.state === 'failed').map((d) => d.call_id)).toEqual([busyId]);
+    await page.goto(`${stack.url}/sessions/${sid}`);
+    await page.getByTestId('call-row').first().waitFor();
+    const first = await shownRows(page);
+    expect(first.length).toBeGreaterThan(5);
+    expect(first.length).toBeLessThan(100); // virtualised
+    expect(first.map((r) => [r.id, r.state])).toEqual(api.slice(0, first.length).map((d) => [d.call_id, d.state]));
+    // scrolling to the end reads the next page: the last rows are the API's last
+    for (let i = 0; i < 20; i++) {
+      await page.locator('.call-scroll').evaluate((el) => (el.scrollTop = el.scrollHeight));
+      if ((await page.getByTestId('call-all').textContent())?.includes('300 listed')) break;
+      await page.waitForTimeout(200);
+    }
+    await expect.poll(() => page.getByTestId('call-all').textContent()).toContain('300 listed');
+    await page.locator('.call-scroll').evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await expect.poll(async () => (await shownRows(page)).at(-1)?.id).toBe(api[299].call_id);
+    const busyRow = page.locator(`[data-testid="call-row"][data-call-id="${busyId}"]`);
+    await page.locator('.call-scroll').evaluate((el, i) => (el.scrollTop = i * 26 - 100), api.findIndex((d) => d.call_id === busyId));
+    await busyRow.waitFor();
+    expect(await busyRow.getAttribute('class')).toContain('bad');
+    expect(await busyRow.textContent()).toContain('486 Busy Here');
+    await page.locator('.call-list').screenshot({ path: path.join(BRIEFS, 'ui-call-list.png') }).catch(() => undefined);
+  });
+
+  it('the search finds the one call among 300 and narrows the ladder to it', async () => {
+    await page.getByTestId('session-search').fill('busy-uas');
+    await expect.poll(async () => (await shownRows(page)).map((r) => r.id)).toEqual([busyId]);
+    await expect.poll(() => page.getByTestId('ladder-arrow').count()).toBeGreaterThanOrEqual(4);
+    const tags = await page.locator('[data-call-tag]').allTextContents();
+    expect(new Set(tags).size).toBe(1); // "All" labels each arrow with its call: one call here
+    await page.getByTestId('session-search').fill('');
+    await expect.poll(async () => (await shownRows(page)).length).toBeGreaterThan(5);
+  });
+
+  it('a click opens the call; call and message deep links survive a reload and work on the share link', async () => {
+    await page.getByTestId('session-search').fill(busyId);
+    await page.locator(`[data-testid="call-row"][data-call-id="${busyId}"]`).click();
+    await expect.poll(() => page.getByTestId('ladder-title').textContent()).toContain(busyId);
+    await expect.poll(() => page.getByTestId('ladder-arrow').count()).toBe(4); // INVITE, 180, 486, ACK
+    await page.locator('[data-arrow="2"]').click();
+    await expect.poll(() => page.getByTestId('message-detail').locator('.sip-start').textContent()).toMatch(/^SIP\/2\.0 486 Busy Here/);
+    const url = new URL(page.url());
+    expect(url.searchParams.get('call')).toBe(busyId);
+    const msg = url.searchParams.get('msg');
+    expect(msg).toMatch(/^\d+$/);
+    await page.reload();
+    await expect.poll(() => page.getByTestId('message-detail').locator('.sip-start').textContent(), { timeout: 15_000 }).toMatch(/^SIP\/2\.0 486 Busy Here/);
+    expect(await page.getByTestId('ladder-title').textContent()).toContain(busyId);
+    // the share view: the same list, the same deep link
+    const token = (await stack.api('POST', `/api/sessions/${sid}/share`)).json.token as string;
+    const anon = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
+    try {
+      const p = await anon.newPage();
+      await p.goto(`${stack.url}/share/${token}`);
+      await p.getByTestId('call-row').first().waitFor();
+      const shared = await shownRows(p);
+      const api = await apiRows(`/api/share/${token}`);
+      expect(api).toHaveLength(300);
+      expect(shared.map((r) => r.id)).toEqual(api.slice(0, shared.length).map((d) => d.call_id));
+      await p.goto(`${stack.url}/share/${token}?call=${encodeURIComponent(busyId)}&msg=${msg}`);
+      await expect.poll(() => p.getByTestId('message-detail').locator('.sip-start').textContent(), { timeout: 15_000 }).toMatch(/^SIP\/2\.0 486 Busy Here/);
+    } finally {
+      await anon.close();
+    }
+  });
+
+  it('a generated 100 000-event session opens on its first screen: call rows and the first ladder page, never every event', async () => {
+    const s = await stack.api('POST', '/api/sessions', { label: 'one hundred thousand', criteria: { domain: 'example.com' }, agent_ids: [stack.agent.id] });
+    const id = s.json.id as string;
+    const wire = forSession(id, generatedCalls(100_000));
+    for (let i = 0; i < wire.length; i += 1000) expect((await stack.ingest(wire.slice(i, i + 1000))).accepted).toBe(Math.min(1000, wire.length - i));
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`${stack.url}/sessions/${id}`);
+    await page.getByTestId('call-row').first().waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="ladder-arrow"]').first().waitFor({ timeout: 30_000 });
+    const rows = await shownRows(page);
+    expect(rows.length).toBeLessThan(100);
+    expect(rows[0].id).toBe('gen-0-0@198.51.100.10');
+    // bounded reads: one page of calls, one page of events
+    const events = requests.filter((u) => u.includes(`/api/sessions/${id}/events`));
+    expect(events.length, events.join('\n')).toBeLessThanOrEqual(2);
+    expect(Number(await page.locator('.ladder-scroll').getAttribute('data-arrows'))).toBeLessThanOrEqual(2000);
+    // a failed call among the 14 000: search it, open it
+    await page.getByTestId('state-filter').selectOption('failed,cancelled');
+    await expect.poll(async () => (await shownRows(page))[0]?.state).toBe('failed');
+    await page.getByTestId('call-row').first().click();
+    await expect.poll(() => page.getByTestId('ladder-arrow').count()).toBe(5);
+    await page.screenshot({ path: path.join(BRIEFS, 'ui-large-session.png') }).catch(() => undefined);
+  }, 180_000);
+});
