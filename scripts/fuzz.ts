@@ -1,6 +1,6 @@
-// `npm run fuzz`: the long fuzz pass over every shared capture (default 1 M mutations, seeded, with a
+// `npm run fuzz`: the long fuzz pass over every shared capture (default 10 M mutations, seeded, with a
 // wall-clock bound). Prints throughput and a summary; exits 1 on any failure. Options:
-//   --mutations N (default 1000000)  --seed S (default 1)  --max-seconds T (default 600)
+//   --mutations N (default 10000000)  --seed S (default 1)  --max-seconds T (default 5400)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,9 +9,9 @@ import type { FuzzSummary } from '../src/protocol/testing/fuzz-engine.js';
 
 const { values } = parseArgs({
   options: {
-    mutations: { type: 'string', default: '1000000' },
+    mutations: { type: 'string', default: '10000000' },
     seed: { type: 'string', default: '1' },
-    'max-seconds': { type: 'string', default: '600' },
+    'max-seconds': { type: 'string', default: '5400' },
   },
 });
 const total = Number(values.mutations);
