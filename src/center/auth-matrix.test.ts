@@ -40,7 +40,8 @@ interface Expect {
   url(f: Fixtures): string | Promise<string>;
   /** status when the credentials are accepted */
   ok: number;
-  /** a valid JSON body: the route takes one (bad JSON, wrong types, unknown fields apply) */
+  /** a valid JSON body: the route takes one (bad JSON, wrong types, unknown fields apply); a POST/DELETE
+   *  without one must refuse any body (route config `body: false`) */
   body?(): unknown;
   /** the route validates its query string strictly: a mistyped parameter, e.g. `limit=abc` */
   badQuery?: string;
@@ -157,6 +158,8 @@ function badInput(r: RegisteredRoute, e: Expect, bad: Bad, url: string): { url: 
       return null; // takes neither a body nor a query
     case 'unknown-fields':
       if (takesBody) return { url, payload: JSON.stringify({ ...(e.body!() as object), zz_unknown: 1 }), outcome: { status: 400, code: 'validation_failed' } };
+      // a route that changes state and takes no body refuses one (config.body: false), never ignores it
+      if (UNSAFE(r.method)) return { url, payload: JSON.stringify({ zz_unknown: 1 }), outcome: { status: 400, code: 'bad_request' } };
       if (e.badQuery !== undefined) return { url: `${url}${url.includes('?') ? '&' : '?'}zz_unknown=1`, outcome: { status: 400, code: 'validation_failed' } };
       return null;
     case 'xss-rendered-back':

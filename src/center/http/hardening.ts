@@ -6,7 +6,8 @@
 // - `X-Content-Type-Options: nosniff` on every answer (a JSON error holding user input must never be
 //   sniffed as HTML), and a CSP that lets nothing run on every answer but the web UI's page;
 // - Fastify's own answers (path segment over the router's limit, malformed URL) in the API's error shape;
-// - share tokens (and the web page of a share link) never written to the log in request URLs.
+// - share tokens (and the web page of a share link) never written to the log in request URLs;
+// - a body sent to a route that takes none (`config: { body: false }`) is refused, not ignored.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { TunaError } from '../../core/errors.js';
 import { errorBody } from './errors.js';
@@ -86,7 +87,19 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
  */
 export const INERT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox";
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false`: the route takes no body, and a request that sends one gets 400 (never silently ignored) */
+    body?: false;
+  }
+}
+
 export function registerHardening(app: FastifyInstance): void {
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.config.body === false && req.body !== undefined) {
+      throw new TunaError('bad_request', `${req.method} ${req.routeOptions.url} takes no body; send none`);
+    }
+  });
   app.addHook('onSend', async (_req, reply, payload) => {
     void reply.header('x-content-type-options', 'nosniff');
     if (!reply.hasHeader('content-security-policy')) void reply.header('content-security-policy', INERT_CSP);

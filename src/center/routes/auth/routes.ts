@@ -38,7 +38,7 @@ export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
     return { username: user.username };
   });
 
-  app.post('/api/logout', async (req, reply) => {
+  app.post('/api/logout', { config: { body: false } }, async (req, reply) => {
     operator(req);
     const cookie = req.cookies[SESSION_COOKIE];
     if (cookie) await ctx.storage.deleteWebSession(hashToken(cookie));

@@ -76,7 +76,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
     await serveStream(ctx, req, reply, id, after);
   });
 
-  app.delete('/api/sessions/:id', async (req, reply) => {
+  app.delete('/api/sessions/:id', { config: { body: false } }, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
     const q = deleteQuerySchema.parse(req.query);
     const s = await getSessionOr404(ctx, id);

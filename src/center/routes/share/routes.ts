@@ -52,7 +52,7 @@ function shareUrl(ctx: CenterContext, req: FastifyRequest, token: string): strin
 }
 
 export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
-  app.post('/api/sessions/:id/share', async (req, reply) => {
+  app.post('/api/sessions/:id/share', { config: { body: false } }, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
     const s = await getSessionOr404(ctx, id);
     const token = newToken();
@@ -62,7 +62,7 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
     return reply.status(201).send({ token, url: shareUrl(ctx, req, token) });
   });
 
-  app.delete('/api/sessions/:id/share', async (req, reply) => {
+  app.delete('/api/sessions/:id/share', { config: { body: false } }, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
     const s = await getSessionOr404(ctx, id);
     await ctx.storage.deleteShare(s.id);
