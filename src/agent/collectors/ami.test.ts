@@ -67,6 +67,7 @@ describe('AMI collector', () => {
     expect(await waitFor(() => got.states.length === 7, 5000)).toBe(true);
     expect(got.states.map((s) => s.state)).toEqual(['created', 'ringing', 'dialing', 'dial answer', 'answered', 'bridged', 'hangup']);
     expect(new Set(got.states.map((s) => s.call_id))).toEqual(new Set([CALLER])); // later events found by Uniqueid
+    expect(new Set(got.links.map((l) => l.join(' ')))).toEqual(new Set([`${CALLER} ${CALLEE}`])); // DialBegin and DialEnd link the dialled leg
     expect(got.states[2].fields).toMatchObject({ other_leg_call_id: CALLEE, DestChannel: 'PJSIP/pbx-00000002', DialString: 'pbx/4420' });
     expect(got.states[6]).toMatchObject({ platform: 'asterisk', cause: 'User busy', q850: 17, ts_us: 1_764_860_005_250_000, fields: { Linkedid: '1764860000.1', 'Cause-txt': 'User busy' } });
     expect(status().counters).toMatchObject({ other_events: 2, call_states: 7 }); // FullyBooted and VarSet

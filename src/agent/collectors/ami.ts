@@ -146,7 +146,10 @@ export class AmiCollector extends TcpClientCollector {
       const v = amiGet(m, k);
       if (v !== undefined && v !== '') fields[k] = v;
     }
-    if (destCallId && destCallId !== callId) fields.other_leg_call_id = destCallId;
+    if (destCallId && destCallId !== callId) {
+      fields.other_leg_call_id = destCallId;
+      this.ctx.linkCallIds(callId, destCallId); // the dialled leg of the same call
+    }
     this.counters.call_states++;
     // `timestampevents = yes` in manager.conf adds "Timestamp: 1700000000.123456"
     const ts = Number(amiGet(m, 'Timestamp'));

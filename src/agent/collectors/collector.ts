@@ -61,6 +61,8 @@ export interface RouteEmit {
   fields?: Record<string, CallMetaValue>;
   /** the original log line, when the decision came from one */
   line?: string;
+  /** where it came from (a file, a host); the collector's name when absent */
+  source?: string;
 }
 
 export interface CollectorContext {
@@ -71,6 +73,11 @@ export interface CollectorContext {
   emitLog(e: LogEmit): boolean;
   emitCallState(e: CallStateEmit): boolean;
   emitRoute(e: RouteEmit): boolean;
+  /**
+   * Two Call-IDs are legs of one call (a B2BUA's inbound and outbound dialogs, ESL's other leg,
+   * AMI's dialled channel): a session capturing either captures both from now on.
+   */
+  linkCallIds(a: string, b: string): void;
   /** a line in the agent's log, prefixed with the collector's name (rate limited) */
   log(message: string): void;
   /**

@@ -59,6 +59,7 @@ describe('ESL collector', () => {
     ]);
     expect(got.states[0]).toMatchObject({ ts_us: t, platform: 'freeswitch', source: `esl:127.0.0.1:${server.port}`, fields: { 'Caller-Caller-ID-Number': '+15554430191', 'Call-Direction': 'inbound' } });
     expect(got.states[2].fields).toMatchObject({ other_leg_call_id: B_LEG.callId, 'Other-Leg-Unique-ID': B_LEG.uuid });
+    expect(got.links).toEqual([[A_LEG.callId, B_LEG.callId]]); // B2BUA legs linked for matching
     expect(got.states[3]).toMatchObject({ ts_us: t + 5_000_000, cause: 'NORMAL_CLEARING', q850: 16, fields: { variable_sip_term_status: '200' } });
     expect(status().counters).toMatchObject({ no_call_id: 1, heartbeats: 1, call_states: 4, sessions: 1, auth_failures: 0 });
   });

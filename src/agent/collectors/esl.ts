@@ -137,8 +137,11 @@ export class EslCollector extends TcpClientCollector {
     }
     const otherUuid = h.get('Other-Leg-Unique-ID') ?? (h.get('Bridge-A-Unique-ID') === uuid ? h.get('Bridge-B-Unique-ID') : h.get('Bridge-A-Unique-ID'));
     const otherCallId = otherUuid ? this.legs.get(otherUuid) : undefined;
-    // The other leg's SIP Call-ID names the B2BUA's second dialog (shown in the detail; see docs/collectors.md).
-    if (otherCallId && otherCallId !== callId) fields.other_leg_call_id = otherCallId;
+    // The other leg's SIP Call-ID names the B2BUA's second dialog: a session capturing one leg captures both.
+    if (otherCallId && otherCallId !== callId) {
+      fields.other_leg_call_id = otherCallId;
+      this.ctx.linkCallIds(callId, otherCallId);
+    }
     const tsUs = Number(h.get('Event-Date-Timestamp'));
     const q850 = Number(h.get('variable_hangup_cause_q850'));
     const cause = state === 'hangup' ? h.get('Hangup-Cause') : undefined;

@@ -12,6 +12,7 @@ function recordingSink() {
     onLogLine: (...a) => got.logs.push(a),
     onCallState: (...a) => got.states.push(a),
     onRoute: (...a) => got.routes.push(a),
+    onLinkCalls: () => undefined,
   };
   return { sink, got };
 }

@@ -15,12 +15,14 @@ export interface CollectorSink {
   onLogLine(line: string, tsUs: number, source: string, callId?: string): void;
   onCallState(e: CallStateEmit & { ts_us: number }, source: string): void;
   onRoute(e: RouteEmit & { ts_us: number }, source: string): void;
+  onLinkCalls(a: string, b: string): void;
 }
 
 /** The capture manager as a sink: call metadata in the event schema's shape. */
 export function managerSink(m: CaptureManager): CollectorSink {
   return {
     onPacket: (p) => m.onPacket(p),
+    onLinkCalls: (a, b) => m.engine.linkCallIds(a, b),
     onLogLine: (line, tsUs, source, callId) => m.onLogLine(line, tsUs, source, callId),
     onCallState: (e, source) =>
       m.onCallMeta({
@@ -106,7 +108,7 @@ class Hosted {
   private windowCount = 0;
   private logWindow = 0;
   private logCount = 0;
-  readonly counters = { events: 0, dropped_rate_limited: 0, dropped_invalid: 0, failures: 0, log_suppressed: 0 };
+  readonly counters = { events: 0, dropped_rate_limited: 0, dropped_invalid: 0, failures: 0, log_suppressed: 0, links: 0 };
 
   constructor(
     create: CreateCollector,
@@ -230,10 +232,17 @@ class Hosted {
         guard(() =>
           this.sink.onRoute(
             { ts_us: ts, call_id: callId, ...(route ? { route } : {}), ...(destination ? { destination } : {}), ...(fields ? { fields } : {}), ...(line ? { line } : {}) },
-            this.name,
+            str(e.source, 512) ?? this.name,
           ),
         );
         return true;
+      },
+      linkCallIds: (a, b) => {
+        const x = str(a, 1024);
+        const y = str(b, 1024);
+        if (this.stopped || !x || !y || x === y) return;
+        this.counters.links++;
+        guard(() => this.sink.onLinkCalls(x, y));
       },
       log: (m) => {
         const now = Date.now();
@@ -306,7 +315,7 @@ class Hosted {
     for (const [k, v] of Object.entries(rep.counters ?? {})) if (typeof v === 'number' && Number.isFinite(v)) counters[k.slice(0, 64)] = v;
     // The host's own counts, under names no built-in uses.
     if (Number.isFinite(this.o.maxEventsPerSecond ?? DEFAULT_COLLECTOR_RATE)) counters.events = this.counters.events;
-    for (const k of ['dropped_rate_limited', 'dropped_invalid', 'failures', 'log_suppressed'] as const) if (this.counters[k] > 0) counters[k] = this.counters[k];
+    for (const k of ['dropped_rate_limited', 'dropped_invalid', 'failures', 'log_suppressed', 'links'] as const) if (this.counters[k] > 0) counters[k] = this.counters[k];
     const state: SourceStatus['state'] = this.failure ? 'failed' : (rep.state ?? (this.stopped ? 'stopped' : this.starting ? 'starting' : 'running'));
     const error = this.failure ?? (typeof rep.error === 'string' ? rep.error.slice(0, 1000) : undefined);
     return { name: this.name, kind: this.kind, state, ...(error ? { error } : {}), counters };

@@ -105,7 +105,7 @@ export function lineEmitter(ctx: CollectorContext, f: LineFormat, counters: { js
     else if (f.format === 'json') counters.not_json++;
     if (r.kind === 'route') {
       counters.routes++;
-      ctx.emitRoute({ ts_us: tsUs, call_id: r.callId, route: r.route, destination: r.destination, fields: r.fields, line: r.line });
+      ctx.emitRoute({ ts_us: tsUs, call_id: r.callId, route: r.route, destination: r.destination, fields: r.fields, line: r.line, ...(source ? { source } : {}) });
     } else {
       ctx.emitLog({ ts_us: tsUs, line: r.line, ...(r.callId !== undefined ? { call_id: r.callId } : {}), ...(source ? { source } : {}) });
     }

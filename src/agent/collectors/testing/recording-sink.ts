@@ -9,12 +9,14 @@ export function recordingHost() {
     logs: [] as { line: string; tsUs: number; source: string; callId?: string }[],
     states: [] as (CallStateEmit & { ts_us: number; source: string })[],
     routes: [] as (RouteEmit & { ts_us: number; source: string })[],
+    links: [] as [string, string][],
   };
   const sink: CollectorSink = {
     onPacket: (p) => got.packets.push(p),
     onLogLine: (line, tsUs, source, callId) => got.logs.push({ line, tsUs, source, ...(callId !== undefined ? { callId } : {}) }),
     onCallState: (e, source) => got.states.push({ ...e, source }),
     onRoute: (e, source) => got.routes.push({ ...e, source }),
+    onLinkCalls: (a, b) => got.links.push([a, b]),
   };
   const log: string[] = [];
   return { host: new CollectorHost(sink, (m) => log.push(m)), got, log };
