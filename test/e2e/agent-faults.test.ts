@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { tempDir } from './harness.js';
 import { report } from './fault-harness.js';
-import { agentKilledCenterUp, centerAndAgentKilled, cleanupRun, spoolFull, type Run } from './fault-scenarios.js';
+import { agentKilledCenterUp, centerAndAgentKilled, cleanupRun, hostileHep, spoolFull, type Run } from './fault-scenarios.js';
 
 const run: Run = { dir: tempDir('agent-faults'), cleanup: [], pids: [] };
 afterAll(async () => {
@@ -44,4 +44,16 @@ describe('fault scenarios (short)', () => {
     // nothing lost silently: every message is stored or counted
     expect(t.stored + t.spoolFull).toBe(1200);
   }, 180_000);
+});
+
+describe('hostile HEP traffic at an agent process (short; npm run soak sends 200 000 datagrams)', () => {
+  it('every datagram is read or counted as a kernel drop, 64 idle TCP connections lock no sender out, the real dialog arrives', async () => {
+    const r = await hostileHep(run, { datagrams: 20_000 });
+    console.log(`[faults] hostile HEP: sent ${r.sent}, read ${r.read}, kernel-dropped ${r.socketDropped}, real dialog stored ${r.stored}/2; TCP ${JSON.stringify(r.tcp)}; session drops ${JSON.stringify(r.dropped)}`);
+    expect(r.read + r.socketDropped).toBe(r.sent);
+    expect(r.stored).toBe(2);
+    expect(r.tcp.connections_evicted).toBeGreaterThanOrEqual(1);
+    expect(r.dropped.hep_malformed).toBeGreaterThan(0);
+    expect(r.dropped.hep_socket_dropped ?? 0).toBe(r.socketDropped);
+  }, 120_000);
 });

@@ -1,7 +1,10 @@
 // The fault scenarios of issue 16, parameterised by length: test/e2e/agent-faults.test.ts runs them
 // short (npm test), test/soak/faults.soak.ts full length (npm run soak). Each returns its tally
 // (sent / stored / lost / duplicated against the tcpdump reference) and what the agent reported.
+import dgram from 'node:dgram';
+import net from 'node:net';
 import path from 'node:path';
+import { encodeHep3, HEP_PROTO_TYPE } from '../../src/protocol/hep.js';
 import { Api, FIXTURES, freePort, killPid, sipp, sippBg, sleep, waitFor } from './harness.js';
 import { AgentProcess, CenterProcess, Reference, register, settleCount, spoolFiles, tally, type Tally } from './fault-harness.js';
 
@@ -162,4 +165,84 @@ export async function loadSideBySide(
   const agentDropped = (st?.captures ?? []).map((c: { counters: { dropped: Record<string, number> } }) => c.counters.dropped);
   const kernelDropped = st?.sources?.[0]?.counters?.kernel_dropped ?? 0;
   return { all: tAll, one: tOne, seconds, eventsPerS: tAll.stored / seconds, agentDropped, kernelDropped };
+}
+
+const hepSip = (callId: string, method: string, to = '4420709999'): Buffer =>
+  encodeHep3({
+    ipProto: 17, srcIp: '198.51.100.7', dstIp: '203.0.113.9', srcPort: 5060, dstPort: 5060, tsSec: 1_700_000_000, tsUsec: 1,
+    protoType: HEP_PROTO_TYPE.SIP, captureId: 2001,
+    payload: `${method} sip:${to}@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-${callId}\r\nFrom: <sip:+15550001111@198.51.100.7>;tag=a\r\nTo: <sip:${to}@pbx.example.com>\r\nCall-ID: ${callId}\r\nCSeq: 1 ${method}\r\nContent-Length: 0\r\n\r\n`,
+  });
+
+/**
+ * Hostile traffic at an agent process: `datagrams` HEP/UDP datagrams as fast as this process sends
+ * them (random bytes, cut HEP, HEP with broken SIP, valid HEP for other calls), 64 idle HEP/TCP
+ * connections from four addresses, then a real dialog over UDP and over TCP. Every datagram is read or
+ * counted as a kernel drop, the agent lives, and the real dialog reaches the session on both paths.
+ */
+export async function hostileHep(run: Run, o: { datagrams: number }): Promise<{ sent: number; read: number; socketDropped: number; tcp: Record<string, number>; stored: number; dropped: Record<string, number> }> {
+  const center = new CenterProcess(await freePort(), path.join(run.dir, 'hostile-data'));
+  await center.start();
+  run.cleanup.push(() => center.stop());
+  const udpPort = await freePort();
+  const tcpPort = await freePort();
+  const agent = new AgentProcess('hostile', await freePort(), ['--hep', `udp:127.0.0.1:${udpPort}`, '--hep', `tcp:127.0.0.1:${tcpPort}`]);
+  await agent.start();
+  run.cleanup.push(() => agent.stop());
+  const api = new Api(center.url);
+  const id = await api.newSession('hostile', { to: '4420709999' }, [await register(api, agent)]);
+  await waitFor('capture acknowledged', async () => (await api.detail(id)).agents[0].state === 'capturing', 20_000);
+
+  // 64 idle TCP connections (16 per address, the per-address cap) fill the listener
+  const idle: net.Socket[] = [];
+  for (let a = 2; a <= 5; a++) {
+    for (let k = 0; k < 16; k++) {
+      idle.push(await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ port: tcpPort, host: '127.0.0.1', localAddress: `127.0.0.${a}` }, () => resolve(s));
+        s.on('error', reject);
+      }));
+    }
+  }
+  run.cleanup.push(async () => idle.forEach((s) => s.destroy()));
+
+  const sock = dgram.createSocket('udp4');
+  let x = 12345;
+  const rnd = (): number => ((x = (x * 1103515245 + 12345) >>> 0), x);
+  const valid = hepSip('other-call@hostile', 'INVITE', '4420700000');
+  for (let i = 0; i < o.datagrams; i++) {
+    let b: Buffer;
+    switch (i % 4) {
+      case 0: b = Buffer.from(Array.from({ length: 20 + (rnd() % 400) }, () => rnd() & 0xff)); break;
+      case 1: b = valid.subarray(0, 6 + (rnd() % (valid.length - 6))); break;
+      case 2: b = hepSip(`bad-${i}`, 'INVITE', '4420700000').fill(0x00, 60, 90); break;
+      default: b = hepSip(`other-${i}@hostile`, 'OPTIONS', '4420700000');
+    }
+    await new Promise<void>((r) => sock.send(b, udpPort, '127.0.0.1', () => r()));
+  }
+  await sleep(2000);
+  // the real dialog: over UDP, then over TCP from a new address (the idlest connection makes room)
+  await new Promise<void>((r) => sock.send(hepSip('real-udp@hostile', 'INVITE'), udpPort, '127.0.0.1', () => r()));
+  sock.close();
+  await sleep(5200); // the squatters have been quiet ≥ 5 s
+  const sender = await new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect({ port: tcpPort, host: '127.0.0.1', localAddress: '127.0.0.9' }, () => resolve(s));
+    s.on('error', reject);
+  });
+  sender.write(hepSip('real-tcp@hostile', 'INVITE'));
+  await waitFor('the real dialog on both paths', async () => (await api.events(id)).length >= 2, 20_000).catch(() => undefined);
+  sender.destroy();
+  await sleep(6000); // a heartbeat carries the counters to the center
+  const st = await agent.status();
+  const udp = st.sources.find((s: { name: string }) => s.name.startsWith('hep:udp')).counters;
+  const tcp = st.sources.find((s: { name: string }) => s.name.startsWith('hep:tcp')).counters;
+  const events = await api.events(id);
+  const d = await api.detail(id);
+  return {
+    sent: o.datagrams + 1,
+    read: udp.packets,
+    socketDropped: udp.socket_dropped ?? 0,
+    tcp,
+    stored: events.filter((e) => e.call_id === 'real-udp@hostile' || e.call_id === 'real-tcp@hostile').length,
+    dropped: d.agents[0].counters.dropped,
+  };
 }

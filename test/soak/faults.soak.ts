@@ -1,13 +1,14 @@
 // `npm run soak` (issue 16): the fault and load scenarios at full length. Center SIGKILL and a 60 s
 // outage with the agent SIGKILLed while the center is away; agent SIGKILL with the center up; the
 // spool filling during an outage; 1 000 calls/s for 60 s with a 100 % and a 1 % session side by
-// side. Each prints sent / stored / lost / duplicated against the tcpdump reference. Ports 5074-5079
+// side; 200 000 hostile HEP datagrams and 64 idle HEP/TCP connections at an agent. Each prints sent /
+// stored / lost / duplicated against the tcpdump reference. Ports 5074-5079
 // and 5066-5067 (shared with the short versions in test/e2e: do not run both at once).
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { tempDir } from '../e2e/harness.js';
 import { report } from '../e2e/fault-harness.js';
-import { agentKilledCenterUp, centerAndAgentKilled, cleanupRun, loadSideBySide, spoolFull, type Run } from '../e2e/fault-scenarios.js';
+import { agentKilledCenterUp, centerAndAgentKilled, cleanupRun, hostileHep, loadSideBySide, spoolFull, type Run } from '../e2e/fault-scenarios.js';
 
 const OUTAGE_S = Number(process.env.TUNAIO_SOAK_OUTAGE_S ?? 60);
 const LOAD_RATE = Number(process.env.TUNAIO_SOAK_LOAD_RATE ?? 1000);
@@ -49,5 +50,12 @@ describe('soak: faults and load at full length', () => {
     expect(r.one.lost).toBeLessThanOrEqual(r.kernelDropped);
     expect(r.all.duplicated + r.one.duplicated).toBe(0);
     expect(r.agentDropped.every((d) => Object.keys(d).every((k) => k === 'kernel_dropped'))).toBe(true);
+  });
+
+  it('hostile HEP: 200 000 datagrams and 64 idle TCP connections at an agent process', async () => {
+    const r = await hostileHep(run, { datagrams: 200_000 });
+    console.log(`[faults] hostile HEP: sent ${r.sent}, read ${r.read}, kernel-dropped ${r.socketDropped}, real dialog stored ${r.stored}/2; TCP evicted ${r.tcp.connections_evicted}; session drops ${JSON.stringify(r.dropped)}`);
+    expect(r.read + r.socketDropped).toBe(r.sent);
+    expect(r.stored).toBe(2);
   });
 });
