@@ -6,8 +6,9 @@
 // through an anonymous share link): at most LADDER_MAX_EVENTS events and LADDER_MAX_PAYLOAD_BYTES of
 // their text are read; at most PICTURE_LIMITS.lanes lanes are drawn (later endpoints share one last
 // lane); the rows are cut so the picture stays within PICTURE_LIMITS.side a side and .pixels in all, PNG
-// scale included (core/ladder/window.ts, shared with the UI's PNG export); and at most LADDER_RENDERS_AT_ONCE ladders are built at once. Every cut is said in
-// the picture's title and in the `x-ladder-rows` / `x-ladder-lanes` headers.
+// scale included (core/ladder/window.ts, shared with the UI's PNG export); and at most
+// LADDER_RENDERS_AT_ONCE ladders are built at once. Every cut is said in the picture's title and in the
+// `x-ladder-rows` / `x-ladder-lanes` headers.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { renderAsync } from '@resvg/resvg-js';
@@ -26,7 +27,7 @@ export const ladderQuerySchema = z
 
 /** events read for one ladder; a session with more is drawn from its first ones */
 export const LADDER_MAX_EVENTS = 50_000;
-/** message and log text read for one ladder (a SIP payload may hold 64 KiB): the events read stop there */
+/** message and log text read for one ladder, in characters (a SIP payload may hold 64 KiB): the events read stop there */
 export const LADDER_MAX_PAYLOAD_BYTES = 32 * 1024 * 1024;
 const PAGE = 500;
 // the picture's size limits (side, pixels, lanes) are the UI's PNG export's: core/ladder PICTURE_LIMITS
