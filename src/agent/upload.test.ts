@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -280,6 +280,26 @@ describe('Uploader', () => {
     expect(u2.stats(SESSION)).toMatchObject({ uploaded: 30 });
     for (let i = 30; i < 40; i++) u2.enqueue(SESSION, center.url, ev(i));
     await until(() => u2.stats(SESSION)!.uploaded === 40);
+  });
+
+  it('creates the spool, its segments and its state files readable by the agent\'s user only (0700 / 0600)', async () => {
+    await center.stop();
+    const spool = new Spool(join(dir, 'spool'), 64 * 1024 * 1024);
+    const u = make({ spool });
+    for (let i = 0; i < 20; i++) u.enqueue(SESSION, 'http://127.0.0.1:9/api/ingest', ev(i));
+    await until(() => spool.size > 0);
+    await u.close();
+    const modes: string[] = [];
+    const walk = (d: string): void => {
+      modes.push(`${(statSync(d).mode & 0o777).toString(8)} ${d.slice(dir.length)}`);
+      for (const f of readdirSync(d, { withFileTypes: true })) {
+        if (f.isDirectory()) walk(join(d, f.name));
+        else modes.push(`${(statSync(join(d, f.name)).mode & 0o777).toString(8)} ${join(d, f.name).slice(dir.length)}`);
+      }
+    };
+    walk(join(dir, 'spool'));
+    expect(modes.some((m) => m.endsWith('.jsonl')) && modes.some((m) => m.endsWith('upload-counters.json'))).toBe(true);
+    for (const m of modes) expect(m, m).toMatch(/^(700|600) /);
   });
 
   it('drops and counts batches the center refuses for good (404: session unknown)', async () => {

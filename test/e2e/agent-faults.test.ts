@@ -3,17 +3,15 @@
 // agent SIGKILL with the center up, a spool too small for an outage. Each counts sent / stored /
 // lost / duplicated against an independent tcpdump reference and asserts 0 lost where the design
 // promises it. Ports 5074-5079 belong to this file.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { tempDir } from './harness.js';
 import { report } from './fault-harness.js';
 import { agentKilledCenterUp, centerAndAgentKilled, cleanupRun, hostileHep, spoolFull, type Run } from './fault-scenarios.js';
 
 const run: Run = { dir: tempDir('agent-faults'), cleanup: [], pids: [] };
-afterAll(async () => {
-  await cleanupRun(run);
-  fs.rmSync(run.dir, { recursive: true, force: true });
-});
+afterEach(() => cleanupRun(run));
+afterAll(() => fs.rmSync(run.dir, { recursive: true, force: true }));
 
 describe('fault scenarios (short)', () => {
   it('center SIGKILL mid-run, agent SIGKILL while the center is away: every captured message arrives exactly once', async () => {

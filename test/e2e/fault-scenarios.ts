@@ -115,9 +115,10 @@ export async function spoolFull(run: Run, p: Ports, o: { calls: number; rate: nu
   return { ...t, spoolFull: final?.agents[0].counters.dropped.spool_full ?? 0, agentDropped: final?.agents[0].counters.dropped ?? {} };
 }
 
+/** Stops what the scenarios of a run started so far (after each scenario: the next one runs alone). */
 export async function cleanupRun(run: Run): Promise<void> {
-  for (const pid of run.pids) killPid(pid);
-  for (const c of run.cleanup.reverse()) await c().catch(() => undefined);
+  for (const pid of run.pids.splice(0)) killPid(pid);
+  for (const c of run.cleanup.splice(0).reverse()) await c().catch(() => undefined);
 }
 
 /**

@@ -2,17 +2,15 @@
 // captured live by one agent for a session matching every call and one matching 1 call in 100, side
 // by side. Neither loses anything; the quiet one is not starved by the busy one. Ports 5066-5067
 // belong to this file.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { tempDir } from './harness.js';
 import { report } from './fault-harness.js';
 import { cleanupRun, loadSideBySide, type Run } from './fault-scenarios.js';
 
 const run: Run = { dir: tempDir('load'), cleanup: [], pids: [] };
-afterAll(async () => {
-  await cleanupRun(run);
-  fs.rmSync(run.dir, { recursive: true, force: true });
-});
+afterEach(() => cleanupRun(run));
+afterAll(() => fs.rmSync(run.dir, { recursive: true, force: true }));
 
 describe('load: a 100 % and a 1 % session side by side', () => {
   it('300 calls/s for 4 s: nothing lost in either session', async () => {

@@ -4,7 +4,7 @@
 // side; 200 000 hostile HEP datagrams and 64 idle HEP/TCP connections at an agent. Each prints sent /
 // stored / lost / duplicated against the tcpdump reference. Ports 5074-5079
 // and 5066-5067 (shared with the short versions in test/e2e: do not run both at once).
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { tempDir } from '../e2e/harness.js';
 import { report } from '../e2e/fault-harness.js';
@@ -15,10 +15,8 @@ const LOAD_RATE = Number(process.env.TUNAIO_SOAK_LOAD_RATE ?? 1000);
 const LOAD_S = Number(process.env.TUNAIO_SOAK_LOAD_S ?? 60);
 
 const run: Run = { dir: tempDir('soak'), cleanup: [], pids: [] };
-afterAll(async () => {
-  await cleanupRun(run);
-  fs.rmSync(run.dir, { recursive: true, force: true });
-});
+afterEach(() => cleanupRun(run));
+afterAll(() => fs.rmSync(run.dir, { recursive: true, force: true }));
 
 describe('soak: faults and load at full length', () => {
   it(`center SIGKILL + ${OUTAGE_S} s outage during 20 calls/s, agent SIGKILL while it is away`, async () => {
