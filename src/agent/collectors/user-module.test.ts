@@ -3,7 +3,7 @@
 // events a second. The agent stays up, reports each in GET /v1/status, and keeps capturing the SIP
 // that reaches it over HEP in the meantime, every message of it.
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,36 +16,8 @@ const TOKEN = 'user-module-agent-token-0123456789';
 const SID = 'c0110c7000000000000a';
 const TO = '15550100';
 
-// A complete collector module, as docs/collectors.md shows it: polls a file for Call-IDs to report.
-const GOOD = `
-import { readFileSync } from 'node:fs';
-export function createCollector(ctx) {
-  let timer;
-  const seen = new Set();
-  return {
-    name: 'my-pbx',
-    start() {
-      timer = setInterval(() => {
-        let ids = [];
-        try { ids = readFileSync(new URL('./calls.txt', import.meta.url), 'utf8').split('\\n').filter(Boolean); } catch {}
-        for (const id of ids) {
-          if (seen.has(id)) continue;
-          seen.add(id);
-          const ts = Date.now() * 1000;
-          ctx.emitSip({ ts_us: ts, transport: 'udp', src: { ip: '192.0.2.1', port: 5060 }, dst: { ip: '192.0.2.2', port: 5060 },
-            payload: 'INVITE sip:${TO}@pbx.example.com SIP/2.0\\r\\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-' + id + '\\r\\nFrom: <sip:alice@example.com>;tag=a1\\r\\nTo: <sip:${TO}@pbx.example.com>\\r\\nCall-ID: ' + id + '\\r\\nCSeq: 1 INVITE\\r\\nContent-Length: 0\\r\\n\\r\\n' });
-          ctx.emitCallState({ ts_us: ts + 1, call_id: id, platform: 'mypbx', state: 'created', fields: { queue: 'sales' } });
-          ctx.emitRoute({ ts_us: ts + 2, call_id: id, route: 'SALES', destination: 'sip:agent-7@pbx' });
-          ctx.emitLog({ ts_us: ts + 3, line: 'picked agent 7', call_id: id });
-          ctx.log('reported ' + id);
-        }
-      }, 50);
-    },
-    stop() { clearInterval(timer); },
-    status() { return { counters: { calls: seen.size } }; },
-  };
-}
-`;
+// The complete example module of docs/collectors.md, used as it is shipped.
+const EXAMPLE = readFileSync(new URL('../../../docs/examples/pbx-feed-collector.mjs', import.meta.url), 'utf8');
 const THROWS = `export function createCollector(ctx) {
   return { name: 'broken', start() { throw new Error('cannot reach the PBX API'); }, stop() {}, status() { return {}; } };
 }`;
@@ -86,7 +58,8 @@ const status = async (): Promise<{ sources: { name: string; kind: string; state:
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tunaio-collectors-'));
-  for (const [f, src] of [['good.mjs', GOOD], ['throws.mjs', THROWS], ['flood.mjs', FLOOD], ['nothing.mjs', NOT_A_COLLECTOR]]) writeFileSync(join(dir, f), src);
+  writeFileSync(join(dir, 'feed.jsonl'), '');
+  for (const [f, src] of [['good.mjs', EXAMPLE], ['throws.mjs', THROWS], ['flood.mjs', FLOOD], ['nothing.mjs', NOT_A_COLLECTOR]]) writeFileSync(join(dir, f), src);
   center = new IngestServer(TOKEN);
   await center.start(0);
   const port = await freePort();
@@ -97,7 +70,7 @@ beforeAll(async () => {
     ['--name', 'modules', '--listen', `127.0.0.1:${port}`, '--hep', `udp:127.0.0.1:${hepPort}`,
       '--collector', join(dir, 'good.mjs'), '--collector', join(dir, 'throws.mjs'), '--collector', join(dir, 'flood.mjs'),
       '--collector', join(dir, 'nothing.mjs'), '--collector', join(dir, 'missing.mjs')],
-    { TUNAIO_TOKEN: TOKEN },
+    { TUNAIO_TOKEN: TOKEN, MY_PBX_FEED: join(dir, 'feed.jsonl') },
   );
   agent.stderr!.on('data', (d: string) => (stderr += d));
   expect(await waitFor(() => /command API on/.test(stderr), 30_000)).toBe(true);
@@ -139,7 +112,7 @@ describe('user collector modules (--collector)', () => {
     expect(await waitFor(() => false, 1200)).toBe(false); // let the flood run for a while
     const st = await status();
     const by = Object.fromEntries(st.sources.map((s) => [s.name, s]));
-    expect(by['my-pbx']).toMatchObject({ kind: 'collector', state: 'running' });
+    expect(by['pbx-feed']).toMatchObject({ kind: 'collector', state: 'running' });
     expect(by.broken).toMatchObject({ kind: 'collector', state: 'failed', error: 'start() failed: cannot reach the PBX API' });
     expect(by['collector:nothing.mjs']).toMatchObject({ state: 'failed', error: expect.stringMatching(/does not export createCollector/) });
     expect(by['collector:missing.mjs']).toMatchObject({ state: 'failed', error: expect.stringMatching(/^createCollector failed: cannot load .*missing\.mjs/) });
@@ -153,7 +126,18 @@ describe('user collector modules (--collector)', () => {
   });
 
   it("delivers a module's SIP, call state, route and log events to the session, and keeps capturing HEP SIP during the flood", async () => {
-    writeFileSync(join(dir, 'calls.txt'), 'module-call-1@pbx\n');
+    const id = 'module-call-1@pbx';
+    const invite = `INVITE sip:${TO}@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-m1\r\nFrom: <sip:alice@example.com>;tag=a1\r\nTo: <sip:${TO}@pbx.example.com>\r\nCall-ID: ${id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n`;
+    const t = Date.now() * 1000;
+    appendFileSync(
+      join(dir, 'feed.jsonl'),
+      [
+        { type: 'sip', ts_us: t, src: '192.0.2.1:5060', dst: '192.0.2.2:5060', text: invite },
+        { type: 'state', ts_us: t + 1, call_id: id, state: 'created', fields: { queue: 'sales' } },
+        { type: 'route', ts_us: t + 2, call_id: id, route: 'SALES', destination: 'sip:agent-7@pbx' },
+        { type: 'log', ts_us: t + 3, call_id: id, line: 'picked agent 7' },
+      ].map((o) => JSON.stringify(o)).join('\n') + '\nnot json\n',
+    );
     const sock = createSocket('udp4');
     const hepCalls = ['hep-call-1@edge', 'hep-call-2@edge', 'hep-call-3@edge'];
     for (const id of hepCalls) {
@@ -168,13 +152,15 @@ describe('user collector modules (--collector)', () => {
     expect(await waitFor(() => hepCalls.every((id) => of(id).length === 6) && of('module-call-1@pbx').length === 4, 20_000)).toBe(true);
     expect(of('module-call-1@pbx').map((e) => e.kind).sort()).toEqual(['callstate', 'log', 'route', 'sip']);
     const cs = of('module-call-1@pbx').find((e) => e.kind === 'callstate')!;
-    expect(cs.callstate).toEqual({ platform: 'mypbx', state: 'created', source: 'my-pbx', fields: { queue: 'sales' } });
+    expect(cs.callstate).toEqual({ platform: 'mypbx', state: 'created', source: 'pbx-feed', fields: { queue: 'sales' } });
     expect(of('module-call-1@pbx').find((e) => e.kind === 'route')!.route).toMatchObject({ route: 'SALES', destination: 'sip:agent-7@pbx' });
     for (const id of hepCalls) expect(of(id).map((e) => e.sip?.method ?? e.sip?.status)).toEqual(['INVITE', 180, 200, 'ACK', 'BYE', 200]);
     // no flood event reached the session: its Call-IDs belong to no captured dialog
     expect(center.events.some((e) => e.call_id?.startsWith('flood-'))).toBe(false);
     expect(center.invalid).toEqual([]);
-    expect(stderr).toMatch(/my-pbx: reported module-call-1@pbx/);
+    expect(stderr).toMatch(/pbx-feed: following .*feed\.jsonl/);
+    const feed = (await status()).sources.find((x) => x.name === 'pbx-feed')!;
+    expect(feed.counters).toMatchObject({ lines: 5, bad_lines: 1, refused: 0 });
     expect(agent.exitCode).toBeNull();
   }, 30_000);
 });

@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { firstScreen, localAgentPlan } from './standalone.js';
+import { agent, agentConfig } from './agent.js';
+import { parseCommand } from '../options.js';
 
 const REPO = path.resolve(new URL('../../..', import.meta.url).pathname);
 const OP = 'standalone-operator-token-0123456789abcdef';
@@ -48,6 +50,28 @@ afterAll(() => {
 });
 
 describe('localAgentPlan', () => {
+  it('passes --agent-log, --agent-syslog, --agent-esl, --agent-ami and --agent-collector on to the agent, secrets through its environment', () => {
+    const v = {
+      'agent-listen': '127.0.0.1:9070', 'agent-hep': 'udp:127.0.0.1:9060', 'agent-interface': 'none',
+      'agent-log': ['/var/log/kamailio.log', 'fs.log'], 'agent-log-format': 'json', 'agent-syslog': ['udp:127.0.0.1:5514'],
+      'agent-esl': ['tcp:127.0.0.1:8021'], 'agent-esl-password': 'esl-pw-secret', 'agent-ami': ['tcp:127.0.0.1:5038'],
+      'agent-ami-user': 'tunaio', 'agent-ami-secret': 'ami-pw-secret', 'agent-collector': ['my.mjs'],
+    };
+    const plan = localAgentPlan(v, '/d', 'tok-0123456789012345678901', true);
+    expect(plan.args.slice(9)).toEqual([
+      '--log', '/var/log/kamailio.log', '--log', path.resolve('fs.log'), '--syslog', 'udp:127.0.0.1:5514', '--esl', 'tcp:127.0.0.1:8021',
+      '--ami', 'tcp:127.0.0.1:5038', '--collector', path.resolve('my.mjs'), '--log-format', 'json', '--ami-user', 'tunaio',
+    ]);
+    expect(plan.args.join(' ')).not.toMatch(/pw-secret/);
+    expect(plan.env).toMatchObject({ TUNAIO_ESL_PASSWORD: 'esl-pw-secret', TUNAIO_AMI_SECRET: 'ami-pw-secret' });
+    // what the agent makes of it
+    const parsed = parseCommand(agent.spec, plan.args.slice(1), plan.env);
+    expect(agentConfig(parsed.values, () => undefined)).toMatchObject({
+      logs: ['/var/log/kamailio.log', path.resolve('fs.log')], logFormat: { format: 'json' }, syslog: ['udp:127.0.0.1:5514'],
+      esl: ['tcp:127.0.0.1:8021'], eslPassword: 'esl-pw-secret', ami: ['tcp:127.0.0.1:5038'], amiUser: 'tunaio', amiSecret: 'ami-pw-secret', collectors: [path.resolve('my.mjs')],
+    });
+  });
+
   it('builds the agent command line; without capture rights it keeps HEP and says why live capture is off', () => {
     const v = { 'agent-listen': '127.0.0.1:9070', 'agent-hep': 'udp:127.0.0.1:9060', 'agent-interface': 'lo' };
     const root = localAgentPlan(v, '/d', 'tok-0123456789012345678901', true);

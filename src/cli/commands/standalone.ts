@@ -39,7 +39,18 @@ export const standaloneOptions: OptionSpec[] = [
   { name: 'agent-listen', type: 'string', default: '127.0.0.1:9070', arg: 'HOST:PORT', help: 'command API address of the local agent' },
   { name: 'agent-hep', type: 'string', default: 'udp:127.0.0.1:9060', arg: 'udp:ADDR:PORT', help: 'HEP listener of the local agent' },
   { name: 'agent-interface', type: 'string', default: 'lo', arg: 'IFACE', help: 'live capture interface of the local agent (needs root or CAP_NET_RAW); `none` to disable' },
+  { name: 'agent-log', type: 'string', multiple: true, arg: 'PATH', help: "log file the local agent tails (Kamailio's, FreeSWITCH's); lines correlated by Call-ID" },
+  { name: 'agent-log-format', type: 'string', default: 'auto', arg: 'auto|text|json', help: 'how the local agent reads --agent-log and --agent-syslog lines' },
+  { name: 'agent-syslog', type: 'string', multiple: true, arg: 'udp:ADDR:PORT', help: 'syslog listener of the local agent' },
+  { name: 'agent-esl', type: 'string', multiple: true, arg: 'tcp:HOST:PORT', help: 'FreeSWITCH event socket the local agent reads call states from' },
+  { name: 'agent-esl-password', type: 'string', default: 'ClueCon', arg: 'PASSWORD', help: 'its password' },
+  { name: 'agent-ami', type: 'string', multiple: true, arg: 'tcp:HOST:PORT', help: 'Asterisk manager interface the local agent reads call states from' },
+  { name: 'agent-ami-user', type: 'string', arg: 'USER', help: 'manager.conf user for --agent-ami' },
+  { name: 'agent-ami-secret', type: 'string', arg: 'SECRET', help: 'its secret' },
+  { name: 'agent-collector', type: 'string', multiple: true, arg: 'PATH', help: 'collector module for the local agent (docs/collectors.md)' },
 ];
+
+const many = (v: OptionValues[string]): string[] => (Array.isArray(v) ? v : typeof v === 'string' && v !== '' ? [v] : []);
 
 export interface LocalAgentPlan {
   args: string[];
@@ -48,6 +59,8 @@ export interface LocalAgentPlan {
   live: boolean;
   liveNote: string;
   hep: string;
+  /** log files, syslog listeners, platforms and modules the agent reads besides capture and HEP */
+  collectors: string[];
 }
 
 /** Whether this process may open a live capture: root, or CAP_NET_RAW in the effective set. */
@@ -81,10 +94,26 @@ export function localAgentPlan(values: OptionValues, dataDir: string, token: str
     live = true;
     liveNote = `live capture: on ${iface} (SIP ports 5060-5061 and the RTP range)`;
   }
+  // log files, syslog, platforms and modules: passed on as the agent's own options
+  const collectors: string[] = [];
+  for (const [from, to] of [['agent-log', '--log'], ['agent-syslog', '--syslog'], ['agent-esl', '--esl'], ['agent-ami', '--ami'], ['agent-collector', '--collector']] as const) {
+    for (const raw of many(values[from])) {
+      const v = to === '--log' || to === '--collector' ? path.resolve(raw) : raw;
+      collectors.push(v);
+      args.push(to, v);
+    }
+  }
+  if (collectors.length > 0) args.push('--log-format', String(values['agent-log-format'] ?? 'auto'));
+  if (many(values['agent-ami']).length > 0 && typeof values['agent-ami-user'] === 'string') args.push('--ami-user', values['agent-ami-user']);
+  // secrets go through the environment twins, like the token: a command line is visible to every user
+  const secrets: NodeJS.ProcessEnv = {};
+  if (many(values['agent-esl']).length > 0) secrets.TUNAIO_ESL_PASSWORD = String(values['agent-esl-password'] ?? 'ClueCon');
+  if (typeof values['agent-ami-secret'] === 'string') secrets.TUNAIO_AMI_SECRET = values['agent-ami-secret'];
   return {
     args,
+    collectors,
     // the token goes through the environment twin of --token: a command line is visible to every user
-    env: { ...process.env, TUNAIO_TOKEN: token },
+    env: { ...process.env, TUNAIO_TOKEN: token, ...secrets },
     url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${listen.port}`,
     live,
     liveNote,
@@ -169,6 +198,9 @@ export function firstScreen(c: RunningCenter, plan: LocalAgentPlan): string {
     '               modparam("siptrace", "hep_mode_on", 1); modparam("siptrace", "hep_version", 3); modparam("siptrace", "trace_mode", 1)',
     `    FreeSWITCH sofia.conf.xml: <param name="capture-server" value="udp:${hepHost}:${hepPort}"/>, and sip-capture=yes on the profile`,
     `    Asterisk   hep.conf: [general] enabled=yes, capture_address=${hepHost}:${hepPort}; load res_hep.so and res_hep_pjsip.so`,
+    plan.collectors.length > 0
+      ? `  Also reading: ${plan.collectors.join(', ')}`
+      : "  Logs: --agent-log /var/log/kamailio.log (or FreeSWITCH's) correlates lines by Call-ID; --agent-esl / --agent-ami add call states",
     '',
   ].join('\n');
 }
