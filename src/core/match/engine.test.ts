@@ -474,6 +474,61 @@ describe('media attribution when addresses are shared', () => {
   });
 });
 
+// ---- media behind NAT ------------------------------------------------------------------------------
+
+describe('media behind NAT: the far side latches (symmetric RTP)', () => {
+  const SBC = '198.51.100.20';
+  const PHONE = '10.0.0.5'; // private address in the phone's SDP
+  const PUBLIC = '203.0.113.7'; // where its RTP really comes from
+  const call = (e: MatchEngine, id: string, t: number, sbcPort = 6000, phonePort = 4000, from = 'alice'): void => {
+    const o = { callId: id, from: `<sip:${from}@example.com>`, fromTag: `f-${id}`, toTag: `t-${id}` };
+    e.onSip(meta(t, PUBLIC, SBC), request('INVITE', { ...o, toTag: undefined, body: sdp(PHONE, phonePort) }));
+    e.onSip(meta(t + 1, SBC, PUBLIC), response(200, 'INVITE', { ...o, body: sdp(SBC, sbcPort) }));
+  };
+  const callOf = (h: unknown): string | null => (h === null ? null : (h as { callId: string }).callId);
+  const rr = Buffer.from([0x81, 201, 0, 7, 0, 0, 0, 1, ...Array(24).fill(0)]);
+
+  it('RTP to the SDP address from an unnamed source latches it: both directions and RTCP on port+1 follow', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 's', criteria: { from: 'alice' }, captureRtp: true });
+    call(e, 'nat', S);
+    expect(callOf(e.onDatagram(udp(2 * S, PUBLIC, 31000, SBC, 6000), rtp(1, 160)))).toBe('nat');
+    expect(callOf(e.onDatagram(udp(2 * S + 1, SBC, 6000, PUBLIC, 31000), rtp(1, 160, 0x99)))).toBe('nat');
+    expect(e.onDatagram(udp(2 * S + 2, PUBLIC, 31001, SBC, 6001), rr)?.kind).toBe('rtcp');
+    expect(e.onDatagram(udp(2 * S + 3, SBC, 6001, PUBLIC, 31001), rr)?.kind).toBe('rtcp');
+    // the address latched one source: a second stranger sending there is not this call's
+    expect(e.onDatagram(udp(2 * S + 4, '203.0.113.66', 40000, SBC, 6000), rtp(1, 160, 0x66))).toBeNull();
+    expect(e.sessionCounters('s')?.rtp).toBe(2);
+  });
+
+  it('no latching where the negotiated peer already sends (no NAT there)', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 's', criteria: { from: 'alice' }, captureRtp: true });
+    call(e, 'plain', S);
+    expect(callOf(e.onDatagram(udp(2 * S, PHONE, 4000, SBC, 6000), rtp(1, 160)))).toBe('plain');
+    expect(e.onDatagram(udp(2 * S + 1, PUBLIC, 31000, SBC, 6000), rtp(2, 320))).toBeNull();
+  });
+
+  it('a shared media port claimed by two captured calls latches nothing (which call is unknowable)', () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 's', criteria: { domain: 'example.com' }, captureRtp: true });
+    call(e, 'one', S, 6000, 4000);
+    call(e, 'two', S + 10, 6000, 4002);
+    expect(e.onDatagram(udp(2 * S, PUBLIC, 31000, SBC, 6000), rtp(1, 160))).toBeNull();
+  });
+
+  it("a source another dialog's SDP names is never latched, even when that dialog is not captured", () => {
+    const e = new MatchEngine();
+    e.addSession({ id: 's', criteria: { from: 'alice' }, captureRtp: true });
+    call(e, 'captured', S, 6000, 4000);
+    // bob's call is not captured; its UA offers 192.0.2.77:5000 and sends to the same media port
+    const o = { callId: 'other', from: '<sip:bob@example.com>', fromTag: 'fb' };
+    expect(e.onDatagram(meta(S + 5, '192.0.2.77', SBC), request('INVITE', { ...o, body: sdp('192.0.2.77', 5000) }).raw)).toBeNull();
+    expect(e.onDatagram(udp(2 * S, '192.0.2.77', 5000, SBC, 6000), rtp(1, 160))).toBeNull();
+    expect(callOf(e.onDatagram(udp(2 * S + 1, PUBLIC, 31000, SBC, 6000), rtp(1, 160)))).toBe('captured');
+  });
+});
+
 // ---- the raw no-match path ------------------------------------------------------------------------
 
 describe('onDatagram (raw Call-ID lookup, prefilter) takes exactly what onSip takes', () => {

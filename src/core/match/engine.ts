@@ -254,6 +254,7 @@ export class MatchEngine {
       if (!maybe) {
         this.advance(meta.tsUs);
         this.counters.sipPrefiltered++;
+        if (this.rtpSessions > 0) this.noteForeignSdp(payload);
         return null;
       }
     }
@@ -263,6 +264,19 @@ export class MatchEngine {
       return null;
     }
     return this.handleSip(meta, msg);
+  }
+
+  /**
+   * The SDP addresses of a SIP message no session takes, read in place: another call's media, which
+   * NAT latching must not hand to a captured dialog (media-tracker.ts). Only SDP-looking payloads
+   * (an `m=` line) pay for it, and only while a session captures RTP.
+   */
+  private noteForeignSdp(payload: Buffer): void {
+    const m = payload.indexOf('\nm=');
+    if (m < 0) return;
+    const body = payload.indexOf('\n\r\n');
+    const start = body >= 0 && body < m ? body + 3 : payload.indexOf('\n\n') + 2;
+    if (start >= 2 && start <= m + 1) this.media.noteForeignSdp(payload.subarray(start));
   }
 
   private onMedia(d: Dialog, meta: PacketMeta, payload: Buffer): MediaHit | null {
@@ -325,7 +339,10 @@ export class MatchEngine {
       for (const s of group.sessions) if (!(d?.sessions.includes(s) ?? false) && !(joined?.includes(s) ?? false)) (linked ??= []).push(s);
     }
     if (d === undefined) {
-      if (joined === null && linked === null) return null;
+      if (joined === null && linked === null) {
+        if (this.rtpSessions > 0 && msg.body.length > 0) this.media.noteForeignSdp(msg.body);
+        return null;
+      }
       d = this.openDialog(callId, msg, v);
     }
     if (joined !== null) for (const s of joined) this.join(d, s);

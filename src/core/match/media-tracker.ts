@@ -35,6 +35,11 @@ interface Side {
   readonly more: readonly MediaKey[] | null;
   /** order of the SDP that made the claim (engine-wide, increasing) */
   readonly seq: number;
+  /**
+   * set on a latched side (no SDP: the address the far side's media really came from, behind a NAT):
+   * the SDP address of this dialog it was sending to, so each address latches one source only
+   */
+  readonly latchedTo: MediaKey | undefined;
 }
 
 type Codec = { codec: string; clockRate: number };
@@ -44,6 +49,7 @@ type PayloadTable = ReadonlyMap<number, Codec>;
 const NO_PAYLOADS: PayloadTable = new Map();
 const NO_STREAMS: RtpStream[] = [];
 const NO_SIDES: Side[] = [];
+const NO_KEYS: readonly MediaKey[] = [];
 
 // Per dialog only what differs between dialogs: sides in an exact-size array (1–2 usually), the
 // payload table and codec entries shared through small intern tables, streams made on the first one.
@@ -53,6 +59,8 @@ export class DialogMedia {
   ptimeMs: number | undefined;
   streams: RtpStream[] = NO_STREAMS;
   other = 0;
+  /** its SDP addresses that media reached from the negotiated peer (no NAT latching for them) */
+  heard: readonly MediaKey[] = NO_KEYS;
 }
 
 /** Intern tables (bounded: once full, new entries are simply not shared). */
@@ -84,6 +92,11 @@ function mergePayloads(base: PayloadTable, add: ReadonlyMap<number, Codec>): Pay
   if (payloadTables.size < INTERN_MAX) payloadTables.set(own(k), merged);
   return merged;
 }
+/** latched far-side addresses per dialog (audio, video, a few re-INVITEs): bounds what a flood can add */
+const MAX_LATCHES = 8;
+/** SDP addresses of dialogs not captured (see noteForeignSdp), remembered oldest-first */
+const FOREIGN_MAX = 65536;
+
 export interface MediaOptions {
   rtpSampleFirst: number;
   rtpSampleEvery: number;
@@ -102,6 +115,13 @@ export class MediaTracker {
   private readonly mediaAt = new Map<MediaKey, Side | Side[]>();
   private sdpSeq = 0;
   private nextStatsUs = 0;
+  /**
+   * media addresses offered in the SDP of dialogs no session captured: a source one of them claims is
+   * never latched to a captured dialog (the RTP of an uncaptured call sent to a shared media port)
+   */
+  private readonly foreign = new Set<MediaKey>();
+  /** far-side addresses latched so far (media behind NAT), for the counters */
+  latched = 0;
 
   constructor(
     private readonly opts: MediaOptions,
@@ -165,7 +185,7 @@ export class MediaTracker {
       const k = mediaKey(e.ip, e.port);
       if (!eps.includes(k)) eps.push(typeof k === 'string' ? own(k) : k);
     }
-    const side: Side = { d, key, seq: ++this.sdpSeq, e0: eps[0], e1: eps[1], more: eps.length > 2 ? eps.slice(2) : null };
+    const side: Side = { d, key, seq: ++this.sdpSeq, e0: eps[0], e1: eps[1], more: eps.length > 2 ? eps.slice(2) : null, latchedTo: undefined };
     if (at >= 0) {
       const next = sides.slice();
       next[at] = side;
@@ -173,6 +193,24 @@ export class MediaTracker {
     } else {
       media.sides = sides.length === 0 ? [side] : [...sides, side];
     }
+    this.bind(side);
+  }
+
+  /**
+   * SDP of a message of no captured dialog (only read while a session captures RTP): its media
+   * addresses are claimed by another dialog, so RTP from them is never latched to a captured one.
+   */
+  noteForeignSdp(body: Buffer): void {
+    for (const e of sdpMedia(body).endpoints) this.rememberForeign(mediaKey(e.ip, e.port));
+  }
+
+  private rememberForeign(k: MediaKey): void {
+    if (this.foreign.has(k)) return;
+    if (this.foreign.size >= FOREIGN_MAX) this.foreign.delete(this.foreign.values().next().value!);
+    this.foreign.add(typeof k === 'string' ? own(k) : k);
+  }
+
+  private bind(side: Side): void {
     for (let i = 0, k = side.e0; k !== undefined; k = keyOf(side, ++i)) {
       const cur = this.mediaAt.get(k);
       if (cur === undefined) this.mediaAt.set(k, side);
@@ -181,8 +219,58 @@ export class MediaTracker {
     }
   }
 
+  /**
+   * Symmetric RTP / latching, as SBCs and rtpengine do it (RFC 4961; RFC 7362 §4): media sent to an
+   * SDP address of exactly one live captured dialog, from a source no SDP claims, is that dialog's
+   * far side behind a NAT (or a media server answering from another interface). The first such
+   * source latches: its address (and port+1 for RTCP) becomes a side of the dialog, so the rest of
+   * the stream and the reverse direction match on the 5-tuple.
+   */
+  private latch(meta: PacketMeta, srcKey: MediaKey, dstKey: MediaKey, atDst: Side | Side[], now: number): Dialog | null {
+    if (this.foreign.has(srcKey)) return null;
+    let d: Dialog | null = null;
+    let ended: Dialog | null = null;
+    const n = Array.isArray(atDst) ? atDst.length : 1;
+    for (let i = 0; i < n; i++) {
+      const c = Array.isArray(atDst) ? atDst[i] : atDst;
+      if (c.latchedTo !== undefined || expired(c.d, now)) continue;
+      if (c.d.state === St.Ended) {
+        if (ended !== null && ended !== c.d) return null;
+        ended = c.d;
+        continue;
+      }
+      if (d !== null && d !== c.d) return null; // a shared media port: which call it is, is unknowable
+      d = c.d;
+    }
+    d ??= ended;
+    if (d === null || d.media === null || d.media.heard.includes(dstKey)) return null;
+    let latches = 0;
+    for (const side of d.media.sides) {
+      if (side.latchedTo === undefined) continue;
+      if (side.latchedTo === dstKey) return null; // that address already latched another source
+      latches++;
+    }
+    if (latches >= MAX_LATCHES) return null;
+    const rtcp = meta.src.port < 65535 ? mediaKey(meta.src.ip, meta.src.port + 1) : undefined;
+    const side: Side = {
+      d,
+      key: -1 - latches,
+      seq: ++this.sdpSeq,
+      e0: typeof srcKey === 'string' ? own(srcKey) : srcKey,
+      e1: rtcp !== undefined && !this.mediaAt.has(rtcp) && !this.foreign.has(rtcp) ? (typeof rtcp === 'string' ? own(rtcp) : rtcp) : undefined,
+      more: null,
+      latchedTo: dstKey,
+    };
+    d.media.sides = [...d.media.sides, side];
+    this.bind(side);
+    this.latched++;
+    return d;
+  }
+
   private unbind(side: Side): void {
     for (let i = 0, k = side.e0; k !== undefined; k = keyOf(side, ++i)) {
+      // an address an SDP named (a side moved by a re-INVITE, a call that ended) is no NAT source
+      if (side.latchedTo === undefined) this.rememberForeign(k);
       const cur = this.mediaAt.get(k);
       if (cur === undefined) continue;
       if (cur === side) {
@@ -195,9 +283,6 @@ export class MediaTracker {
     }
   }
 
-  private claimsAt(ep: Endpoint): Side | Side[] | undefined {
-    return this.mediaAt.get(mediaKey(ep.ip, ep.port));
-  }
 
   // The dialog a media packet belongs to. A dialog whose SDP names both the source and the
   // destination (the 5-tuple) beats one that names only one of them; a live dialog beats one that
@@ -205,10 +290,29 @@ export class MediaTracker {
   // more than one side (offer and answer) takes a packet only on its 5-tuple: a shared address
   // (sipp's echo UAS, a media server's single port) otherwise pulls in the RTP of calls the engine
   // does not capture. With only one side known (offer without answer) one address is enough.
+  //
+  // A packet to a dialog's SDP address from a source that no SDP names (NAT) latches that source
+  // (latch()): the dialog's SDP addresses of the far side are then private or stale ones.
   find(meta: PacketMeta, now: number): Dialog | null {
-    const atDst = this.claimsAt(meta.dst);
-    const atSrc = this.claimsAt(meta.src);
+    const dstKey = mediaKey(meta.dst.ip, meta.dst.port);
+    const srcKey = mediaKey(meta.src.ip, meta.src.port);
+    const atDst = this.mediaAt.get(dstKey);
+    const atSrc = this.mediaAt.get(srcKey);
     if (atDst === undefined && atSrc === undefined) return null;
+    const d = this.findBy(atDst, atSrc, now);
+    if (d === null) return atSrc === undefined ? this.latch(meta, srcKey, dstKey, atDst!, now) : null;
+    if (this.full && atDst !== undefined) {
+      // its negotiated peer sends to this address: no NAT in between, nothing to latch there
+      const m = d.media!;
+      if (!m.heard.includes(dstKey)) m.heard = [...m.heard, typeof dstKey === 'string' ? own(dstKey) : dstKey];
+    }
+    return d;
+  }
+
+  /** whether the last findBy() matched on both addresses */
+  private full = false;
+
+  private findBy(atDst: Side | Side[] | undefined, atSrc: Side | Side[] | undefined, now: number): Dialog | null {
     let best: Dialog | null = null;
     let bestRank = -1;
     let bestSeq = -1;
@@ -237,6 +341,7 @@ export class MediaTracker {
         const rank = (full ? 2 : 0) + (d.state === St.Ended ? 0 : 1);
         if (rank > bestRank || (rank === bestRank && seq > bestSeq)) {
           best = d;
+          this.full = full;
           bestRank = rank;
           bestSeq = seq;
         }
