@@ -41,6 +41,7 @@ export interface ManifestRow {
   file: string;
   linktype: string;
   sipMsgs: number;
+  rtpPkts: number;
 }
 
 export function manifest(): ManifestRow[] {
@@ -49,6 +50,6 @@ export function manifest(): ManifestRow[] {
     .filter((l) => l.trim() !== '')
     .map((l) => {
       const c = l.split('\t');
-      return { file: c[0], linktype: c[4], sipMsgs: Number(c[5]) };
+      return { file: c[0], linktype: c[4], sipMsgs: Number(c[5]), rtpPkts: Number(c[7]) };
     });
 }

@@ -317,6 +317,8 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
     }
   } finally {
     engine.flush();
+    // with --rtp --json, the per-stream table follows the SIP lines, one JSON line per stream
+    if (fmt === 'json' && o.rtp === true) for (const ev of streams) text += `${streamJson(ev)}\n`;
     if (text.length > 0) print(text);
     out.close();
   }
@@ -355,6 +357,37 @@ export async function criteriaFromOptions(values: OptionValues): Promise<{ crite
   return { criteria };
 }
 
+/**
+ * One RTP stream as a JSON line (`"type":"rtp_stream"`), the fields and units of tshark's
+ * `-z rtp,streams`: packets, lost (expected − received, negative with duplicates), max delta,
+ * mean/max jitter in ms, plus what tshark folds into "Problems?": duplicates and out-of-order.
+ */
+export function streamJson(ev: StatsEvent): string {
+  const st = ev.stats;
+  return JSON.stringify({
+    type: 'rtp_stream',
+    call_id: ev.callId,
+    src: endpointText(st.src.ip, st.src.port),
+    dst: endpointText(st.dst.ip, st.dst.port),
+    ssrc: `0x${st.ssrc.toString(16).toUpperCase().padStart(8, '0')}`,
+    pt: st.pt,
+    codec: st.codec ?? null,
+    start: st.firstTsUs,
+    duration_ms: st.durationMs,
+    packets: st.packets,
+    expected: st.expected,
+    lost: st.lost,
+    lost_pct: st.expected > 0 ? Math.round((st.lost / st.expected) * 10000) / 100 : 0,
+    duplicates: st.duplicates,
+    out_of_order: st.reordered,
+    max_delta_ms: st.maxDeltaMs,
+    jitter_ms: st.jitterMs,
+    mean_jitter_ms: st.meanJitterMs,
+    max_jitter_ms: st.maxJitterMs,
+    mos: st.mos ?? null,
+  });
+}
+
 function summaryText(s: FilterSummary, writePath: string | undefined): string {
   const lines = [
     `tunaio filter: ${s.packets} packets read from ${s.files} file(s), ${s.sipMessages} SIP messages, ` +
@@ -371,6 +404,7 @@ function summaryText(s: FilterSummary, writePath: string | undefined): string {
       `tunaio filter: rtp ${endpointText(st.src.ip, st.src.port)} -> ${endpointText(st.dst.ip, st.dst.port)} ssrc=0x${st.ssrc
         .toString(16)
         .padStart(8, '0')} ${st.codec ?? `pt${st.pt}`} packets=${st.packets} expected=${st.expected} lost=${st.lost} ` +
+        `duplicates=${st.duplicates} out_of_order=${st.reordered} duration=${st.durationMs}ms ` +
         `jitter=${st.jitterMs}ms mean_jitter=${st.meanJitterMs}ms max_jitter=${st.maxJitterMs}ms max_delta=${st.maxDeltaMs}ms mos=${st.mos ?? '-'} call_id=${ev.callId}`,
     );
   }
@@ -395,7 +429,7 @@ export const filter: Command = {
       { name: 'method', type: 'string', arg: 'METHOD', help: 'method that creates the dialog' },
       { name: 'rtp', type: 'boolean', help: 'also keep RTP/RTCP negotiated by matched dialogs' },
       { name: 'write', type: 'string', arg: 'OUT.pcap', help: 'write matching packets to this pcap' },
-      { name: 'json', type: 'boolean', help: 'print matching SIP messages as JSON lines' },
+      { name: 'json', type: 'boolean', help: 'print matching SIP messages as JSON lines (with --rtp, then one `rtp_stream` line per RTP stream)' },
       { name: 'tenant-header', type: 'string', multiple: true, arg: 'HEADER', help: 'SIP header naming the tenant (default X-Tenant, X-Tenant-Id, X-Tenant-Code)' },
       { name: 'xcid-header', type: 'string', multiple: true, arg: 'HEADER', help: "SIP header naming a B2BUA/SBC leg's other Call-ID (default X-CID, X-Call-ID)" },
     ],

@@ -4,7 +4,7 @@
 // and the stream summaries. The engine hands it dialogs and packets; it owns no dialog life cycle.
 import type { SipMessage } from '../../protocol/sip.js';
 import { sdpOfBody } from '../../protocol/sip-body.js';
-import type { Endpoint, MediaHit, PacketMeta, StatsEvent } from './engine-types.js';
+import type { MediaHit, PacketMeta, StatsEvent } from './engine-types.js';
 import { expired, own, St, textHash, type Dialog, type SessionState } from './dialog.js';
 import type { MessageView } from './message-view.js';
 import { RtpStream } from './rtp-stats.js';

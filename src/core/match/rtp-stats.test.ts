@@ -13,9 +13,23 @@ describe('RtpStream', () => {
     const s = feed(Array.from({ length: 100 }, (_, i) => 65500 + i));
     expect(s.snapshot()).toMatchObject({ packets: 100, expected: 100, lost: 0, duplicates: 0, reordered: 0 });
   });
-  it('loss, duplicates, reordering', () => {
+  it('loss, duplicates, reordering: lost = expected − received (RFC 3550 §6.4.1), duplicates counted as received', () => {
     const s = feed([10, 11, 13, 12, 12, 16, 17]);
-    expect(s.snapshot()).toMatchObject({ packets: 7, expected: 8, lost: 2, duplicates: 1, reordered: 1 });
+    // 14 and 15 are missing, 12 came twice: 8 expected, 7 received
+    expect(s.snapshot()).toMatchObject({ packets: 7, expected: 8, lost: 1, duplicates: 1, reordered: 1 });
+  });
+  it('more duplicates than losses: lost is negative, as tshark shows it', () => {
+    const s = feed([1, 2, 2, 3, 3, 4]);
+    expect(s.snapshot()).toMatchObject({ packets: 6, expected: 4, lost: -2, duplicates: 2 });
+  });
+  it('duration is the span of arrival times', () => {
+    expect(feed([1, 2, 3, 4], 20_000).snapshot().durationMs).toBe(60);
+  });
+  it('no MOS for a telephone-event (RFC 4733) stream; audio gets one', () => {
+    const s = new RtpStream(1, 'a', 1, 'b', 2);
+    for (let i = 0; i < 5; i++) s.update(i, 800, 101, i * 50_000, { codec: 'telephone-event', clockRate: 8000 });
+    expect(s.snapshot()).toMatchObject({ codec: 'telephone-event', mos: undefined });
+    expect(feed([1, 2, 3]).snapshot().mos).toBeGreaterThan(4);
   });
   it('late packets before the first one move the base', () => {
     const s = feed([5, 3, 4, 6]);

@@ -48,7 +48,7 @@ export interface StreamStats {
   packets: number;
   /** extended highest sequence number − base sequence number + 1 */
   expected: number;
-  /** expected − distinct packets received, never negative */
+  /** expected − packets received (RFC 3550 §6.4.1: duplicates count as received, so it can be negative, as tshark shows it) */
   lost: number;
   duplicates: number;
   /** packets that arrived with a sequence number below the highest seen (late, not duplicate) */
@@ -60,6 +60,8 @@ export interface StreamStats {
   maxJitterMs: number;
   /** largest arrival gap between consecutive packets */
   maxDeltaMs: number;
+  /** last packet's arrival − first packet's */
+  durationMs: number;
   firstTsUs: number;
   lastTsUs: number;
   mos: number | undefined;
@@ -197,8 +199,9 @@ export class RtpStream {
     return this.packets === 0 ? 0 : this.maxSeq - this.baseSeq + 1;
   }
 
+  /** RFC 3550 §6.4.1 / A.3: cumulative lost = expected − received; duplicates make it negative */
   get lost(): number {
-    return Math.max(0, this.expected - (this.packets - this.duplicates));
+    return this.expected - this.packets;
   }
 
   snapshot(): StreamStats {
@@ -207,7 +210,8 @@ export class RtpStream {
     const rate = this.clockRate;
     const jitterMs = rate ? (this.jitter * 1000) / rate : 0;
     const meanJitterMs = this.jitterCount > 0 ? this.jitterSumMs / this.jitterCount : 0;
-    const audio = rate !== undefined && rate <= 48000;
+    // no MOS for a stream of DTMF events (RFC 4733): there is no speech to score
+    const audio = rate !== undefined && rate <= 48000 && !isEventCodec(this.codec);
     return {
       ssrc: this.ssrc,
       src: { ip: this.srcIp, port: this.srcPort },
@@ -224,13 +228,15 @@ export class RtpStream {
       meanJitterMs: round3(meanJitterMs),
       maxJitterMs: round3(this.maxJitterMs),
       maxDeltaMs: round3(this.maxDeltaUs / 1000),
+      durationMs: round3((this.lastTsUs - this.firstTsUs) / 1000),
       firstTsUs: this.firstTsUs,
       lastTsUs: this.lastTsUs,
       mos: audio
-        ? estimateMos({ codec: this.codec, lossRatio: expected > 0 ? lost / expected : 0, jitterMs: meanJitterMs, ptimeMs: this.ptimeMs })
+        ? estimateMos({ codec: this.codec, lossRatio: expected > 0 ? Math.max(0, lost) / expected : 0, jitterMs: meanJitterMs, ptimeMs: this.ptimeMs })
         : undefined,
     };
   }
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+const isEventCodec = (codec: string | undefined): boolean => codec !== undefined && codec.toLowerCase() === 'telephone-event';

@@ -41,7 +41,7 @@ const ENDPOINT_KEYS = keys('ip', 'port');
 const SIP_KEYS = keys('method', 'status', 'reason', 'cseq_seq', 'cseq_method', 'from_user', 'to_user', 'has_sdp');
 const RTP_KEYS = keys('ssrc', 'pt', 'seq', 'ts', 'marker', 'codec');
 const RTCP_KEYS = keys('type', 'ssrc', 'fields');
-const STATS_KEYS = keys('ssrc', 'packets', 'expected', 'lost', 'jitter_ms', 'max_delta_ms', 'mos', 'codec', 'final');
+const STATS_KEYS = keys('ssrc', 'packets', 'expected', 'lost', 'jitter_ms', 'max_delta_ms', 'duplicates', 'out_of_order', 'mean_jitter_ms', 'max_jitter_ms', 'duration_ms', 'mos', 'codec', 'final');
 const LOG_KEYS = keys('source');
 const FRAME_KEYS = keys('link_type', 'data', 'orig_len');
 const CALLSTATE_KEYS = keys('platform', 'state', 'cause', 'q850', 'source', 'fields');
@@ -145,22 +145,27 @@ function stats(v: unknown): Maybe<StreamStats | null> {
     !int(v.lost, -MAX_SAFE, MAX_SAFE) ||
     !num(v.jitter_ms, 0, 1e7) ||
     !num(v.max_delta_ms, 0, 1e9) ||
+    !(v.duplicates === undefined || int(v.duplicates, 0, MAX_SAFE)) ||
+    !(v.out_of_order === undefined || int(v.out_of_order, 0, MAX_SAFE)) ||
+    !(v.mean_jitter_ms === undefined || num(v.mean_jitter_ms, 0, 1e7)) ||
+    !(v.max_jitter_ms === undefined || num(v.max_jitter_ms, 0, 1e7)) ||
+    !(v.duration_ms === undefined || num(v.duration_ms, 0, 1e12)) ||
     !(v.mos === null || num(v.mos, 1, 5)) ||
     !(v.codec === null || str(v.codec, 32)) ||
     typeof v.final !== 'boolean'
   )
     return NO;
-  return {
-    ssrc: v.ssrc,
-    packets: v.packets,
-    expected: v.expected,
-    lost: v.lost,
-    jitter_ms: v.jitter_ms,
-    max_delta_ms: v.max_delta_ms,
-    mos: v.mos,
-    codec: v.codec,
-    final: v.final,
-  };
+  // in the schema's key order (zod's output order); optional ones only when present
+  const out = { ssrc: v.ssrc, packets: v.packets, expected: v.expected, lost: v.lost, jitter_ms: v.jitter_ms, max_delta_ms: v.max_delta_ms } as StreamStats;
+  if (v.duplicates !== undefined) out.duplicates = v.duplicates as number;
+  if (v.out_of_order !== undefined) out.out_of_order = v.out_of_order as number;
+  if (v.mean_jitter_ms !== undefined) out.mean_jitter_ms = v.mean_jitter_ms as number;
+  if (v.max_jitter_ms !== undefined) out.max_jitter_ms = v.max_jitter_ms as number;
+  if (v.duration_ms !== undefined) out.duration_ms = v.duration_ms as number;
+  out.mos = v.mos;
+  out.codec = v.codec;
+  out.final = v.final;
+  return out;
 }
 
 function log(v: unknown): Maybe<{ source?: string } | null> {

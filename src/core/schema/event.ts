@@ -76,6 +76,12 @@ export const streamStatsSchema = z
     lost: z.int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), // RFC 3550 A.3: may be negative with duplicates
     jitter_ms: z.number().min(0).max(1e7),
     max_delta_ms: z.number().min(0).max(1e9),
+    // RFC 3550 A.1/A.8 detail, as tshark's rtp,streams shows it (optional: older agents omit them)
+    duplicates: count.optional(),
+    out_of_order: count.optional(),
+    mean_jitter_ms: z.number().min(0).max(1e7).optional(),
+    max_jitter_ms: z.number().min(0).max(1e7).optional(),
+    duration_ms: z.number().min(0).max(1e12).optional(),
     mos: z.number().min(1).max(5).nullable(),
     codec: shortText(32).nullable(),
     final: z.boolean(),
