@@ -6,9 +6,8 @@ import cookie from '@fastify/cookie';
 import { pino } from 'pino';
 import { resolveConfig } from './config.js';
 import type { CenterConfig, ResolvedConfig } from './config.js';
-import { dbFile, pcapRoot, secureDataDir, serialRunner } from './context.js';
+import { openBackend } from './backend.js';
 import type { CenterContext } from './context.js';
-import { openSqliteStorage } from './storage/sqlite.js';
 import type { Storage } from './storage/types.js';
 import { Hub } from './sse/hub.js';
 import { Metrics } from './metrics/metrics.js';
@@ -28,13 +27,11 @@ import { ingestRoutes } from './routes/ingest/routes.js';
 import { authRoutes } from './routes/auth/routes.js';
 import { systemRoutes } from './routes/system/routes.js';
 import { registerWebUi } from './web-ui.js';
-import { FilePcapStore } from './pcap/store.js';
 import { PcapRecorder } from './pcap/recorder.js';
 import { exportRoutes } from './routes/export/routes.js';
 import { shareRoutes } from './routes/share/routes.js';
 import { AgentCommander } from './agents/commander.js';
 import { CallFollower } from './agents/follow.js';
-import { TokenVault } from './agents/token-vault.js';
 
 /** A registered route, as Fastify has it (HEAD twins of GET routes left out). */
 export interface RegisteredRoute {
@@ -61,19 +58,20 @@ export interface Center {
 
 export async function createCenter(input: CenterConfig): Promise<Center> {
   const config = resolveConfig(input);
-  secureDataDir(config.dataDir, input.storage === undefined);
-  const storage = input.storage ?? openSqliteStorage(dbFile(config.dataDir));
   // request URLs are logged with share tokens redacted (http/hardening.ts)
   const logOptions = { level: config.logLevel, base: { service: 'tunaio-center' }, serializers: { req: requestSerializer } };
   const logger = config.logDestination ? pino(logOptions, config.logDestination) : pino(logOptions);
   const onError = (err: unknown): void => logger.error({ err }, 'background job failed');
   const hub = new Hub();
   const metrics = new Metrics();
-  const lifecycle = new SessionLifecycle(storage, hub, config.now, config.sweepIntervalSeconds * 1000, onError);
+  const backend = await openBackend(config, { database: input.database, storage: input.storage, hub, onError });
+  const { storage } = backend;
+  const lifecycle = new SessionLifecycle(storage, backend.feed, config.now, config.sweepIntervalSeconds * 1000, onError);
   const ctx: CenterContext = {
     config,
     storage,
     hub,
+    feed: backend.feed,
     metrics,
     metricsTokenHash: config.metricsToken !== undefined ? hashToken(config.metricsToken) : null,
     lifecycle,
@@ -82,12 +80,15 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
       maxFailuresPerAddress: config.loginMaxFailuresPerAddress,
       windowMs: config.loginWindowSeconds * 1000,
       onLimited: (limit) => metrics.loginRefused.inc({ limit }),
+      limiter: backend.loginLimiter,
     }),
-    serial: serialRunner(),
-    pcap: new PcapRecorder(new FilePcapStore(pcapRoot(config.dataDir)), storage),
+    serial: backend.serial,
+    pcap: new PcapRecorder(backend.pcapStore, storage),
     agents: new AgentCommander({
       storage,
-      vault: new TokenVault(config.dataDir),
+      vault: backend.tokens,
+      leadership: backend.leadership,
+      forward: backend.forward,
       now: config.now,
       timeoutMs: config.agentTimeoutSeconds * 1000,
       reconcileMs: config.reconcileSeconds * 1000,
@@ -97,6 +98,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     }),
     follower: new CallFollower({ pushFollow: (sid, from, ids) => ctx.agents.pushFollow(sid, from, ids) }),
   };
+  backend.onForwarded((cmd) => void ctx.agents.onForwarded(cmd));
 
   let bootstrap: BootstrapCredentials | null;
   try {
@@ -104,6 +106,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     await lifecycle.start();
   } catch (e) {
     lifecycle.close();
+    await backend.close();
     await storage.close();
     throw e;
   }
@@ -190,6 +193,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
       retention.close();
       await app.close();
       await ctx.serial(async () => undefined);
+      await backend.close();
       await storage.close();
     },
   };

@@ -45,6 +45,8 @@ export interface CenterConfig {
   logDestination?: { write(line: string): void };
   /** clock in epoch ms, for tests of expiry and retention */
   now?: () => number;
+  /** PostgreSQL URL (postgres://USER@HOST:PORT/DB): every piece of state in that database, nothing under dataDir */
+  database?: string;
   /** a storage to use instead of SQLite under dataDir (another backend, or a test wrapper); closed by close() */
   storage?: Storage;
   /** folder of the built web UI (index.html, assets/), served at `/`; no UI when omitted */
@@ -58,7 +60,7 @@ export interface CenterConfig {
 }
 
 type Optional = 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl' | 'logDestination' | 'metricsToken';
-export type ResolvedConfig = Required<Omit<CenterConfig, Optional | 'storage'>> & Pick<CenterConfig, Optional>;
+export type ResolvedConfig = Required<Omit<CenterConfig, Optional | 'storage' | 'database'>> & Pick<CenterConfig, Optional>;
 
 export const CENTER_DEFAULTS = {
   port: 8080,

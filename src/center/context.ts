@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ResolvedConfig } from './config.js';
 import type { Storage } from './storage/types.js';
 import type { Hub } from './sse/hub.js';
+import type { LiveFeed } from './sse/feed.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { SessionLifecycle } from './lifecycle/lifecycle.js';
 import type { LoginGuard } from './auth/rate-limit.js';
@@ -16,6 +17,8 @@ export interface CenterContext {
   config: ResolvedConfig;
   storage: Storage;
   hub: Hub;
+  /** how committed events and session ends reach the hub (one center, or several on PostgreSQL) */
+  feed: LiveFeed;
   metrics: Metrics;
   lifecycle: SessionLifecycle;
   /** sha256 of --metrics-token, or null */

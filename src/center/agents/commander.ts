@@ -9,6 +9,13 @@
 //   running captures the agent does not report (it restarted) and DELETEs captures it reports that
 //   are not running here (stopped or expired while it was unreachable).
 //
+// Several centers (PostgreSQL): only the leader (cluster/leadership.ts, an advisory lock) calls
+// agents, so no agent gets commands from two centers. A center that is not the leader forwards its
+// pushes to the leader (forward → onForwarded); if no leader takes them (it is changing), the new
+// leader's first reconcile pass asserts every running capture and stops every ended one anyway.
+// Commands to one agent go one after another, and a PUT re-reads its session right before it is
+// sent, so a reconcile pass and a stop never cross into a capture restarted after its stop.
+//
 // Owns the HTTP calls to agents and the in-memory reachability of each agent. Every answer is read
 // with a size limit (AGENT_ANSWER_MAX_BYTES, bounded-read.ts) within the call's timeout. Does not own the
 // session lifecycle (lifecycle/) nor ingest: counters an agent sends with its batches are stored by
@@ -16,7 +23,9 @@
 import { FOLLOW_MAX_CALL_IDS, isoTime } from '../../core/schema/index.js';
 import type { AgentSource, CaptureCommand } from '../../core/schema/index.js';
 import type { AgentRecord, SessionAgentRecord, SessionRecord, Storage } from '../storage/types.js';
-import type { TokenVault } from './token-vault.js';
+import type { ForwardedCommand } from '../backend.js';
+import type { Leadership } from '../cluster/leadership.js';
+import type { AgentTokenStore } from './token-vault.js';
 import { AnswerTooLarge, readBounded } from './bounded-read.js';
 
 /** the most the center reads of one answer of an agent's command API (a status with every source and capture fits many times) */
@@ -33,7 +42,11 @@ export interface AgentReach {
 
 export interface CommanderOptions {
   storage: Storage;
-  vault: TokenVault;
+  vault: AgentTokenStore;
+  /** whether this center runs the reconciler and calls agents (always, with one center) */
+  leadership: Leadership;
+  /** hands a push to the leading center (several centers) */
+  forward?: (cmd: ForwardedCommand) => Promise<void>;
   now: () => number;
   /** per-request timeout of calls to agents */
   timeoutMs: number;
@@ -108,8 +121,8 @@ export class AgentCommander {
   }
 
   /** Keeps an agent's plaintext token (sealed on disk) for calling it. */
-  rememberToken(name: string, token: string): void {
-    this.o.vault.set(name, token);
+  async rememberToken(name: string, token: string): Promise<void> {
+    await this.o.vault.set(name, token);
   }
 
   /** The last reachability of an agent's command API, when it was called. */
@@ -119,10 +132,31 @@ export class AgentCommander {
 
   // ---- pusher
 
+  /** Whether this center calls agents now; when not, the push goes to the leader (forward). */
+  private async leads(cmd: ForwardedCommand): Promise<boolean> {
+    if (await this.o.leadership.isLeader()) return true;
+    await this.o.forward?.(cmd);
+    return false;
+  }
+
+  /** A push forwarded by another center: the leader makes it. Never throws. */
+  async onForwarded(cmd: ForwardedCommand): Promise<void> {
+    if (!this.active) return;
+    try {
+      if (!(await this.o.leadership.isLeader())) return;
+      if (cmd.op === 'stop') return await this.pushStop(cmd.session_id);
+      const s = await this.o.storage.getSession(cmd.session_id);
+      if (s && s.status === 'running') await this.pushStart(s);
+    } catch (e) {
+      this.o.onError(e);
+    }
+  }
+
   /** PUT the capture to every agent of a new session, all at once. Never throws. */
   async pushStart(s: SessionRecord): Promise<void> {
     if (!this.active) return;
     try {
+      if (!(await this.leads({ op: 'start', session_id: s.id }))) return;
       const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
       const sas = await this.o.storage.getSessionAgents(s.id);
       await Promise.all(
@@ -140,6 +174,7 @@ export class AgentCommander {
   async pushStop(sessionId: string): Promise<void> {
     if (!this.active) return;
     try {
+      if (!(await this.leads({ op: 'stop', session_id: sessionId }))) return;
       const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
       const sas = await this.o.storage.getSessionAgents(sessionId);
       await Promise.all(
@@ -193,6 +228,7 @@ export class AgentCommander {
   }
 
   private async reconcileOnce(): Promise<void> {
+    if (!(await this.o.leadership.isLeader())) return;
     const sessions = await this.o.storage.listRunningSessions();
     const runningIds = new Set(sessions.map((s) => s.id));
     const perAgent = new Map<number, { s: SessionRecord; sa: SessionAgentRecord }[]>();
@@ -292,8 +328,28 @@ export class AgentCommander {
     };
   }
 
-  private async put(a: AgentRecord, s: SessionRecord, sa: SessionAgentRecord): Promise<void> {
+  /** commands to one agent, one after another */
+  private readonly chains = new Map<number, Promise<unknown>>();
+
+  private oneAtATime<T>(agentId: number, fn: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(agentId) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.chains.set(agentId, tail);
+    void tail.then(() => {
+      if (this.chains.get(agentId) === tail) this.chains.delete(agentId);
+    });
+    return run;
+  }
+
+  private put(a: AgentRecord, s: SessionRecord, sa: SessionAgentRecord): Promise<void> {
+    return this.oneAtATime(a.id, () => this.putNow(a, s, sa));
+  }
+
+  private async putNow(a: AgentRecord, s: SessionRecord, sa: SessionAgentRecord): Promise<void> {
     if (s.expires_at <= this.o.now()) return;
+    // stopped since the caller read it (a stop on this or another center): no PUT after the DELETE
+    const current = await this.o.storage.getSession(s.id);
+    if (!current || current.status !== 'running') return;
     const r = await this.call(a, 'PUT', `/v1/captures/${s.id}`, this.command(s));
     if (r.kind === 'ok') {
       if (sa.state !== 'capturing') await this.setState(s.id, sa, 'capturing', null);
@@ -309,7 +365,11 @@ export class AgentCommander {
     sa.state = 'failed';
   }
 
-  private async del(a: AgentRecord, sessionId: string): Promise<void> {
+  private del(a: AgentRecord, sessionId: string): Promise<void> {
+    return this.oneAtATime(a.id, () => this.delNow(a, sessionId));
+  }
+
+  private async delNow(a: AgentRecord, sessionId: string): Promise<void> {
     const r = await this.call(a, 'DELETE', `/v1/captures/${sessionId}`);
     // 404: the agent no longer runs it (expired locally, or restarted): that is the goal
     if (r.kind === 'refused' && r.status !== 404) this.o.log?.('agent refused to stop a capture', { agent: a.name, session: sessionId, error: r.message });
@@ -341,7 +401,7 @@ export class AgentCommander {
   }
 
   private async call(a: AgentRecord, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<CallResult> {
-    const token = this.o.vault.get(a.name);
+    const token = await this.o.vault.get(a.name);
     if (token === null) {
       return this.unreachable(
         a,

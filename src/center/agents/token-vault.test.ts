@@ -19,23 +19,23 @@ afterEach(() => {
 const TOKEN = 'agent-token-0123456789abcdefghijkl';
 
 describe('TokenVault', () => {
-  it('keeps tokens across restarts, encrypted, in 0600 files', () => {
+  it('keeps tokens across restarts, encrypted, in 0600 files', async () => {
     const d = tmp();
-    new TokenVault(d).set('edge-1', TOKEN);
+    await new TokenVault(d).set('edge-1', TOKEN);
     const again = new TokenVault(d);
-    expect(again.get('edge-1')).toBe(TOKEN);
-    expect(again.get('edge-2')).toBeNull();
+    expect(await again.get('edge-1')).toBe(TOKEN);
+    expect(await again.get('edge-2')).toBeNull();
     expect(fs.statSync(secretKeyFile(d)).mode & 0o777).toBe(0o600);
     expect(fs.statSync(agentTokensFile(d)).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(agentTokensFile(d), 'utf8')).not.toContain(TOKEN);
     expect(fs.readFileSync(secretKeyFile(d), 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('a new key file (data folder restored without it) makes the old entries unusable, not wrong', () => {
+  it('a new key file (data folder restored without it) makes the old entries unusable, not wrong', async () => {
     const d = tmp();
-    new TokenVault(d).set('edge-1', TOKEN);
+    await new TokenVault(d).set('edge-1', TOKEN);
     fs.rmSync(secretKeyFile(d));
-    expect(new TokenVault(d).get('edge-1')).toBeNull();
+    expect(await new TokenVault(d).get('edge-1')).toBeNull();
   });
 
   it('an entry does not open under another name, with another key, or after a flipped bit', () => {

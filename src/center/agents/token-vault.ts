@@ -75,8 +75,15 @@ export function open(key: Buffer, sealed: string, aad: string): string | null {
   }
 }
 
+/** Where the center keeps agents' plaintext tokens (sealed): files here, or the database (postgres-token-vault.ts). */
+export interface AgentTokenStore {
+  /** the agent's token, or null when none is kept or it does not open with this key */
+  get(name: string): Promise<string | null>;
+  set(name: string, token: string): Promise<void>;
+}
+
 /** Agent name → plaintext token, sealed on disk. Small (one entry per agent); rewritten atomically. */
-export class TokenVault {
+export class TokenVault implements AgentTokenStore {
   private readonly key: Buffer;
   private readonly file: string;
   private data: VaultFile;
@@ -93,13 +100,13 @@ export class TokenVault {
     }
   }
 
-  get(name: string): string | null {
+  async get(name: string): Promise<string | null> {
     const e = this.data.agents[name];
     return e ? open(this.key, e.v, name) : null;
   }
 
-  set(name: string, token: string): void {
-    if (this.get(name) === token) return;
+  async set(name: string, token: string): Promise<void> {
+    if ((await this.get(name)) === token) return;
     this.data.agents[name] = { v: seal(this.key, token, name) };
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, `${JSON.stringify(this.data, null, 1)}\n`, { mode: 0o600 });

@@ -20,18 +20,21 @@ export async function bootstrapAdmin(
   configured: { password?: string; token?: string },
   scryptLog2N?: number,
 ): Promise<BootstrapCredentials | null> {
-  const existing = await storage.getUserByName(ADMIN);
-  if (existing) {
+  const applyConfigured = async (): Promise<null> => {
     if (configured.password === undefined && configured.token === undefined) return null;
     await storage.upsertUser(ADMIN, {
       password_hash: configured.password === undefined ? undefined : await hashPassword(configured.password, scryptLog2N),
       token_hash: configured.token === undefined ? undefined : hashToken(configured.token),
     });
     return null;
-  }
+  };
+  if (await storage.getUserByName(ADMIN)) return applyConfigured();
   const password = configured.password ?? newToken().slice(0, 24);
   const token = configured.token ?? newToken();
-  await storage.upsertUser(ADMIN, { password_hash: await hashPassword(password, scryptLog2N), token_hash: hashToken(token) });
+  // several centers starting at once on an empty database: one creates the user and prints what it
+  // generated; the others find it made and print nothing (createUser never replaces a user)
+  const created = await storage.createUser(ADMIN, { password_hash: await hashPassword(password, scryptLog2N), token_hash: hashToken(token) });
+  if (!created) return applyConfigured();
   const generated: BootstrapCredentials = { username: ADMIN };
   if (configured.password === undefined) generated.password = password;
   if (configured.token === undefined) generated.token = token;

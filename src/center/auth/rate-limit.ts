@@ -5,6 +5,8 @@
 // - a gate on password verification: each scrypt costs ~32 MB and tens of ms of a libuv thread, so at
 //   most LOGIN_VERIFY_AT_ONCE run at once and LOGIN_VERIFY_WAITING wait; a flood beyond that is
 //   answered 429 at once instead of taking memory per request.
+// The failure counts live in memory (FailureLimiter, one center) or, with PostgreSQL, in the database
+// shared by every center (storage/postgres/login-limiter.ts).
 // Bounded: at most `maxKeys` keys per limiter are tracked; the oldest are dropped first.
 import net from 'node:net';
 import { TunaError } from '../../core/errors.js';
@@ -13,7 +15,14 @@ import { Gate } from '../http/gate.js';
 export const LOGIN_VERIFY_AT_ONCE = 2;
 export const LOGIN_VERIFY_WAITING = 32;
 
-export class FailureLimiter {
+export interface LoginLimiter {
+  /** ms until the key may try again, or 0 when it may try now */
+  retryAfterMs(key: string, now: number): Promise<number>;
+  fail(key: string, now: number): Promise<void>;
+  succeed(key: string): Promise<void>;
+}
+
+export class FailureLimiter implements LoginLimiter {
   private readonly failures = new Map<string, number[]>();
 
   constructor(
@@ -23,13 +32,13 @@ export class FailureLimiter {
   ) {}
 
   /** ms until the key may try again, or 0 when it may try now */
-  retryAfterMs(key: string, now: number): number {
+  async retryAfterMs(key: string, now: number): Promise<number> {
     const list = this.prune(key, now);
     if (list.length < this.maxFailures) return 0;
     return Math.max(1, list[list.length - this.maxFailures] + this.windowMs - now);
   }
 
-  fail(key: string, now: number): void {
+  async fail(key: string, now: number): Promise<void> {
     const list = this.prune(key, now);
     list.push(now);
     this.failures.delete(key);
@@ -40,7 +49,7 @@ export class FailureLimiter {
     }
   }
 
-  succeed(key: string): void {
+  async succeed(key: string): Promise<void> {
     this.failures.delete(key);
   }
 
@@ -66,8 +75,8 @@ export function addressKey(ip: string): string {
 export type LoginLimit = 'user' | 'address' | 'busy';
 
 export class LoginGuard {
-  private readonly perUser: FailureLimiter;
-  private readonly perAddress: FailureLimiter;
+  private readonly perUser: LoginLimiter;
+  private readonly perAddress: LoginLimiter;
   private readonly gate = new Gate(
     LOGIN_VERIFY_AT_ONCE,
     LOGIN_VERIFY_WAITING,
@@ -78,34 +87,42 @@ export class LoginGuard {
   );
 
   constructor(
-    private readonly o: { maxFailures: number; maxFailuresPerAddress: number; windowMs: number; onLimited?: (limit: LoginLimit) => void },
+    private readonly o: {
+      maxFailures: number;
+      maxFailuresPerAddress: number;
+      windowMs: number;
+      onLimited?: (limit: LoginLimit) => void;
+      /** where failures are counted (max, window) → limiter; in memory when omitted */
+      limiter?: (maxFailures: number, windowMs: number, scope: 'user' | 'address') => LoginLimiter;
+    },
   ) {
-    this.perUser = new FailureLimiter(o.maxFailures, o.windowMs);
-    this.perAddress = new FailureLimiter(o.maxFailuresPerAddress, o.windowMs);
+    const make = o.limiter ?? ((max: number, windowMs: number) => new FailureLimiter(max, windowMs));
+    this.perUser = make(o.maxFailures, o.windowMs, 'user');
+    this.perAddress = make(o.maxFailuresPerAddress, o.windowMs, 'address');
   }
 
   /** Throws 429 (with the wait) when the address, or the address + user name, used up its failures. */
-  check(ip: string, username: string, now: number): void {
-    const addr = this.perAddress.retryAfterMs(addressKey(ip), now);
+  async check(ip: string, username: string, now: number): Promise<void> {
+    const addr = await this.perAddress.retryAfterMs(addressKey(ip), now);
     if (addr > 0) {
       this.o.onLimited?.('address');
       throw new TunaError('rate_limited', `too many failed logins from your address; try again in ${Math.ceil(addr / 1000)} s`, addr);
     }
-    const user = this.perUser.retryAfterMs(userKey(ip, username), now);
+    const user = await this.perUser.retryAfterMs(userKey(ip, username), now);
     if (user > 0) {
       this.o.onLimited?.('user');
       throw new TunaError('rate_limited', `too many failed logins; try again in ${Math.ceil(user / 1000)} s`, user);
     }
   }
 
-  fail(ip: string, username: string, now: number): void {
-    this.perAddress.fail(addressKey(ip), now);
-    this.perUser.fail(userKey(ip, username), now);
+  async fail(ip: string, username: string, now: number): Promise<void> {
+    await this.perAddress.fail(addressKey(ip), now);
+    await this.perUser.fail(userKey(ip, username), now);
   }
 
   /** A success clears the user's count from that address; the address's own failures run out with the window. */
-  succeed(ip: string, username: string): void {
-    this.perUser.succeed(userKey(ip, username));
+  async succeed(ip: string, username: string): Promise<void> {
+    await this.perUser.succeed(userKey(ip, username));
   }
 
   /** Runs one password verification through the gate (429 at once when it is full). */

@@ -3,7 +3,7 @@
 // restarts. Every transition ends the session's SSE subscribers with a final status.
 import { isoTime } from '../../core/schema/index.js';
 import type { Storage, SessionRecord } from '../storage/types.js';
-import type { Hub } from '../sse/hub.js';
+import type { LiveFeed } from '../sse/feed.js';
 
 // setTimeout's ceiling (2^31-1 ms ≈ 24.8 days); sessions last at most 24 h, the sweep covers the rest.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -15,7 +15,7 @@ export class SessionLifecycle {
 
   constructor(
     private readonly storage: Storage,
-    private readonly hub: Hub,
+    private readonly feed: Pick<LiveFeed, 'end'>,
     private readonly now: () => number,
     private readonly sweepMs: number,
     private readonly onError: (err: unknown) => void,
@@ -58,7 +58,7 @@ export class SessionLifecycle {
     }
     const ok = await this.storage.endSession(id, 'expired', expiresAt);
     this.clear(id);
-    if (ok) this.hub.end(id, { status: 'expired', stopped_at: isoTime(expiresAt) });
+    if (ok) this.feed.end(id, { status: 'expired', stopped_at: isoTime(expiresAt) });
     return ok;
   }
 
@@ -67,7 +67,7 @@ export class SessionLifecycle {
     const at = this.now();
     const ok = await this.storage.endSession(id, 'stopped', at);
     this.clear(id);
-    if (ok) this.hub.end(id, { status: 'stopped', stopped_at: isoTime(at) });
+    if (ok) this.feed.end(id, { status: 'stopped', stopped_at: isoTime(at) });
     return ok;
   }
 

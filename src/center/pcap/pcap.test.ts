@@ -82,7 +82,7 @@ runPcapStoreContract('files', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-pcap-'));
   return {
     store: new FilePcapStore(dir),
-    addSession: async (id) => fs.mkdirSync(path.join(dir, id)),
+    addSession: (id) => new FilePcapStore(dir).create(id),
     purgeSession: async () => undefined,
     reopen: () => new FilePcapStore(dir),
     cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),

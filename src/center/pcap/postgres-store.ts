@@ -19,6 +19,9 @@ const CHUNKS_PER_QUERY = 64;
 export class PostgresPcapStore implements PcapStore {
   constructor(private readonly pool: pg.Pool) {}
 
+  /** nothing to make: a session's files hang off its row in `sessions` */
+  async create(_sessionId: string): Promise<void> {}
+
   async append(sessionId: string, records: readonly PcapRecord[]): Promise<void> {
     if (records.length === 0) return;
     await inTransaction(this.pool, async (c) => {

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES, PcapWriter } from '../../protocol/pcap-writer.js';
-import { PRIVATE_FILE } from '../context.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from '../context.js';
 import { fileLinkTypeFor, fitFrame } from './frames.js';
 
 export interface PcapRecord {
@@ -41,6 +41,8 @@ export interface PcapFile {
 }
 
 export interface PcapStore {
+  /** makes room for a new session's files (its folder); appends for sessions without it write nothing */
+  create(sessionId: string): Promise<void>;
   /** appends the records, in order; records of a session the store has no place for are dropped */
   append(sessionId: string, records: readonly PcapRecord[]): Promise<void>;
   /** the session's files and their sizes now (empty when none) */
@@ -156,6 +158,10 @@ export class FilePcapStore implements PcapStore {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  async create(sessionId: string): Promise<void> {
+    fs.mkdirSync(this.dir(sessionId), { recursive: true, mode: PRIVATE_DIR });
   }
 
   async append(sessionId: string, records: readonly PcapRecord[]): Promise<void> {

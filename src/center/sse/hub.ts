@@ -56,6 +56,18 @@ export class Hub {
     for (const s of set) s.end(info);
   }
 
+  hasSubscribers(sessionId: string): boolean {
+    return this.subs.has(sessionId);
+  }
+
+  /** drops the session's subscribers without a status (they reconnect with Last-Event-ID) */
+  abortSession(sessionId: string): void {
+    const set = this.subs.get(sessionId);
+    if (!set) return;
+    this.subs.delete(sessionId);
+    for (const s of set) s.abort();
+  }
+
   clients(): number {
     let n = 0;
     for (const s of this.subs.values()) n += s.size;

@@ -6,8 +6,9 @@
 //   1. subscribe to the hub first and buffer what it publishes;
 //   2. page the history from storage after the client's last id until no page is left;
 //   3. flush the buffer, skipping ids already sent, then forward live events.
-// Every event committed after the last history page is published after it (ingest commits and
-// publishes in one serial step, ids increase in commit order), so it is in the buffer.
+// Every event committed after the last history page is published after it (the feed, sse/feed.ts:
+// one center publishes in its serial ingest step; several follow the database from a cursor set
+// before the history read), so it is in the buffer.
 import { INERT_CSP } from '../http/hardening.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Event } from '../../core/schema/index.js';
@@ -115,6 +116,8 @@ export async function serveStream(
   res.on('close', cleanup);
 
   try {
+    // from here on the feed publishes every event the history below does not return (sse/feed.ts)
+    await ctx.feed.ready(sessionId);
     for (let page = 0; page < MAX_HISTORY_PAGES && !closed; page++) {
       const { events, more } = await ctx.storage.listEvents(sessionId, lastSent, PAGE);
       send(events.map(presentEvent));

@@ -391,6 +391,21 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       expect((await s.listDialogs(y.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
     }));
 
+    it('strings with NUL characters (hostile input) are stored and found, never an error', withStorage(async (s) => {
+      await s.createUser('ad\0min', { password_hash: 'p' });
+      expect(await s.getUserByName('ad\0min')).not.toBeNull();
+      const a = await agent(s, 'edge\0x');
+      expect((await s.getAgentByName('edge\0x'))?.id).toBe(a.id);
+      const x = await s.createSession(newSessionRec([a.id], { label: 'l\0', criteria: { text: 'a\0b' } }));
+      expect((await s.getSession(x.id))?.criteria).toEqual({ text: 'a\0b' });
+      const r = await s.ingest(a.id, [ev(x.id, 0, { call_id: 'c\0@x', payload: 'P\0' })], policy());
+      expect(r.inserted).toHaveLength(1);
+      const [stored] = (await s.listEvents(x.id, 0, 10)).events;
+      expect(stored).toMatchObject({ call_id: 'c\0@x', payload: 'P\0' });
+      await s.reportCounters(a.id, [{ session_id: x.id, packets_seen: 1, packets_matched: 1, events_uploaded: 1, dropped: { 'k\0': 1 }, state: 'failed', reason: 'r\0' }], T0);
+      expect((await s.getSessionAgents(x.id))[0].dropped).toEqual({ 'k\0': 1 });
+    }));
+
     it('purge removes the session, its events, agent states and share', withStorage(async (s) => {
       const a = await agent(s, 'a');
       const x = await s.createSession(newSessionRec([a.id]));

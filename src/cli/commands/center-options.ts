@@ -11,7 +11,13 @@ import type { CenterConfig } from '../../center/index.js';
 export const centerOptions: OptionSpec[] = [
   { name: 'port', type: 'number', default: 8080, arg: 'PORT', help: 'HTTP port of the command center' },
   { name: 'host', type: 'string', default: '127.0.0.1', arg: 'HOST', help: 'address the command center listens on' },
-  { name: 'data', type: 'string', default: './data', arg: 'DIR', help: 'data folder: SQLite database and PCAP files' },
+  { name: 'data', type: 'string', default: './data', arg: 'DIR', help: 'data folder: SQLite database and PCAP files (unused by the center with --database)' },
+  {
+    name: 'database',
+    type: 'string',
+    arg: 'URL',
+    help: 'PostgreSQL instead of SQLite, e.g. postgres://tunaio@db:5432/tunaio: all state in that database, so several centers behind a load balancer act as one (docs/scale-out.md)',
+  },
   {
     name: 'event-retention-hours',
     type: 'number',
@@ -122,6 +128,22 @@ function publicUrl(v: OptionValues[string]): string | undefined {
   return v.replace(/\/+$/, '');
 }
 
+/** --database (or TUNAIO_DATABASE): a PostgreSQL URL (a password, if any, best in PGPASSWORD or ~/.pgpass) */
+function database(v: OptionValues[string]): string | undefined {
+  if (typeof v !== 'string' || v === '') return undefined;
+  const raw = v;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new UsageError(`--database must be a URL such as postgres://tunaio@127.0.0.1:5432/tunaio, got "${raw}"`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new UsageError(`--database must be a postgres:// URL (SQLite is the default without it), got "${u.protocol}"`);
+  }
+  return raw;
+}
+
 /** Options + environment → the center's configuration. */
 export function centerConfigFrom(values: OptionValues, env: NodeJS.ProcessEnv): CenterConfig {
   const port = values.port;
@@ -138,6 +160,7 @@ export function centerConfigFrom(values: OptionValues, env: NodeJS.ProcessEnv): 
   };
   return {
     dataDir: String(values.data),
+    database: database(values.database),
     port,
     host: String(values.host),
     adminPassword: secret('TUNAIO_ADMIN_PASSWORD'),

@@ -7,14 +7,14 @@ export const center: Command = {
   spec: {
     name: 'center',
     summary: 'run the command center (HTTP API, web UI, SSE) alone',
-    usage: 'tunaio center [--port 8080] [--host 127.0.0.1] [--data ./data]',
+    usage: 'tunaio center [--port 8080] [--host 127.0.0.1] [--data ./data | --database postgres://USER@HOST:PORT/DB]',
     options: centerOptions,
   },
   async run(values) {
     const config = centerConfigFrom(values, process.env);
     return runUntilSignal(config, async (c) => {
       printBootstrap(c);
-      process.stdout.write(`tunaio center listening on ${c.url} (data: ${c.config.dataDir})\n`);
+      process.stdout.write(`tunaio center listening on ${c.url} (${config.database ? 'database: PostgreSQL' : `data: ${c.config.dataDir}`})\n`);
     });
   },
 };

@@ -26,7 +26,7 @@ export async function upsertAgent(ctx: CenterContext, body: AgentUpsert): Promis
     now,
   );
   // the plaintext, sealed in the data folder: the center calls the agent's command API with it
-  if (body.token !== undefined) ctx.agents.rememberToken(body.name, body.token);
+  if (body.token !== undefined) await ctx.agents.rememberToken(body.name, body.token);
   return { agent: presentAgent(agent, now, ctx.config.agentOfflineSeconds * 1000, ctx.agents.reachOf(agent.id)), created };
 }
 

@@ -16,15 +16,15 @@ export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
   app.post('/api/login', { config: { auth: 'public' } }, async (req, reply) => {
     const body = loginSchema.parse(req.body ?? {});
     const now = ctx.config.now();
-    ctx.loginLimiter.check(req.ip, body.username, now);
+    await ctx.loginLimiter.check(req.ip, body.username, now);
     const user = await ctx.storage.getUserByName(body.username);
     const ok = await ctx.loginLimiter.verify(() => verifyPassword(body.password, user?.password_hash ?? DUMMY_HASH));
     if (!user || !ok) {
-      ctx.loginLimiter.fail(req.ip, body.username, now);
+      await ctx.loginLimiter.fail(req.ip, body.username, now);
       ctx.metrics.loginFailures.inc();
       throw new TunaError('unauthorized', 'wrong username or password');
     }
-    ctx.loginLimiter.succeed(req.ip, body.username);
+    await ctx.loginLimiter.succeed(req.ip, body.username);
     const token = newToken();
     const ttl = ctx.config.webSessionHours * 3_600_000;
     await ctx.storage.createWebSession(hashToken(token), user.id, now + ttl);

@@ -18,7 +18,6 @@ import type { CenterContext } from '../../context.js';
 import { agentOf } from '../../http/auth.js';
 import { describeZodError } from '../../http/errors.js';
 import type { IngestItem } from '../../storage/types.js';
-import { presentEvent } from '../sessions/present.js';
 
 /** bytes an event costs against its session's byte cap: its JSON without the frame, plus the frame's bytes */
 export function eventBytes(e: IngestItem['event']): number {
@@ -88,17 +87,9 @@ export function ingestRoutes(app: FastifyInstance, ctx: CenterContext): void {
         max_events_per_session: ctx.config.maxSessionEvents,
         max_bytes_per_session: ctx.config.maxSessionBytes,
       });
+      // inside the serial step: with one center, live events leave in commit (= id) order
+      ctx.feed.committed(o.inserted);
       await ctx.pcap.record(o.inserted, frames);
-      // publish inside the serial step: live events leave in commit (= id) order; nothing to do
-      // when no SSE client listens (a client joining later reads these from storage)
-      if (ctx.hub.clients() === 0) return o;
-      const bySession = new Map<string, ReturnType<typeof presentEvent>[]>();
-      for (const e of o.inserted) {
-        const list = bySession.get(e.session_id) ?? [];
-        list.push(presentEvent(e));
-        bySession.set(e.session_id, list);
-      }
-      for (const [sid, evs] of bySession) ctx.hub.publish(sid, evs);
       return o;
     });
     // one session, all its agents: the dialogs this agent captured are followed by the others

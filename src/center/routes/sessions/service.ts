@@ -1,10 +1,8 @@
 // Session actions behind the routes: create (criteria rule, agent selection), detail, stop, purge.
-import fs from 'node:fs';
 import { TunaError } from '../../../core/errors.js';
 import { CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../../../core/schema/index.js';
 import type { SessionCreate, SessionDetail } from '../../../core/schema/index.js';
 import { newSessionId } from '../../auth/secrets.js';
-import { PRIVATE_DIR, pcapDir } from '../../context.js';
 import type { CenterContext } from '../../context.js';
 import type { AgentRecord, SessionRecord } from '../../storage/types.js';
 import { presentDetail, presentSessionAgent } from './present.js';
@@ -60,7 +58,7 @@ export async function createSession(ctx: CenterContext, body: SessionCreate): Pr
     expires_at: createdAt + body.duration_seconds * 1000,
     agent_ids: agents.map((a) => a.id),
   });
-  if (s.capture_pcap) fs.mkdirSync(pcapDir(ctx.config.dataDir, s.id), { recursive: true, mode: PRIVATE_DIR });
+  if (s.capture_pcap) await ctx.pcap.store.create(s.id);
   ctx.lifecycle.schedule(s);
   // every selected agent is told at once, in parallel; the answers set the per-agent states
   void ctx.agents.pushStart(s);

@@ -20,6 +20,7 @@ import type { StoredEvent } from '../../../core/schema/index.js';
 import { foldDialogs } from '../dialog-fold.js';
 import type { DialogWrite } from '../dialog-fold.js';
 import type { IngestItem, IngestOutcome, IngestPolicy } from '../types.js';
+import { noNul, noNulOrNull } from './pool.js';
 
 /** channel of the per-batch watermarks */
 export const EVENTS_CHANNEL = 'tunaio_events';
@@ -74,7 +75,7 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
       capped_reason: (r.capped_reason as string | null) ?? null,
       ingested_events: Number(r.ingested_events),
       ingested_bytes: Number(r.ingested_bytes),
-      counts: r.counts as Record<string, number>,
+      counts: JSON.parse(String(r.counts)) as Record<string, number>,
       assigned: r.assigned === true,
       underCaps: false,
       newly_capped: false,
@@ -165,7 +166,7 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
         toInsert.map((it) => it.event.seq),
         toInsert.map((it) => it.event.ts),
         toInsert.map((it) => it.event.kind),
-        toInsert.map((it) => it.event.call_id),
+        toInsert.map((it) => noNulOrNull(it.event.call_id)),
         bodies,
         frames.map((f) => (f ? Buffer.from(f.data, 'base64') : null)),
         frames.map((f) => f?.link_type ?? null),
@@ -232,26 +233,26 @@ async function foldBatchDialogs(c: pg.PoolClient, inserted: StoredEvent[]): Prom
   const found = await c.query(
     `SELECT d.id, d.session_id, d.call_id, d.data FROM dialogs d
      JOIN unnest($1::text[], $2::text[]) AS k(sid, cid) ON d.session_id = k.sid AND d.call_id = k.cid`,
-    [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    [pairs.map((p) => p[0]), pairs.map((p) => noNul(p[1]))],
   );
   const rows = new Map<string, { id: number; dialog: DialogAgg }>();
-  for (const r of found.rows as { id: string; session_id: string; call_id: string; data: DialogAgg }[]) {
-    rows.set(`${r.session_id}\n${r.call_id}`, { id: Number(r.id), dialog: r.data });
+  for (const r of found.rows as { id: string; session_id: string; call_id: string; data: string }[]) {
+    rows.set(`${r.session_id}\n${r.call_id}`, { id: Number(r.id), dialog: JSON.parse(r.data) as DialogAgg });
   }
   const writes: DialogWrite[] = [];
   foldDialogs(inserted, (sid, cid) => rows.get(`${sid}\n${cid}`) ?? null, (w) => writes.push(w));
   await c.query(
     `INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::jsonb[])
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[])
      ON CONFLICT (session_id, call_id) DO UPDATE SET started_at = excluded.started_at, state = excluded.state,
        version = excluded.version, search = excluded.search, data = excluded.data`,
     [
       writes.map((w) => w.session_id),
-      writes.map((w) => w.call_id),
+      writes.map((w) => noNul(w.call_id)),
       writes.map((w) => w.dialog.started_at),
       writes.map((w) => w.dialog.state),
       writes.map((w) => w.version),
-      writes.map((w) => w.search),
+      writes.map((w) => noNul(w.search)),
       writes.map((w) => JSON.stringify(w.dialog)),
     ],
   );

@@ -10,6 +10,8 @@
 // - ids come from one sequence; ingest takes the session rows FOR UPDATE first, so the batches of one
 //   session commit one at a time in id order (see ingest.ts: "gap-free ids").
 // - times are epoch milliseconds in BIGINT, as in the SQLite store, so rows map the same way.
+// - JSON values (criteria, tags, counters) are TEXT, not JSONB: JSONB refuses the escape \u0000, which
+//   hostile input may carry, and nothing queries inside them.
 import type pg from 'pg';
 
 export interface Migration {
@@ -42,10 +44,10 @@ CREATE TABLE agents (
   url TEXT NOT NULL,
   token_hash TEXT NOT NULL UNIQUE,
   enabled BOOLEAN NOT NULL,
-  tags JSONB NOT NULL,
+  tags TEXT NOT NULL,
   last_seen BIGINT,
   version TEXT,
-  sources JSONB NOT NULL DEFAULT '[]',
+  sources TEXT NOT NULL DEFAULT '[]',
   created_at BIGINT NOT NULL,
   updated_at BIGINT NOT NULL
 );
@@ -54,7 +56,7 @@ CREATE TABLE sessions (
   id TEXT PRIMARY KEY,
   label TEXT NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'expired')),
-  criteria JSONB NOT NULL,
+  criteria TEXT NOT NULL,
   capture_rtp BOOLEAN NOT NULL,
   capture_pcap BOOLEAN NOT NULL,
   duration_seconds INTEGER NOT NULL,
@@ -62,7 +64,7 @@ CREATE TABLE sessions (
   expires_at BIGINT NOT NULL,
   stopped_at BIGINT,
   event_count BIGINT NOT NULL DEFAULT 0,
-  counts JSONB NOT NULL DEFAULT '{}',
+  counts TEXT NOT NULL DEFAULT '{}',
   ingested_events BIGINT NOT NULL DEFAULT 0,
   ingested_bytes BIGINT NOT NULL DEFAULT 0,
   capped BOOLEAN NOT NULL DEFAULT false,
@@ -82,7 +84,7 @@ CREATE TABLE session_agents (
   packets_matched BIGINT NOT NULL DEFAULT 0,
   events_uploaded BIGINT NOT NULL DEFAULT 0,
   events_stored BIGINT NOT NULL DEFAULT 0,
-  dropped JSONB NOT NULL DEFAULT '{}',
+  dropped TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (session_id, agent_id)
 );
 CREATE SEQUENCE events_id_seq AS BIGINT;
@@ -156,7 +158,7 @@ CREATE TABLE dialogs (
   state TEXT NOT NULL,
   version BIGINT NOT NULL,
   search TEXT NOT NULL,
-  data JSONB NOT NULL,
+  data TEXT NOT NULL,
   UNIQUE (session_id, call_id)
 );
 CREATE INDEX dialogs_order ON dialogs(session_id, started_at, id);

@@ -22,7 +22,8 @@ export function openPool(url: string, max = 10): pg.Pool {
 
 /** A dedicated client with the same type parsers (LISTEN, session-level advisory locks). */
 export function openClient(url: string): pg.Client {
-  return new pg.Client({ connectionString: url, types, application_name: 'tunaio-center' });
+  // keepalives: a connection to a vanished host is noticed within seconds, not hours
+  return new pg.Client({ connectionString: url, types, application_name: 'tunaio-center', keepAlive: true, keepAliveInitialDelayMillis: 5000 });
 }
 
 /** Runs fn in a transaction on one pooled connection; rolls back when it throws. */
@@ -40,3 +41,10 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
     c.release();
   }
 }
+
+/**
+ * PostgreSQL text cannot hold NUL (U+0000); input may (a label, a hostile packet's Call-ID). Stored
+ * with U+FFFD in its place rather than failing the request or, worse, an agent's batch forever.
+ */
+export const noNul = (s: string): string => (s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s);
+export const noNulOrNull = (s: string | null | undefined): string | null => (s === null || s === undefined ? null : noNul(s));

@@ -24,7 +24,7 @@ import type {
 } from '../types.js';
 import { ingestBatch } from './ingest.js';
 import { migrate } from './migrations.js';
-import { inTransaction, openPool } from './pool.js';
+import { inTransaction, noNul, noNulOrNull, openPool } from './pool.js';
 
 type Row = Record<string, unknown>;
 
@@ -48,10 +48,10 @@ function toAgent(r: Row): AgentRecord {
     url: String(r.url),
     token_hash: String(r.token_hash),
     enabled: r.enabled === true,
-    tags: r.tags as string[],
+    tags: JSON.parse(String(r.tags)) as string[],
     last_seen: numOrNull(r.last_seen),
     version: (r.version as string | null) ?? null,
-    sources: r.sources as AgentSource[],
+    sources: JSON.parse(String(r.sources)) as AgentSource[],
     created_at: num(r.created_at),
     updated_at: num(r.updated_at),
   };
@@ -67,7 +67,7 @@ function toSession(r: Row): SessionRecord {
     id: String(r.id),
     label: String(r.label),
     status: r.status as SessionRecord['status'],
-    criteria: r.criteria as SessionRecord['criteria'],
+    criteria: JSON.parse(String(r.criteria)) as SessionRecord['criteria'],
     capture_rtp: r.capture_rtp === true,
     capture_pcap: r.capture_pcap === true,
     duration_seconds: num(r.duration_seconds),
@@ -121,8 +121,13 @@ export class PostgresStorage implements Storage {
     return new PostgresStorage(pool, url);
   }
 
+  /** every string parameter without NUL (see noNul): names, labels and the like come from input */
+  private run(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+    return this.pool.query(sql, params.map((p) => (typeof p === 'string' ? noNul(p) : p)));
+  }
+
   private async q(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return (await this.pool.query(sql, params)).rows as Row[];
+    return (await this.run(sql, params)).rows as Row[];
   }
 
   async close(): Promise<void> {
@@ -180,7 +185,7 @@ export class PostgresStorage implements Storage {
   }
 
   async deleteExpiredWebSessions(now: number): Promise<number> {
-    return (await this.pool.query('DELETE FROM web_sessions WHERE expires_at <= $1', [now])).rowCount ?? 0;
+    return (await this.run('DELETE FROM web_sessions WHERE expires_at <= $1', [now])).rowCount ?? 0;
   }
 
   // ---- agents
@@ -230,7 +235,7 @@ export class PostgresStorage implements Storage {
       await c.query(
         `INSERT INTO sessions (id, label, status, criteria, capture_rtp, capture_pcap, duration_seconds, created_at, expires_at)
          VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
-        [s.id, s.label, JSON.stringify(s.criteria), s.capture_rtp, s.capture_pcap, s.duration_seconds, s.created_at, s.expires_at],
+        [s.id, noNul(s.label), JSON.stringify(s.criteria), s.capture_rtp, s.capture_pcap, s.duration_seconds, s.created_at, s.expires_at],
       );
       await c.query('INSERT INTO session_agents (session_id, agent_id) SELECT $1, unnest($2::bigint[])', [s.id, s.agent_ids]);
       await c.query(`CREATE TABLE ${part} PARTITION OF events FOR VALUES IN ('${s.id}')`);
@@ -274,7 +279,7 @@ export class PostgresStorage implements Storage {
 
   async endSession(id: string, status: 'stopped' | 'expired', at: number): Promise<boolean> {
     // the announcement is sent at commit, only when this center made the change (one center wins)
-    const r = await this.pool.query(
+    const r = await this.run(
       `WITH ended AS (UPDATE sessions SET status = $2, stopped_at = $3 WHERE id = $1 AND status = 'running' RETURNING id)
        SELECT pg_notify('${STATUS_CHANNEL}', json_build_object('session_id', $1::text, 'status', $2::text, 'stopped_at', $3::bigint)::text) FROM ended`,
       [id, status, at],
@@ -297,13 +302,13 @@ export class PostgresStorage implements Storage {
       packets_matched: num(r.packets_matched),
       events_uploaded: num(r.events_uploaded),
       events_stored: num(r.events_stored),
-      dropped: r.dropped as Record<string, number>,
+      dropped: JSON.parse(String(r.dropped)) as Record<string, number>,
     }));
   }
 
   async countEventsByKind(id: string): Promise<Record<EventKind, number>> {
     const [r] = await this.q('SELECT counts FROM sessions WHERE id = $1', [id]);
-    const stored = (r?.counts ?? {}) as Record<string, number>;
+    const stored = r ? (JSON.parse(String(r.counts)) as Record<string, number>) : {};
     return Object.fromEntries(EVENT_KINDS.map((k) => [k, stored[k] ?? 0])) as Record<EventKind, number>;
   }
 
@@ -332,7 +337,7 @@ export class PostgresStorage implements Storage {
   // ---- share links
 
   async putShare(sessionId: string, tokenHash: string, now: number): Promise<boolean> {
-    const r = await this.pool.query(
+    const r = await this.run(
       `INSERT INTO shares (session_id, token_hash, created_at) SELECT id, $2, $3 FROM sessions WHERE id = $1
        ON CONFLICT (session_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`,
       [sessionId, tokenHash, now],
@@ -346,7 +351,7 @@ export class PostgresStorage implements Storage {
   }
 
   async deleteShare(sessionId: string): Promise<boolean> {
-    return ((await this.pool.query('DELETE FROM shares WHERE session_id = $1', [sessionId])).rowCount ?? 0) === 1;
+    return ((await this.run('DELETE FROM shares WHERE session_id = $1', [sessionId])).rowCount ?? 0) === 1;
   }
 
   // ---- events
@@ -357,12 +362,12 @@ export class PostgresStorage implements Storage {
 
   async reportCounters(agentId: number, counters: AgentCounters[], _now: number): Promise<void> {
     if (counters.length === 0) return;
-    await this.pool.query(
+    await this.run(
       `UPDATE session_agents sa SET packets_seen = c.packets_seen, packets_matched = c.packets_matched,
          events_uploaded = c.events_uploaded, dropped = c.dropped,
          state = COALESCE(c.state, sa.state),
          reason = CASE WHEN c.state IS NULL THEN sa.reason WHEN c.state = 'failed' THEN c.reason ELSE NULL END
-       FROM (SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::jsonb[], $7::text[], $8::text[])
+       FROM (SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[])
              AS t(session_id, packets_seen, packets_matched, events_uploaded, dropped, state, reason)) c
        WHERE sa.session_id = c.session_id AND sa.agent_id = $1`,
       [
@@ -373,7 +378,7 @@ export class PostgresStorage implements Storage {
         counters.map((c) => c.events_uploaded),
         counters.map((c) => JSON.stringify(c.dropped)),
         counters.map((c) => c.state ?? null),
-        counters.map((c) => c.reason ?? null),
+        counters.map((c) => noNulOrNull(c.reason)),
       ],
     );
   }
@@ -386,7 +391,7 @@ export class PostgresStorage implements Storage {
             sessionId,
             after,
             limit + 1,
-            query.call_ids,
+            query.call_ids.map(noNul),
           ]);
     return { events: rows.slice(0, limit).map(toEvent), more: rows.length > limit };
   }
@@ -413,7 +418,7 @@ export class PostgresStorage implements Storage {
       args,
     );
     return {
-      dialogs: rows.slice(0, query.limit).map((r) => ({ id: num(r.id), version: num(r.version), dialog: r.data as DialogAgg })),
+      dialogs: rows.slice(0, query.limit).map((r) => ({ id: num(r.id), version: num(r.version), dialog: JSON.parse(String(r.data)) as DialogAgg })),
       more: rows.length > query.limit,
     };
   }
