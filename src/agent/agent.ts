@@ -310,6 +310,8 @@ export class Agent {
       },
       engine: { ...e.counters, dialogs: e.dialogCount },
       counters: this.manager.counters,
+      // call states / route decisions that came before their dialog: taken late, let go, or not held (full)
+      call_meta_waiting: this.manager.pendingMeta.counters,
     };
   }
 }

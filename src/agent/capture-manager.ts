@@ -131,7 +131,7 @@ export class CaptureManager {
   wallClockAdvance = true;
   readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, call_meta: 0, events: 0, internal_errors: 0 };
   /** call state and route events that came before their dialog was known: retried for a few seconds */
-  private readonly pendingMeta = new CallMetaBuffer();
+  readonly pendingMeta = new CallMetaBuffer();
   /** log lines no session took, kept briefly for a follow command that comes just after them */
   private recentLogs: RecentLog[] = [];
 

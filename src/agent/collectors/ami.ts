@@ -18,7 +18,8 @@ export interface AmiOptions extends TcpClientOptions {
 
 const KEEP = ['Channel', 'ChannelStateDesc', 'CallerIDNum', 'ConnectedLineNum', 'Context', 'Exten', 'Uniqueid', 'Linkedid', 'Cause', 'Cause-txt', 'DialStatus', 'DialString', 'DestChannel', 'BridgeUniqueid', 'BridgeType'];
 const MAX_LEGS = 20_000;
-const CALL_ID_VAR = /^(SIPCALLID|CALLID|SIP_CALL_ID)$|call-?id/i;
+/** SIPCALLID (chan_sip sets it; PJSIP dialplans set it from CHANNEL(pjsip,call-id)), or any variable named like a Call-ID */
+const CALL_ID_VAR = /call[-_]?id/i;
 
 type Phase = 'banner' | 'login' | 'events';
 
@@ -76,7 +77,7 @@ export class AmiCollector extends TcpClientCollector {
       if (response === undefined || amiGet(m, 'ActionID') !== this.loginId) return; // an event before the reply
       if (response.toLowerCase() !== 'success') return this.authenticationFailed(`Asterisk answered "${amiGet(m, 'Message') ?? response}" (check --ami-user / --ami-secret)`);
       this.phase = 'events';
-      this.established_();
+      this.sessionEstablished();
       return;
     }
     if (this.phase !== 'events') return;

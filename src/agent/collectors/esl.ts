@@ -98,7 +98,7 @@ export class EslCollector extends TcpClientCollector {
       case 'subscribe-reply':
         if (type !== 'command/reply' || !reply.startsWith('+OK')) return this.protocolError(`FreeSWITCH refused the event subscription: "${reply}"`);
         this.phase = 'events';
-        this.established_();
+        this.sessionEstablished();
         return;
       case 'events':
         if (type === 'text/event-plain') this.onEvent(m);

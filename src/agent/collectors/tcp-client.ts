@@ -86,7 +86,7 @@ export abstract class TcpClientCollector implements Collector {
   }
 
   /** The handshake is done: events flow now. */
-  protected established_(): void {
+  protected sessionEstablished(): void {
     this.established = true;
     this.attempt = 0;
     this.authFailed = false;
