@@ -12,12 +12,13 @@ import { ingestBench } from './ingest.js';
 import { latencyBench } from './latency.js';
 import { liveBench } from './live.js';
 import { memoryBench } from './memory.js';
+import { uiBench } from './ui.js';
 import { uploadBench } from './upload.js';
 import type { BenchResult, Benchmark } from './lib/bench.js';
 import { load, machine, mdTable, textTable, updateSection } from './lib/report.js';
 import { run } from './lib/proc.js';
 
-const ALL: Benchmark[] = [decodeBench, filterBench, liveBench, ingestBench, uploadBench, latencyBench, memoryBench];
+const ALL: Benchmark[] = [decodeBench, filterBench, liveBench, ingestBench, uploadBench, latencyBench, memoryBench, uiBench];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -91,6 +91,13 @@ describe('web UI in Chromium', () => {
     await page.getByTestId('start-capture').click();
     const err = page.locator('.field.has-error', { has: page.locator('input[name="provider_ip"]') }).locator('.field-error');
     await expect.poll(() => err.textContent()).toMatch(/IPv4 or IPv6 address or a CIDR/);
+    // named as the form names it, not by its API key
+    expect(await err.textContent()).toMatch(/^Provider IP must be/);
+    // the label is limited, with a counter
+    await page.locator('input[name="label"]').fill('x'.repeat(250));
+    expect((await page.locator('input[name="label"]').inputValue()).length).toBe(200);
+    expect(await page.getByTestId('label-counter').textContent()).toBe('200/200');
+    await page.locator('input[name="label"]').fill('');
   });
 
   it('adds and updates an agent on the agents page; tag chips show which agents a tag selects', async () => {

@@ -62,7 +62,8 @@ export const sessionListSchema = z.object({
 });
 export type SessionList = z.infer<typeof sessionListSchema>;
 
-export const SESSION_AGENT_STATES = ['pending', 'capturing', 'failed', 'offline'] as const;
+/** `stopped`: the session has ended (stopped or expired), so none of its agents captures for it any more */
+export const SESSION_AGENT_STATES = ['pending', 'capturing', 'failed', 'offline', 'stopped'] as const;
 
 export const sessionAgentSchema = z.object({
   id: idSchema,

@@ -6,7 +6,7 @@ import type { FormEvent, ReactNode } from 'react';
 import { api, ApiError, fieldOfError } from '../api.js';
 import { CRITERIA_REQUIRED_MESSAGE, SEARCH_CRITERIA, hasSearchCriterion } from '../../core/schema/criteria.js';
 import type { Criteria } from '../../core/schema/criteria.js';
-import { DURATION_DEFAULT_SECONDS, DURATION_MAX_SECONDS, sessionCreateSchema } from '../../core/schema/session.js';
+import { DURATION_DEFAULT_SECONDS, DURATION_MAX_SECONDS, LABEL_MAX_LENGTH, sessionCreateSchema } from '../../core/schema/session.js';
 import type { SessionCreated } from '../../core/schema/session.js';
 import type { AgentView } from '../../core/schema/agent.js';
 import { usePoll } from '../hooks.js';
@@ -67,6 +67,19 @@ export function NewSessionPage() {
   }, [agentList]);
   const selectedByTags = new Set(agentList.filter((a) => a.enabled && a.tags.some((t) => tags.includes(t))).map((a) => a.id));
 
+  // messages name fields as the form does ("Duration (seconds) …"), not by their API keys ("duration_seconds: …")
+  const formNames: Record<string, string> = {
+    label: 'Label',
+    duration_seconds: 'Duration (seconds)',
+    agent_ids: 'Agents',
+    agent_tags: 'Agent tags',
+    ...Object.fromEntries(CRITERIA.map((c) => [c.key, c.label])),
+  };
+  const named = (msg: string): string =>
+    msg
+      .replace(/^(?:criteria\.)?([a-z_]+): (?=\1\b)/, '') // "criteria.provider_ip: provider_ip must…" says it twice
+      .replace(/^(?:criteria\.)?([a-z_]+)\b/, (all, key: string) => formNames[key] ?? all);
+
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const body = {
@@ -84,7 +97,7 @@ export function NewSessionPage() {
       for (const issue of parsed.error.issues) {
         const p = issue.path.map(String);
         const key = p[0] === 'criteria' && p.length > 1 ? p[1] : p[0] === 'agent_ids' || p[0] === 'agent_tags' ? 'agents' : (p[0] ?? 'form');
-        errs[key] ??= issue.message;
+        errs[key] ??= named(issue.message);
       }
     } else if (!hasSearchCriterion(parsed.data.criteria)) {
       errs.criteria = CRITERIA_REQUIRED_MESSAGE;
@@ -97,7 +110,7 @@ export function NewSessionPage() {
       const created = await api<SessionCreated>('/api/sessions', { method: 'POST', body });
       navigate(`/sessions/${created.id}`);
     } catch (err) {
-      if (err instanceof ApiError) setErrors({ [fieldOfError(err)]: err.message });
+      if (err instanceof ApiError) setErrors({ [fieldOfError(err)]: named(err.message) });
       else setErrors({ form: String(err) });
     } finally {
       setBusy(false);
@@ -113,7 +126,16 @@ export function NewSessionPage() {
         <div className="cols">
           <div>
             <Field label="Label" help="Shown in the sessions list and in export file names, e.g. the ticket number." error={errors.label}>
-              <input name="label" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="TICKET-1234 one-way audio" />
+              <input
+                name="label"
+                value={label}
+                maxLength={LABEL_MAX_LENGTH}
+                onChange={(e) => setLabel(e.target.value)}
+                placeholder="TICKET-1234 one-way audio"
+              />
+              <span className={`help${label.length >= LABEL_MAX_LENGTH ? ' error' : ''}`} data-testid="label-counter">
+                {label.length}/{LABEL_MAX_LENGTH}
+              </span>
             </Field>
             <Field
               label="Duration (seconds)"

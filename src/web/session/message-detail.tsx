@@ -3,7 +3,10 @@
 import type { ReactNode } from 'react';
 import type { Event } from '../../core/schema/event.js';
 import type { CallMark, LadderArrow, Lane } from '../../core/ladder/types.js';
-import { formatClock, formatDelta } from '../../core/ladder/svg.js';
+import { useState } from 'react';
+import { formatDelta } from '../../core/ladder/svg.js';
+import { formatTime } from '../format.js';
+import type { TimeZoneMode } from '../format.js';
 
 /** SIP text → lines with the start line, header names and SDP `x=` keys marked up. */
 export function SipText({ text }: { text: string }) {
@@ -53,6 +56,7 @@ export function MessageDetail({
   total,
   onMove,
   onClose,
+  tz,
 }: {
   arrow: LadderArrow;
   event: Event | undefined;
@@ -60,7 +64,9 @@ export function MessageDetail({
   total: number;
   onMove(delta: number): void;
   onClose(): void;
+  tz: TimeZoneMode;
 }) {
+  const [copied, setCopied] = useState(false);
   const from = lanes[arrow.from];
   const to = lanes[arrow.to];
   return (
@@ -75,6 +81,18 @@ export function MessageDetail({
         <button type="button" onClick={() => onMove(1)} disabled={arrow.index >= total - 1} title="next message (↓)">
           ↓
         </button>
+        {event?.payload && (
+          <button
+            type="button"
+            data-testid="copy-raw"
+            title="copy the raw message text"
+            onClick={() => {
+              void navigator.clipboard?.writeText(event.payload ?? '').then(() => setCopied(true));
+            }}
+          >
+            {copied ? 'Copied' : 'Copy raw'}
+          </button>
+        )}
         <button type="button" onClick={onClose} title="close">
           ✕
         </button>
@@ -86,7 +104,7 @@ export function MessageDetail({
         </dd>
         <dt>time</dt>
         <dd className="mono">
-          {formatClock(arrow.ts)} UTC ({formatDelta(arrow.deltaUs)})
+          {formatTime({ us: arrow.ts }, tz)} ({formatDelta(arrow.deltaUs)})
         </dd>
         <dt>from → to</dt>
         <dd className="mono">
@@ -105,7 +123,7 @@ export function MessageDetail({
 }
 
 /** A platform's call state or a route decision: what it said, when, and its own fields. */
-export function MarkDetail({ mark, lanes, onClose }: { mark: CallMark; lanes: Lane[]; onClose(): void }) {
+export function MarkDetail({ mark, lanes, onClose, tz }: { mark: CallMark; lanes: Lane[]; onClose(): void; tz: TimeZoneMode }) {
   const fields = Object.entries(mark.fields);
   return (
     <aside className="detail" data-testid="mark-detail" aria-label={mark.kind === 'route' ? 'route decision' : 'call state'}>
@@ -118,7 +136,7 @@ export function MarkDetail({ mark, lanes, onClose }: { mark: CallMark; lanes: La
       </div>
       <dl className="facts">
         <dt>time</dt>
-        <dd className="mono">{formatClock(mark.ts)} UTC</dd>
+        <dd className="mono">{formatTime({ us: mark.ts }, tz)}</dd>
         <dt>{mark.kind === 'route' ? 'router' : 'platform'}</dt>
         <dd>{mark.platform ?? lanes[mark.lane]?.name ?? lanes[mark.lane]?.key ?? '—'}</dd>
         <dt>Call-ID</dt>

@@ -287,9 +287,10 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
             total={ladder.arrows.length}
             onMove={move}
             onClose={() => select(null)}
+            tz={tz}
           />
         )}
-        {mark && <MarkDetail mark={mark} lanes={ladder.lanes} onClose={() => setSelectedMark(null)} />}
+        {mark && <MarkDetail mark={mark} lanes={ladder.lanes} onClose={() => setSelectedMark(null)} tz={tz} />}
       </div>
       <h2>RTP streams</h2>
       {ladder.media.length === 0 ? (

@@ -58,7 +58,8 @@ export function presentSessionAgent(
   return {
     id: sa.agent_id,
     name: sa.name,
-    state: offline ? 'offline' : sa.state,
+    // an ended session's agents no longer capture for it: shown stopped, not "capturing" (a failure stays visible)
+    state: offline ? 'offline' : !running && sa.state !== 'failed' ? 'stopped' : sa.state,
     reason: sa.state === 'failed' ? (sa.reason ?? 'failed') : offline ? offlineReason : null,
     last_event_at: sa.last_event_at === null ? null : isoTime(sa.last_event_at),
     counters: {

@@ -185,6 +185,9 @@ describe('GET /api/sessions/{id}', () => {
     expect(d.agents[1]).toMatchObject({ id: 2, state: 'offline', reason: expect.stringMatching(/^never heard from this agent/) });
     await c.ingest(a.token, [], { counters: [{ session_id: id, state: 'failed', reason: 'interface eth9 not found' }] });
     expect((await get(`/api/sessions/${id}`)).json().agents[0]).toMatchObject({ state: 'failed', reason: 'interface eth9 not found' });
+    // once the session is stopped its agents show stopped, not capturing (issue 14 walkthrough); a failure stays
+    await del(`/api/sessions/${id}`);
+    expect((await get(`/api/sessions/${id}`)).json().agents.map((x: { state: string }) => x.state)).toEqual(['failed', 'stopped']);
   });
 
   it('GET /api/sessions/{id}: unknown → 404, malformed id → 400', async () => {
