@@ -97,9 +97,9 @@ describe('call list in Chromium', () => {
       if ((await page.getByTestId('call-all').textContent())?.includes('300 listed')) break;
       await page.waitForTimeout(200);
     }
-    await expect.poll(() => page.getByTestId('call-all').textContent()).toContain('300 listed');
+    await expect.poll(() => page.getByTestId('call-all').textContent(), { timeout: 30_000 }).toContain('300 listed');
     await page.locator('.call-scroll').evaluate((el) => (el.scrollTop = el.scrollHeight));
-    await expect.poll(async () => (await shownRows(page)).at(-1)?.id).toBe(api[299].call_id);
+    await expect.poll(async () => (await shownRows(page)).at(-1)?.id, { timeout: 30_000 }).toBe(api[299].call_id);
     const busyRow = page.locator(`[data-testid="call-row"][data-call-id="${busyId}"]`);
     await page.locator('.call-scroll').evaluate((el, i) => (el.scrollTop = i * 26 - 100), api.findIndex((d) => d.call_id === busyId));
     await busyRow.waitFor();
@@ -110,21 +110,21 @@ describe('call list in Chromium', () => {
 
   it('the search finds the one call among 300 and narrows the ladder to it', async () => {
     await page.getByTestId('session-search').fill('busy-uas');
-    await expect.poll(async () => (await shownRows(page)).map((r) => r.id)).toEqual([busyId]);
-    await expect.poll(() => page.getByTestId('ladder-arrow').count()).toBeGreaterThanOrEqual(4);
+    await expect.poll(async () => (await shownRows(page)).map((r) => r.id), { timeout: 30_000 }).toEqual([busyId]);
+    await expect.poll(() => page.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(4);
     const tags = await page.locator('[data-call-tag]').allTextContents();
     expect(new Set(tags).size).toBe(1); // "All" labels each arrow with its call: one call here
     await page.getByTestId('session-search').fill('');
-    await expect.poll(async () => (await shownRows(page)).length).toBeGreaterThan(5);
+    await expect.poll(async () => (await shownRows(page)).length, { timeout: 30_000 }).toBeGreaterThan(5);
   });
 
   it('a click opens the call; call and message deep links survive a reload and work on the share link', async () => {
     await page.getByTestId('session-search').fill(busyId);
     await page.locator(`[data-testid="call-row"][data-call-id="${busyId}"]`).click();
-    await expect.poll(() => page.getByTestId('ladder-title').textContent()).toContain(busyId);
-    await expect.poll(() => page.getByTestId('ladder-arrow').count()).toBe(4); // INVITE, 180, 486, ACK
+    await expect.poll(() => page.getByTestId('ladder-title').textContent(), { timeout: 30_000 }).toContain(busyId);
+    await expect.poll(() => page.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBe(4); // INVITE, 180, 486, ACK
     await page.locator('[data-arrow="2"]').click();
-    await expect.poll(() => page.getByTestId('message-detail').locator('.sip-start').textContent()).toMatch(/^SIP\/2\.0 486 Busy Here/);
+    await expect.poll(() => page.getByTestId('message-detail').locator('.sip-start').textContent(), { timeout: 30_000 }).toMatch(/^SIP\/2\.0 486 Busy Here/);
     const url = new URL(page.url());
     expect(url.searchParams.get('call')).toBe(busyId);
     const msg = url.searchParams.get('msg');
@@ -169,9 +169,9 @@ describe('call list in Chromium', () => {
     expect(Number(await page.locator('.ladder-scroll').getAttribute('data-arrows'))).toBeLessThanOrEqual(2000);
     // a failed call among the 14 000: search it, open it
     await page.getByTestId('state-filter').selectOption('failed,cancelled');
-    await expect.poll(async () => (await shownRows(page))[0]?.state).toBe('failed');
+    await expect.poll(async () => (await shownRows(page))[0]?.state, { timeout: 30_000 }).toBe('failed');
     await page.getByTestId('call-row').first().click();
-    await expect.poll(() => page.getByTestId('ladder-arrow').count()).toBe(5);
+    await expect.poll(() => page.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBe(5);
     await page.screenshot({ path: path.join(BRIEFS, 'ui-large-session.png') }).catch(() => undefined);
   }, 180_000);
 });

@@ -357,7 +357,7 @@ describe('web UI in Chromium', () => {
     const scrollClickMs = Date.now() - t1;
     // one call of the thousand, by deep link: its ten messages only
     await page.goto(`${stack.url}/sessions/${id}?call=load-7@example.com`);
-    await expect.poll(() => page.getByTestId('ladder-arrow').count()).toBe(10);
+    await expect.poll(() => page.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBe(10);
     const note = `10 000-event session: ${renderMs} ms from navigation to the first page of the ladder drawn; ${scrollClickMs} ms to scroll to its end, read the next page and open its last message (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)\n`;
     fs.writeFileSync(path.join(ARTIFACTS, 'render-10k.txt'), note);
     console.log(note.trim());
