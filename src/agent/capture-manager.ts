@@ -475,6 +475,7 @@ export class CaptureManager {
       ev.sip = summary;
       ev.payload = payload;
       if (hit.legs !== undefined) ev.linked_call_ids = hit.legs.slice(0, LINKED_CALL_IDS_MAX).map((l) => l.slice(0, 1024));
+      if (hit.legsInferred === true) ev.linked_inferred = true;
       ev.frame = this.frameFor(c, p, frameCache);
       this.send(c, ev);
       // SIP over WebSocket is also a webrtc event (DESIGN §5); the frame travels once, with the sip event.

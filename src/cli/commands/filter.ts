@@ -205,7 +205,9 @@ export async function runFilter(o: FilterOptions): Promise<FilterSummary> {
     const sessions = hit.sessions.map((s) => s.id);
     if (fmt === 'json') {
       const j = formatJson(row);
-      text += `${j.slice(0, -1)},"sessions":${JSON.stringify(sessions)}}\n`;
+      // B2BUA/SBC legs of the call (inferred: by number and time, no header named them)
+      const legs = hit.legs === undefined ? '' : `,"legs":${JSON.stringify(hit.legs)}${hit.legsInferred === true ? ',"legs_inferred":true' : ''}`;
+      text += `${j.slice(0, -1)},"sessions":${JSON.stringify(sessions)}${legs}}\n`;
     } else {
       text += `${formatText(row)} sessions=${sessions.join(',')}\n`;
     }

@@ -148,7 +148,7 @@ const byTime = (a: LadderEvent, b: LadderEvent): number => a.ts - b.ts || a.id -
 
 export function buildLadder(events: readonly LadderEvent[], options: LadderOptions = {}): Ladder {
   const window = options.dedupeWindowUs ?? DEFAULT_DEDUPE_WINDOW_US;
-  const only = options.callId ?? null;
+  const selected = options.callId ?? null;
   const sorted = [...events].sort(byTime);
 
   const sightings: Sighting[] = [];
@@ -164,6 +164,11 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
   }
 
   const calls = summariseCalls(sightings);
+  // the selected call with its other legs (B2BUA/SBC)
+  const legOf = new Map(calls.map((c) => [c.callId, c]));
+  const picked = selected === null ? null : legOf.get(selected);
+  const shown: ReadonlySet<string | null> | null = selected === null ? null : new Set([selected, ...(picked?.legs ?? [])]);
+  const only = shown === null ? null : { has: (c: string | null) => shown.has(c) };
 
   // arrows: dedupe across agents, mark retransmissions
   const arrows: LadderArrow[] = [];
@@ -172,7 +177,7 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
   const inviteBranches = new Set<string>();
   const colours = new Map<string, number>();
   for (const s of sightings) {
-    if (only !== null && s.callId !== only) continue;
+    if (only !== null && !only.has(s.callId)) continue;
     const ev = s.ev;
     const src = endpointKey(ev.src!.ip, ev.src!.port);
     const dst = endpointKey(ev.dst!.ip, ev.dst!.port);
@@ -225,6 +230,8 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
       retransmission: prev !== undefined,
       callId: s.callId,
       dialogId: dialogIdOf(s.callId, s.fromTag, s.toTag),
+      leg: s.callId === null ? null : (legOf.get(s.callId)?.leg ?? null),
+      legInferred: s.callId === null ? false : (legOf.get(s.callId)?.legsInferred ?? false),
     });
     arrowSighting.push(s);
   }
@@ -233,8 +240,8 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
     a.agentNames = a.agents.map((id) => nameOf(options.agentNames, id) ?? `agent ${id}`);
   }
 
-  const media = only === null ? mediaEvents : mediaEvents.filter((e) => e.call_id === only);
-  const logs = only === null ? logEvents : logEvents.filter((e) => e.call_id === only);
+  const media = only === null ? mediaEvents : mediaEvents.filter((e) => only.has(e.call_id));
+  const logs = only === null ? logEvents : logEvents.filter((e) => only.has(e.call_id));
   // who announced which media address in SDP: RTP from/to it belongs on that endpoint's lane
   const mediaOwner = new Map<string, string>();
   for (const s of arrowSighting) for (const m of s.media) mediaOwner.set(m, endpointKey(s.ev.src!.ip, s.ev.src!.port));
@@ -242,7 +249,7 @@ export function buildLadder(events: readonly LadderEvent[], options: LadderOptio
   const streams = summariseMedia(media, lanes, mediaOwner);
   const sourceOf = (e: LadderEvent, s: string | undefined): string =>
     [nameOf(options.agentNames, e.agent_id) ?? `agent ${e.agent_id}`, s].filter(Boolean).join(' ');
-  const marks = buildMarks(only === null ? markEvents : markEvents.filter((e) => e.call_id === only), lanes, sourceOf);
+  const marks = buildMarks(only === null ? markEvents : markEvents.filter((e) => only.has(e.call_id)), lanes, sourceOf);
   const logLines: LogLine[] = logs.map((e) => ({
     eventId: e.id,
     ts: e.ts,
@@ -405,6 +412,10 @@ function summariseCalls(sightings: Sighting[]): CallInfo[] {
         lastTs: s.ev.ts,
         messages: 0,
         dialogs: [],
+        group: s.callId,
+        leg: null,
+        legs: [],
+        legsInferred: false,
         byDialog: new Map(),
       };
       calls.set(s.callId, c);
@@ -432,7 +443,47 @@ function summariseCalls(sightings: Sighting[]): CallInfo[] {
       else if (s.status > 100 && s.status < 200 && d.state === 'pending') d.state = 'early';
     }
   }
-  return [...calls.values()]
-    .map(({ byDialog: _b, ...c }) => c)
-    .sort((a, b) => a.firstTs - b.firstTs);
+  const out = [...calls.values()].map(({ byDialog: _b, ...c }) => c).sort((a, b) => a.firstTs - b.firstTs);
+  groupLegs(out, sightings);
+  return out;
+}
+
+// Legs of one call: the Call-IDs the agents linked (linked_call_ids on their events) form groups; in
+// a group the legs are lettered in the order they were first seen (A = the caller's leg, usually).
+function groupLegs(calls: CallInfo[], sightings: Sighting[]): void {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let r = x;
+    while (parent.has(r) && parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(x, r);
+    return r;
+  };
+  const seen = new Set(calls.map((c) => c.callId));
+  const inferred = new Set<string>();
+  for (const s of sightings) {
+    const legs = s.ev.linked_call_ids;
+    if (s.callId === null || legs === undefined) continue;
+    if (s.ev.linked_inferred === true) inferred.add(s.callId);
+    for (const l of legs) if (seen.has(l)) parent.set(find(l), find(s.callId));
+  }
+  if (parent.size === 0) return;
+  const groups = new Map<string, CallInfo[]>();
+  for (const c of calls) {
+    const g = groups.get(find(c.callId)) ?? [];
+    g.push(c);
+    groups.set(find(c.callId), g);
+  }
+  for (const g of groups.values()) {
+    if (g.length < 2) continue; // calls are sorted by first sighting: g[0] is the first leg
+    const guessed = g.some((c) => inferred.has(c.callId));
+    g.forEach((c, i) => {
+      c.legsInferred = guessed;
+      c.group = g[0].callId;
+      c.leg = i < 26 ? String.fromCharCode(65 + i) : `#${i + 1}`;
+      c.legs = g.filter((x) => x !== c).map((x) => x.callId);
+    });
+  }
+  // the legs of one call side by side in the selector, in the order of their first leg
+  const rank = new Map(calls.map((c, i) => [c.callId, i]));
+  calls.sort((a, b) => rank.get(a.group)! - rank.get(b.group)! || rank.get(a.callId)! - rank.get(b.callId)!);
 }

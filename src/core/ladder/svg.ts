@@ -61,7 +61,9 @@ export function formatDelta(us: number): string {
 }
 
 export function arrowLabel(a: LadderArrow): string {
-  return `${a.retransmission ? '↻ ' : ''}${a.label}${a.hasSdp ? ' (SDP)' : ''}`;
+  // the leg letter of a B2BUA/SBC call with several legs: "[B] INVITE"
+  const leg = a.leg === null ? '' : a.legInferred ? `[${a.leg}, inferred] ` : `[${a.leg}] `;
+  return `${a.retransmission ? '↻ ' : ''}${leg}${a.label}${a.hasSdp ? ' (SDP)' : ''}`;
 }
 
 export function mediaLabel(m: MediaStream): string {

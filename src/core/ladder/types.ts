@@ -5,14 +5,14 @@ import type { Event } from '../schema/index.js';
 
 /** The event fields the ladder reads; the API's `Event` fits, and tests can build these by hand. */
 export type LadderEvent = Pick<Event, 'id' | 'agent_id' | 'ts' | 'kind' | 'src' | 'dst' | 'call_id' | 'sip' | 'payload'> &
-  Partial<Pick<Event, 'transport' | 'rtp' | 'rtcp' | 'stats' | 'log' | 'callstate' | 'route'>>;
+  Partial<Pick<Event, 'transport' | 'rtp' | 'rtcp' | 'stats' | 'log' | 'callstate' | 'route' | 'linked_call_ids' | 'linked_inferred'>>;
 
 export interface LadderOptions {
   /** agent id → name, for "seen by" lists and log sources */
   agentNames?: Record<number, string> | Map<number, string>;
   /** "ip:port" or "ip" (IPv6 without brackets) → a host name to show on the lane */
   endpointNames?: Record<string, string>;
-  /** show one Call-ID only (the dialog selector); null/undefined = all */
+  /** show one Call-ID only (the dialog selector), with the other legs of its call; null/undefined = all */
   callId?: string | null;
   /**
    * 'transaction' (default): one colour per transaction; 'call': one colour per Call-ID and each arrow
@@ -68,6 +68,10 @@ export interface LadderArrow {
   callId: string | null;
   /** Call-ID + the sorted From/To tags; "" when the message has no Call-ID */
   dialogId: string;
+  /** "A", "B", … when the call has several legs (B2BUA/SBC, linked by the agents), else null */
+  leg: string | null;
+  /** the legs were linked by inference (number and time), not by a header or a platform */
+  legInferred: boolean;
 }
 
 export interface MediaStream {
@@ -144,6 +148,16 @@ export interface CallInfo {
   messages: number;
   /** one per To-tag the call created (forked INVITEs give several early dialogs) */
   dialogs: DialogInfo[];
+  /**
+   * B2BUA/SBC legs (events' linked_call_ids): the Call-ID of the call's first leg (itself when not
+   * linked), this leg's letter ("A" first seen, then "B", …; null when the call has one leg) and the
+   * other legs' Call-IDs. Linked by headers or platforms the agents read, never guessed.
+   */
+  group: string;
+  leg: string | null;
+  legs: string[];
+  /** some link of this call's legs was inferred by number and time (shown as such) */
+  legsInferred: boolean;
 }
 
 export type LadderRow =

@@ -37,6 +37,11 @@ export interface EngineOptions {
   linkHeaders?: readonly string[];
   /** link keys (Call-IDs, Session-IDs, icids) remembered for leg linking (default 200 000) */
   maxLinkKeys?: number;
+  /**
+   * infer B2BUA legs without a linking header: a new INVITE from the host a captured INVITE went to,
+   * within 5 s, to the same called number (default true; such links are marked inferred)
+   */
+  inferLegs?: boolean;
   /** capture time a dialog stays captured after it ended (default 5 s) */
   lingerUs?: number;
   /** how long a request without a final answer keeps its dialog (RFC 3261 Timer F/B: 32 s) */
@@ -84,6 +89,8 @@ export interface SipHit {
   dialog: 'active' | 'ending' | 'ended';
   /** the other legs' Call-IDs when this dialog is one leg of a linked call (B2BUA/SBC) */
   legs?: string[];
+  /** the link was inferred by number and time (no header or platform said so) */
+  legsInferred?: boolean;
 }
 
 export type MediaProtocol = 'rtp' | 'rtcp' | 'stun' | 'dtls' | 'other';

@@ -28,6 +28,7 @@ import { Orientation } from './orientation.js';
 import { DEFAULT_LINK_HEADERS, LegLinks, type LegGroup } from './leg-links.js';
 import { MediaTracker } from './media-tracker.js';
 import { headerTag } from './uri-parts.js';
+import { canonicalIp } from './ip-match.js';
 import type {
   EngineCounters,
   EngineOptions,
@@ -91,6 +92,7 @@ export class MatchEngine {
       statsIntervalUs: options.statsIntervalUs ?? 5_000_000,
       maxStreamsPerDialog: options.maxStreamsPerDialog ?? 64,
       maxLinkKeys: options.maxLinkKeys ?? 200_000,
+      inferLegs: options.inferLegs ?? true,
     };
     this.tenantHeaders = options.tenantHeaders;
     this.life = new DialogLife(this.dialogs, this.opts, this.counters);
@@ -251,6 +253,8 @@ export class MatchEngine {
       // (X-CID) or Session-ID/icid; any message once a captured leg has a Session-ID/icid (the other
       // leg's INVITE may have passed before). Parsed when it carries a link header.
       if (!maybe && this.dialogs.size > 0 && (b0 === 0x49 /* I */ || this.links.capturedKeys) && rawHasHeader(payload, this.linkNames)) maybe = true;
+      // an INVITE from the host a captured INVITE just went to may be its B2BUA leg (inferred)
+      if (!maybe && b0 === 0x49 && this.opts.inferLegs && this.links.hasRecent && this.links.hasRecentTo(canonicalIp(meta.src.ip))) maybe = true;
       if (!maybe) {
         this.advance(meta.tsUs);
         this.counters.sipPrefiltered++;
@@ -332,7 +336,14 @@ export class MatchEngine {
     }
     // Legs of one call (B2BUA/SBC): the sessions following this leg's group join it.
     const linkKeys = this.links.keysOf(msg);
-    const group = linkKeys.length > 0 ? this.gather(this.links.link(callId, linkKeys)) : this.links.groupOf(callId);
+    let group = linkKeys.length > 0 ? this.gather(this.links.link(callId, linkKeys)) : this.links.groupOf(callId);
+    if (group === undefined && d === undefined && joined === null && this.opts.inferLegs && msg.method === 'INVITE' && v.isInitialRequest) {
+      const a = this.links.inferFrom(canonicalIp(meta.src.ip), meta.tsUs, v.ruri?.user, callId);
+      if (a !== undefined) {
+        group = this.gather(this.links.link(callId, [a]));
+        group.inferred = true;
+      }
+    }
     this.counters.linksEvicted = this.links.evicted;
     let linked: SessionState[] | null = null;
     if (group !== undefined) {
@@ -349,6 +360,7 @@ export class MatchEngine {
     if (linked !== null) for (const s of linked) this.join(d, s);
     if (d.sessions.length === 0) return null;
     if (group !== undefined) this.spread(group, d.sessions);
+    if (this.opts.inferLegs && msg.method === 'INVITE' && v.isInitialRequest) this.links.noteInvite(canonicalIp(meta.dst.ip), meta.tsUs, v.ruri?.user, callId);
     this.life.track(d, msg, v, this.clock);
     this.dialogs.touch(d);
     if (d.media !== null || (this.rtpSessions > 0 && msg.body.length > 0)) this.media.learn(d, msg, v, meta);
@@ -369,7 +381,10 @@ export class MatchEngine {
       webrtc,
       dialog: d.state === St.Active ? 'active' : d.state === St.Ending ? 'ending' : 'ended',
     };
-    if (group !== undefined && group.callIds.length > 1) hit.legs = group.callIds.filter((c) => c !== callId);
+    if (group !== undefined && group.callIds.length > 1) {
+      hit.legs = group.callIds.filter((c) => c !== callId);
+      if (group.inferred) hit.legsInferred = true;
+    }
     return hit;
   }
 

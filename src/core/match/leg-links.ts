@@ -6,13 +6,29 @@
 //   - RFC 7989 `Session-ID` (end-to-end, kept by a compliant B2BUA): legs carrying the same non-null
 //     UUID (local or remote) are linked;
 //   - `P-Charging-Vector` icid-value (RFC 7315 §4.6, kept across an IMS call): the same icid links;
-//   - Call-IDs a platform collector reports as legs of one call (`MatchEngine.linkCallIds`).
+//   - Call-IDs a platform collector reports as legs of one call (`MatchEngine.linkCallIds`);
+//   - inferred, when none of those is there (`inferLegs`, labelled so on events and the ladder): a new
+//     INVITE sent by the host a captured INVITE went to, within 5 s, to the same called number (the
+//     suffix rule of numbers.ts) is taken as that call's next leg — what a B2BUA without X-CID does.
 // Linked keys form groups (union by size); a group records the sessions that follow it, so a leg
 // that links later is captured by them too. Bounded: the oldest groups go first, counted.
 import type { SipMessage } from '../../protocol/sip.js';
 import { own, type SessionState } from './dialog.js';
+import { compileUserMatcher, telephoneDigits, type UserMatcher } from './numbers.js';
+
+/** how long after a captured INVITE a B2BUA's new leg may follow it to be inferred as its leg */
+export const INFER_WINDOW_US = 5_000_000;
+const INFER_MAX = 4096;
+
+interface RecentInvite {
+  tsUs: number;
+  called: UserMatcher;
+  callId: string;
+}
 
 export class LegGroup {
+  /** a link of this group was inferred (number and time), not read from a header or a platform */
+  inferred = false;
   /** the Call-IDs of the legs (and the Session-ID / icid keys that joined them) */
   keys: string[] = [];
   callIds: string[] = [];
@@ -113,6 +129,42 @@ export class LegLinks {
     if (g.sessions.includes(s)) return;
     g.sessions.push(s);
     if (g.keys.length > g.callIds.length) this.capturedKeys = true;
+  }
+
+  // ---- inferred legs ----------------------------------------------------------------------------
+
+  /** captured initial INVITEs by the address they went to (canonical text) */
+  private readonly recent = new Map<string, RecentInvite[]>();
+
+  get hasRecent(): boolean {
+    return this.recent.size > 0;
+  }
+
+  /** true while a captured INVITE is recent enough for a leg to be inferred from it */
+  hasRecentTo(ip: string): boolean {
+    return this.recent.has(ip);
+  }
+
+  /** A captured initial INVITE to `dstIp` calling `calledUser` (a number, else nothing is noted). */
+  noteInvite(dstIp: string, tsUs: number, calledUser: string | undefined, callId: string): void {
+    if (calledUser === undefined || telephoneDigits(calledUser) === null) return;
+    const list = this.recent.get(dstIp) ?? [];
+    if (list.some((r) => r.callId === callId)) return;
+    if (this.recent.size >= INFER_MAX && !this.recent.has(dstIp)) this.recent.delete(this.recent.keys().next().value as string);
+    list.push({ tsUs, called: compileUserMatcher(calledUser), callId: own(callId) });
+    if (list.length > 16) list.shift();
+    this.recent.set(own(dstIp), list);
+  }
+
+  /** The Call-ID of the captured call whose next leg a new INVITE from `srcIp` calling `calledUser` is, if any. */
+  inferFrom(srcIp: string, tsUs: number, calledUser: string | undefined, callId: string): string | undefined {
+    const list = this.recent.get(srcIp);
+    if (list === undefined || calledUser === undefined) return undefined;
+    const live = list.filter((r) => tsUs - r.tsUs <= INFER_WINDOW_US && r.tsUs <= tsUs + 1_000_000);
+    if (live.length === 0) this.recent.delete(srcIp);
+    else if (live.length < list.length) this.recent.set(srcIp, live);
+    for (let i = live.length - 1; i >= 0; i--) if (live[i].callId !== callId && live[i].called.test(calledUser)) return live[i].callId;
+    return undefined;
   }
 
   /** A session stopped: it follows no group any more. */

@@ -168,6 +168,8 @@ const eventFields = {
    * Session-ID, icid or a platform collector; docs/sessions.md). Absent when the dialog has none.
    */
   linked_call_ids: z.array(shortText(1024)).max(LINKED_CALL_IDS_MAX).optional(),
+  /** true when that link was inferred by number and time (no header or platform named it) */
+  linked_inferred: z.boolean().optional(),
 };
 
 /** What an agent posts in `POST /api/ingest` `events[]`. */
