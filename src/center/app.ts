@@ -20,7 +20,7 @@ import type { BootstrapCredentials } from './auth/bootstrap.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerAuth } from './http/auth.js';
 import type { AuthRequirement } from './http/auth.js';
-import { MAX_PATH_SEGMENT, frameworkErrors, registerHardening, requestSerializer } from './http/hardening.js';
+import { MAX_PATH_SEGMENT, clientErrorHandler, frameworkErrors, registerHardening, requestSerializer } from './http/hardening.js';
 import { sessionRoutes } from './routes/sessions/routes.js';
 import { agentRoutes } from './routes/agents/routes.js';
 import { ingestRoutes } from './routes/ingest/routes.js';
@@ -124,6 +124,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
     frameworkErrors,
+    clientErrorHandler,
   });
   await app.register(cookie);
   // An empty body with a JSON content type (fetch clients that always set it, e.g. on DELETE or

@@ -245,6 +245,9 @@ describe('bounded reads of what an agent sends (issue 16)', () => {
 
   it.each([false, true])('a 400 MB status answer (Content-Length declared: %s) is cut at the 1 MiB limit, counted and shown on the session', async (declared) => {
     const huge = await hugeAgent(declared);
+    // a generous call timeout: on a loaded machine the limit, not the clock, must end the read
+    await c.close();
+    c = await testCenter({ reconcileSeconds: 3600, agentTimeoutSeconds: 60 });
     try {
       const agentId = await addAgent(huge.url);
       c.ctx.agents.start('http://127.0.0.1:8080');

@@ -185,3 +185,30 @@ describe('files', () => {
     expect(fs.statSync(path.join(dir, 'tunaio.db')).mode & 0o777).toBe(0o600);
   });
 });
+
+describe("what Node's HTTP parser refuses", () => {
+  it('headers over 16 KiB and a malformed request get the API error shape over a real socket', async () => {
+    const net = await import('node:net');
+    c = await testCenter();
+    await c.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (c.app.server.address() as { port: number }).port;
+    const raw = (request: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1', () => s.end(request));
+        let out = '';
+        s.setEncoding('utf8');
+        s.on('data', (d: string) => (out += d));
+        s.on('close', () => resolve(out));
+        s.on('error', reject);
+      });
+    const big = await raw(`GET /api/sessions?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(big).toMatch(/^HTTP\/1\.1 431 /);
+    expect(big).toMatch(/x-content-type-options: nosniff/i);
+    expect(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'payload_too_large', message: 'request headers (URL included) are larger than the limit of 16 KiB' },
+    });
+    const bad = await raw('GET /api/health HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n');
+    expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'bad_request', message: 'malformed HTTP request' } });
+  });
+});

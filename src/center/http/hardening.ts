@@ -5,9 +5,11 @@
 //   alone does not stop it: another port or subdomain of the same site is "same-site".
 // - `X-Content-Type-Options: nosniff` on every answer (a JSON error holding user input must never be
 //   sniffed as HTML), and a CSP that lets nothing run on every answer but the web UI's page;
-// - Fastify's own answers (path segment over the router's limit, malformed URL) in the API's error shape;
+// - Fastify's and Node's own answers (path segment over the router's limit, malformed URL, malformed
+//   HTTP, headers too large) in the API's error shape;
 // - share tokens (and the web page of a share link) never written to the log in request URLs;
 // - a body sent to a route that takes none (`config: { body: false }`) is refused, not ignored.
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { TunaError } from '../../core/errors.js';
 import { errorBody } from './errors.js';
@@ -92,6 +94,28 @@ declare module 'fastify' {
     /** `false`: the route takes no body, and a request that sends one gets 400 (never silently ignored) */
     body?: false;
   }
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (malformed request line or headers,
+ * headers over Node's 16 KiB, a client too slow to send them): the API's error shape, not Fastify's.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'payload_too_large', 'request headers (URL included) are larger than the limit of 16 KiB']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'bad_request', 'the request was not received in time']
+        : [400, 'Bad Request', 'bad_request', 'malformed HTTP request'];
+  const body = JSON.stringify(errorBody(code, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json; charset=utf-8\r\nx-content-type-options: nosniff\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 export function registerHardening(app: FastifyInstance): void {
