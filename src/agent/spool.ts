@@ -84,11 +84,6 @@ export class Spool {
     return s !== undefined && s.segments.length > 0;
   }
 
-  /** bytes still free under the limit */
-  get free(): number {
-    return Math.max(0, this.maxBytes - this.bytes);
-  }
-
   /**
    * Appends events (their JSON text, one line each, `bytes` their UTF-8 size) in order, as many as
    * fit the limit; returns how many were written.

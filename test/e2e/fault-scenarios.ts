@@ -37,12 +37,14 @@ async function setup(run: Run, p: Ports, name: string, agentArgs: string[] = [],
   const ref = new Reference(path.join(run.dir, `${name}-ref.pcap`), bpf(p));
   await ref.start();
   run.cleanup.push(async () => void (await ref.stop([]).catch(() => undefined)));
-  run.pids.push(await sippBg(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(p.uas)], run.dir));
+  run.pids.push(await sippBg(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(p.uas), '-mp', String(await freePort())], run.dir));
   return { center, agent, api, id, ref, spool };
 }
 
-const calls = (run: Run, p: Ports, n: number, rate: number, tag: string) =>
-  sipp(['-sn', 'uac', `127.0.0.1:${p.uas}`, '-i', '127.0.0.1', '-p', String(p.uac), '-m', String(n), '-r', String(rate), '-cid_str', `${tag}-%u@faults`, '-nostdin', '-timeout', `${Math.ceil(n / rate) + 60}s`], run.dir, (n / rate + 90) * 1000);
+// sipp binds a media port (6000 by default) even without RTP: each one gets a free port, so these
+// scenarios never take the port of another test running at the same time.
+const calls = async (run: Run, p: Ports, n: number, rate: number, tag: string) =>
+  sipp(['-sn', 'uac', `127.0.0.1:${p.uas}`, '-i', '127.0.0.1', '-p', String(p.uac), '-mp', String(await freePort()), '-m', String(n), '-r', String(rate), '-cid_str', `${tag}-%u@faults`, '-nostdin', '-timeout', `${Math.ceil(n / rate) + 60}s`], run.dir, (n / rate + 90) * 1000);
 
 /**
  * The center is killed with SIGKILL during a call run and stays away `outageS`; while it is away and
@@ -147,12 +149,12 @@ export async function loadSideBySide(
   const ref = new Reference(path.join(run.dir, 'load-ref.pcap'), bpf(p));
   await ref.start();
   run.cleanup.push(async () => void (await ref.stop([]).catch(() => undefined)));
-  run.pids.push(await sippBg(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(p.uas)], run.dir));
+  run.pids.push(await sippBg(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(p.uas), '-mp', String(await freePort())], run.dir));
   const calls = o.rate * o.seconds;
   const t0 = Date.now();
   await sipp(
     [`127.0.0.1:${p.uas}`, '-sf', path.join(FIXTURES, 'uac-injected.xml'), '-inf', path.join(FIXTURES, 'callers-load.csv'), '-i', '127.0.0.1', '-p', String(p.uac),
-      '-m', String(calls), '-r', String(o.rate), '-l', String(o.rate * 5), '-cid_str', 'ld-%u@load', '-nostdin', '-timeout', `${o.seconds + 60}s`],
+      '-mp', String(await freePort()), '-m', String(calls), '-r', String(o.rate), '-l', String(o.rate * 5), '-cid_str', 'ld-%u@load', '-nostdin', '-timeout', `${o.seconds + 60}s`],
     run.dir,
     (o.seconds + 120) * 1000,
   );
