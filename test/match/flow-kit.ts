@@ -179,8 +179,9 @@ export async function throughFilter(f: Flow, c: Flow['cases'][number], file: str
   const sip: string[] = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
-    const frame = (JSON.parse(line) as { frame: number }).frame;
-    sip.push(f.packets[frame - 1].label);
+    // SIP rows only: with --rtp the filter also prints rtp_stream summary lines (no frame)
+    const frame = (JSON.parse(line) as { frame?: number }).frame;
+    if (typeof frame === 'number') sip.push(f.packets[frame - 1].label);
   }
   return { sip, media: sum.matchedMedia };
 }
