@@ -18,13 +18,14 @@ import { hashToken } from './auth/secrets.js';
 import { bootstrapAdmin } from './auth/bootstrap.js';
 import type { BootstrapCredentials } from './auth/bootstrap.js';
 import { registerErrorHandling } from './http/errors.js';
-import { registerAuth } from './http/auth.js';
-import type { AuthRequirement } from './http/auth.js';
+import { registerAuth, requireDeclaredAuth } from './http/auth.js';
+import type { RegisteredRoute } from './http/auth.js';
 import { MAX_PATH_SEGMENT, clientErrorHandler, frameworkErrors, registerHardening, requestSerializer } from './http/hardening.js';
 import { sessionRoutes } from './routes/sessions/routes.js';
 import { agentRoutes } from './routes/agents/routes.js';
 import { ingestRoutes } from './routes/ingest/routes.js';
 import { authRoutes } from './routes/auth/routes.js';
+import { orgRoutes } from './routes/orgs/routes.js';
 import { systemRoutes } from './routes/system/routes.js';
 import { registerWebUi } from './web-ui.js';
 import { PcapRecorder } from './pcap/recorder.js';
@@ -33,14 +34,7 @@ import { shareRoutes } from './routes/share/routes.js';
 import { AgentCommander } from './agents/commander.js';
 import { CallFollower } from './agents/follow.js';
 
-/** A registered route, as Fastify has it (HEAD twins of GET routes left out). */
-export interface RegisteredRoute {
-  method: string;
-  /** Fastify's pattern, e.g. `/api/sessions/:id` */
-  url: string;
-  /** who may call it (route config; operator when omitted) */
-  auth: AuthRequirement;
-}
+export type { RegisteredRoute } from './http/auth.js';
 
 export interface Center {
   app: FastifyInstance;
@@ -153,14 +147,10 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     }
     parseJson(req, text, done);
   });
-  const routes: RegisteredRoute[] = [];
-  app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) {
-      if (method !== 'HEAD') routes.push({ method, url: r.url, auth: r.config?.auth ?? 'operator' });
-    }
-  });
   registerErrorHandling(app);
   registerHardening(app);
+  // every route declares who may call it; the list is what the route-table tests walk
+  const routes = requireDeclaredAuth(app);
   registerAuth(app, ctx);
   app.addHook('onResponse', async (req, reply) => {
     ctx.metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
@@ -171,6 +161,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   agentRoutes(app, ctx);
   ingestRoutes(app, ctx);
   authRoutes(app, ctx);
+  orgRoutes(app, ctx);
   exportRoutes(app, ctx);
   shareRoutes(app, ctx);
   systemRoutes(app, ctx, () => storage.countSessionsByStatus());

@@ -11,7 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify from 'fastify';
 import type { RegisteredRoute } from './app.js';
+import { requireDeclaredAuth } from './http/auth.js';
+import { ROUTES } from './routes/system/openapi.js';
 import { ADMIN_PASSWORD, OPERATOR_TOKEN, op, sipEvent, testCenter } from './testing.js';
 import type { TestCenter } from './testing.js';
 import { MAX_PATH_SEGMENT } from './http/hardening.js';
@@ -32,7 +35,12 @@ interface Fixtures {
   share: string;
   fresh(): Promise<string>;
   freshShared(): Promise<string>;
+  /** a new user (viewer) and a new API token of the admin, to delete */
+  freshUser(): Promise<number>;
+  freshToken(): Promise<number>;
 }
+
+let made = 0;
 let f: Fixtures;
 
 interface Expect {
@@ -76,6 +84,17 @@ const EXPECT: Record<string, Expect> = {
   'GET /api/health': { url: () => '/api/health', ok: 200 },
   'GET /metrics': { url: () => '/metrics', ok: 200 },
   'GET /api/docs': { url: () => '/api/docs', ok: 200 },
+  'POST /api/agents/:id/tags': { url: () => '/api/agents/1/tags', ok: 200, body: () => ({ tags: ['edge'] }) },
+  'POST /api/orgs': { url: () => '/api/orgs', ok: 201, body: () => ({ name: `org ${++made}` }) },
+  'GET /api/orgs': { url: () => '/api/orgs', ok: 200 },
+  'GET /api/me': { url: () => '/api/me', ok: 200 },
+  'POST /api/users': { url: () => '/api/users', ok: 201, body: () => ({ username: `user-${++made}`, password: 'a long enough password', role: 'viewer' }) },
+  'GET /api/users': { url: () => '/api/users', ok: 200 },
+  'DELETE /api/users/:id': { url: async (x) => `/api/users/${await x.freshUser()}`, ok: 204 },
+  'POST /api/tokens': { url: () => '/api/tokens', ok: 201, body: () => ({ name: 'ci', role: 'viewer' }) },
+  'GET /api/tokens': { url: () => '/api/tokens', ok: 200 },
+  'DELETE /api/tokens/:id': { url: async (x) => `/api/tokens/${await x.freshToken()}`, ok: 204 },
+  'GET /api/audit': { url: () => '/api/audit', ok: 200, badQuery: 'limit=abc' },
   'GET /': { url: () => '/', ok: 200 },
   'GET /*': { url: (x) => `/sessions/${x.running}`, ok: 200 },
 };
@@ -251,6 +270,13 @@ beforeAll(async () => {
       await c.app.inject({ method: 'POST', url: `/api/sessions/${id}/share`, headers: op });
       return id;
     },
+    async freshUser() {
+      const payload = { username: `victim-${++made}`, password: 'a long enough password', role: 'viewer' };
+      return (await c.app.inject({ method: 'POST', url: '/api/users', headers: op, payload })).json().id as number;
+    },
+    async freshToken() {
+      return (await c.app.inject({ method: 'POST', url: '/api/tokens', headers: op, payload: { name: 'victim', role: 'viewer' } })).json().id as number;
+    },
   };
 });
 afterAll(async () => {
@@ -268,6 +294,21 @@ async function send(r: RegisteredRoute, url: string, headers: Record<string, str
 }
 
 describe('route table', () => {
+  it('every route declares who may call it, as the documented route table (OpenAPI) says', () => {
+    const documented = new Map(ROUTES.map((r) => [`${r.method} ${r.path.replace(/\{(\w+)\}/g, ':$1')}`, r.auth]));
+    const api = c.routes.filter((r) => r.url.startsWith('/api/') || r.url === '/metrics');
+    expect(api.filter((r) => documented.get(keyOf(r)) !== r.auth).map((r) => `${keyOf(r)}: ${r.auth} vs ${documented.get(keyOf(r))}`)).toEqual([]);
+  });
+
+  it('a route without an access declaration cannot be registered', async () => {
+    const app = Fastify();
+    const routes = requireDeclaredAuth(app);
+    expect(() => app.get('/api/undeclared', async () => 'x')).toThrow(/declares no config.auth/);
+    app.get('/api/declared', { config: { auth: 'viewer' } }, async () => 'x');
+    expect(routes).toEqual([{ method: 'GET', url: '/api/declared', auth: 'viewer' }]);
+    await app.close();
+  });
+
   it('every registered route has an expectation line (add one to EXPECT for a new route), and every line a route', () => {
     const keys = c.routes.map(keyOf);
     expect(keys.filter((k) => !(k in EXPECT)), 'routes with no line in EXPECT').toEqual([]);

@@ -1,6 +1,7 @@
 // The command center's public surface: build it (createCenter, for in-process tests with inject),
 // or build it and listen (startCenter, for the cli and SSE tests).
 import type { AgentView } from '../core/schema/index.js';
+import { DEFAULT_ORG_ID } from '../core/schema/index.js';
 import { createCenter } from './app.js';
 import type { Center } from './app.js';
 import type { CenterConfig } from './config.js';
@@ -38,7 +39,7 @@ export async function startCenter(config: CenterConfig): Promise<RunningCenter> 
     ...center,
     url,
     async ensureAgent(a) {
-      const { agent } = await upsertAgent(center.ctx, { enabled: true, ...a });
+      const { agent } = await upsertAgent(center.ctx, { enabled: true, ...a }, DEFAULT_ORG_ID);
       return agent;
     },
   };

@@ -25,6 +25,7 @@ import type { AgentSource, CaptureCommand } from '../../core/schema/index.js';
 import type { AgentRecord, SessionAgentRecord, SessionRecord, Storage } from '../storage/types.js';
 import type { ForwardedCommand } from '../backend.js';
 import type { Leadership } from '../cluster/leadership.js';
+import { vaultKey } from './token-vault.js';
 import type { AgentTokenStore } from './token-vault.js';
 import { AnswerTooLarge, readBounded } from './bounded-read.js';
 
@@ -121,8 +122,8 @@ export class AgentCommander {
   }
 
   /** Keeps an agent's plaintext token (sealed on disk) for calling it. */
-  async rememberToken(name: string, token: string): Promise<void> {
-    await this.o.vault.set(name, token);
+  async rememberToken(a: Pick<AgentRecord, 'org_id' | 'name'>, token: string): Promise<void> {
+    await this.o.vault.set(vaultKey(a), token);
   }
 
   /** The last reachability of an agent's command API, when it was called. */
@@ -157,7 +158,7 @@ export class AgentCommander {
     if (!this.active) return;
     try {
       if (!(await this.leads({ op: 'start', session_id: s.id }))) return;
-      const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
+      const byId = new Map((await this.o.storage.listAgents('all')).map((a) => [a.id, a]));
       const sas = await this.o.storage.getSessionAgents(s.id);
       await Promise.all(
         sas.map(async (sa) => {
@@ -175,7 +176,7 @@ export class AgentCommander {
     if (!this.active) return;
     try {
       if (!(await this.leads({ op: 'stop', session_id: sessionId }))) return;
-      const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
+      const byId = new Map((await this.o.storage.listAgents('all')).map((a) => [a.id, a]));
       const sas = await this.o.storage.getSessionAgents(sessionId);
       await Promise.all(
         sas.map(async (sa) => {
@@ -196,7 +197,7 @@ export class AgentCommander {
   async pushFollow(sessionId: string, fromAgentId: number, callIds: string[]): Promise<void> {
     if (!this.active || callIds.length === 0) return;
     try {
-      const byId = new Map((await this.o.storage.listAgents()).map((a) => [a.id, a]));
+      const byId = new Map((await this.o.storage.listAgents('all')).map((a) => [a.id, a]));
       const sas = await this.o.storage.getSessionAgents(sessionId);
       await Promise.all(
         sas.map(async (sa) => {
@@ -239,7 +240,7 @@ export class AgentCommander {
         perAgent.set(sa.agent_id, list);
       }
     }
-    const agents = (await this.o.storage.listAgents()).filter((a) => a.enabled);
+    const agents = (await this.o.storage.listAgents('all')).filter((a) => a.enabled);
     await Promise.all(
       agents.map((a) => this.reconcileAgent(a, perAgent.get(a.id) ?? [], runningIds).catch(this.o.onError)),
     );
@@ -401,7 +402,7 @@ export class AgentCommander {
   }
 
   private async call(a: AgentRecord, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<CallResult> {
-    const token = await this.o.vault.get(a.name);
+    const token = await this.o.vault.get(vaultKey(a));
     if (token === null) {
       return this.unreachable(
         a,

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TunaError } from '../../core/errors.js';
+import { DEFAULT_ORG_ID } from '../../core/schema/index.js';
 
 export const secretKeyFile = (dataDir: string): string => path.join(dataDir, 'secret.key');
 export const agentTokensFile = (dataDir: string): string => path.join(dataDir, 'agent-tokens.json');
@@ -74,6 +75,13 @@ export function open(key: Buffer, sealed: string, aad: string): string | null {
     return null;
   }
 }
+
+/**
+ * The vault entry of an agent: its name in the default organisation (entries saved before
+ * organisations existed keep working), `<org id>/<name>` in any other (names are unique per
+ * organisation; a name cannot hold "/").
+ */
+export const vaultKey = (a: { org_id: number; name: string }): string => (a.org_id === DEFAULT_ORG_ID ? a.name : `${a.org_id}/${a.name}`);
 
 /** Where the center keeps agents' plaintext tokens (sealed): files here, or the database (postgres-token-vault.ts). */
 export interface AgentTokenStore {

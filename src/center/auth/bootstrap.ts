@@ -3,6 +3,7 @@
 // returned once so the cli can print them; only their hashes are stored. On later starts a
 // configured password or token replaces the stored one (the environment is the source of truth);
 // nothing is generated again.
+import { DEFAULT_ORG_ID } from '../../core/schema/index.js';
 import type { Storage } from '../storage/types.js';
 import { hashPassword, hashToken, newToken } from './secrets.js';
 
@@ -33,7 +34,12 @@ export async function bootstrapAdmin(
   const token = configured.token ?? newToken();
   // several centers starting at once on an empty database: one creates the user and prints what it
   // generated; the others find it made and print nothing (createUser never replaces a user)
-  const created = await storage.createUser(ADMIN, { password_hash: await hashPassword(password, scryptLog2N), token_hash: hashToken(token) });
+  const created = await storage.createUser(ADMIN, {
+    password_hash: await hashPassword(password, scryptLog2N),
+    token_hash: hashToken(token),
+    org_id: DEFAULT_ORG_ID,
+    role: 'platform_admin',
+  });
   if (!created) return applyConfigured();
   const generated: BootstrapCredentials = { username: ADMIN };
   if (configured.password === undefined) generated.password = password;

@@ -14,11 +14,11 @@ afterAll(async () => server?.stop());
 
 runPcapStoreContract('postgres', async () => {
   const storage = await PostgresStorage.open(await server.createDatabase());
-  const { agent } = await storage.upsertAgent({ name: 'a', url: 'http://h', token_hash: 'h', enabled: true, tags: [] }, 1);
+  const { agent } = await storage.upsertAgent({ org_id: 1, name: 'a', url: 'http://h', token_hash: 'h', enabled: true, tags: [] }, 1);
   return {
     store: new PostgresPcapStore(storage.pool),
     addSession: async (id) => {
-      await storage.createSession({ id, label: 'x', criteria: { from: '1' }, capture_rtp: false, capture_pcap: true, duration_seconds: 60, created_at: 1, expires_at: 60_001, agent_ids: [agent.id] });
+      await storage.createSession({ id, org_id: 1, label: 'x', criteria: { from: '1' }, capture_rtp: false, capture_pcap: true, duration_seconds: 60, created_at: 1, expires_at: 60_001, agent_ids: [agent.id] });
     },
     purgeSession: async (id) => {
       await storage.endSession(id, 'stopped', 2);

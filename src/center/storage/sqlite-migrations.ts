@@ -119,4 +119,65 @@ CREATE INDEX events_call ON events(session_id, call_id, id);
 -- the call list of sessions ingested before this migration is folded on open (SqliteStorage.migrate)
 `,
   },
+  {
+    version: 3,
+    name: 'organisations',
+    // Runs with foreign keys off (SqliteStorage.migrate): agents is rebuilt so its names are unique per
+    // organisation, not globally (SQLite cannot drop an inline UNIQUE). Everything made before this
+    // migration belongs to the default organisation (id 1); the bootstrap admin becomes platform_admin.
+    sql: `
+CREATE TABLE orgs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+INSERT INTO orgs (id, name, created_at) VALUES (1, 'default', CAST(unixepoch('subsec') * 1000 AS INTEGER));
+ALTER TABLE users ADD COLUMN org_id INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'viewer' CHECK (role IN ('viewer', 'operator', 'org_admin', 'platform_admin'));
+UPDATE users SET role = 'platform_admin' WHERE username = 'admin';
+CREATE INDEX users_org ON users(org_id, id);
+CREATE TABLE agents_new (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  org_id INTEGER NOT NULL REFERENCES orgs(id),
+  name TEXT NOT NULL,
+  url TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  enabled INTEGER NOT NULL,
+  tags TEXT NOT NULL,
+  last_seen INTEGER,
+  version TEXT,
+  sources TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (org_id, name)
+);
+INSERT INTO agents_new (id, org_id, name, url, token_hash, enabled, tags, last_seen, version, sources, created_at, updated_at)
+  SELECT id, 1, name, url, token_hash, enabled, tags, last_seen, version, sources, created_at, updated_at FROM agents;
+DROP TABLE agents;
+ALTER TABLE agents_new RENAME TO agents;
+ALTER TABLE sessions ADD COLUMN org_id INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX sessions_org_recent ON sessions(org_id, created_at DESC, rid DESC);
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  org_id INTEGER NOT NULL REFERENCES orgs(id),
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'org_admin', 'platform_admin')),
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX api_tokens_org ON api_tokens(org_id, id);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  org_id INTEGER,
+  actor TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  action TEXT NOT NULL,
+  resource TEXT,
+  detail TEXT
+);
+CREATE INDEX audit_org ON audit(org_id, id);
+`,
+  },
 ];

@@ -40,9 +40,9 @@ describe('sqlite migration 2 (call list)', () => {
     const dir = tmp();
     const file = path.join(dir, 'tunaio.db');
     const s = new SqliteStorage(file);
-    const { agent } = await s.upsertAgent({ name: 'a', url: 'http://h', token_hash: 'h', enabled: true, tags: [] }, 1);
+    const { agent } = await s.upsertAgent({ org_id: 1, name: 'a', url: 'http://h', token_hash: 'h', enabled: true, tags: [] }, 1);
     const sid = '0123456789abcdef0123';
-    await s.createSession({ id: sid, label: '', criteria: { text: 'abc' }, capture_rtp: false, capture_pcap: false, duration_seconds: 60, created_at: 1, expires_at: 9e12, agent_ids: [agent.id] });
+    await s.createSession({ id: sid, org_id: 1, label: '', criteria: { text: 'abc' }, capture_rtp: false, capture_pcap: false, duration_seconds: 60, created_at: 1, expires_at: 9e12, agent_ids: [agent.id] });
     const sip = { method: 'INVITE', cseq_seq: 1, cseq_method: 'INVITE', from_user: 'alice', to_user: 'bob', has_sdp: false };
     const base = { session_id: sid, kind: 'sip' as const, transport: 'udp' as const, src: null, dst: null, payload: 'INVITE sip:bob@h SIP/2.0\r\n\r\n', rtp: null, rtcp: null, stats: null, log: null, callstate: null, route: null, frame: null };
     const events = [1, 2, 3].map((seq) => ({ index: seq, bytes: 10, event: { ...base, seq, ts: seq, call_id: `call-${seq % 2}`, sip } }));

@@ -8,7 +8,8 @@
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { EVENT_KINDS } from '../../core/schema/index.js';
-import type { AgentCounters, AgentSource, EventKind, SessionStatus, StoredEvent } from '../../core/schema/index.js';
+import type { AgentCounters, AgentSource, EventKind, Role, SessionStatus, StoredEvent } from '../../core/schema/index.js';
+import { DEFAULT_ORG_ID } from '../../core/schema/index.js';
 import type { DialogAgg } from '../../core/dialogs/aggregate.js';
 import { foldDialogs, likePattern } from './dialog-fold.js';
 import type { DialogWrite } from './dialog-fold.js';
@@ -17,13 +18,19 @@ import { MIGRATIONS } from './sqlite-migrations.js';
 import type {
   AgentRecord,
   AgentUpsertRecord,
+  ApiTokenRecord,
+  AuditRecord,
   DialogQuery,
   DialogRecord,
   EventQuery,
   IngestItem,
   IngestOutcome,
   IngestPolicy,
+  NewAuditEntry,
   NewSession,
+  NewUser,
+  OrgRecord,
+  OrgScope,
   SessionAgentRecord,
   SessionRecord,
   Storage,
@@ -35,9 +42,39 @@ type Row = Record<string, unknown>;
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
+function toUser(r: Row): UserRecord {
+  return {
+    id: num(r.id),
+    org_id: num(r.org_id),
+    username: String(r.username),
+    role: r.role as Role,
+    password_hash: String(r.password_hash),
+    token_hash: (r.token_hash as string | null) ?? null,
+    created_at: num(r.created_at),
+  };
+}
+
+const toOrg = (r: Row): OrgRecord => ({ id: num(r.id), name: String(r.name), created_at: num(r.created_at) });
+
+const TOKEN_SELECT = 'SELECT t.*, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id';
+
+function toToken(r: Row): ApiTokenRecord {
+  return {
+    id: num(r.id),
+    org_id: num(r.org_id),
+    user_id: num(r.user_id),
+    username: String(r.username),
+    name: String(r.name),
+    role: r.role as Role,
+    token_hash: String(r.token_hash),
+    created_at: num(r.created_at),
+  };
+}
+
 function toAgent(r: Row): AgentRecord {
   return {
     id: num(r.id),
+    org_id: num(r.org_id),
     name: String(r.name),
     url: String(r.url),
     token_hash: String(r.token_hash),
@@ -59,6 +96,7 @@ FROM sessions s LEFT JOIN shares sh ON sh.session_id = s.id`;
 function toSession(r: Row): SessionRecord {
   return {
     id: String(r.id),
+    org_id: num(r.org_id),
     label: String(r.label),
     status: r.status as SessionRecord['status'],
     criteria: JSON.parse(String(r.criteria)) as SessionRecord['criteria'],
@@ -115,7 +153,9 @@ type IngestStatements = ReturnType<typeof prepareIngest>;
 function prepareIngest(db: Db) {
   return {
     getSession: db.prepare(
-      'SELECT status, expires_at, stopped_at, capped, capped_reason, ingested_events, ingested_bytes, counts FROM sessions WHERE id = ?',
+      // a session of another organisation than the agent's does not exist for it
+      `SELECT status, expires_at, stopped_at, capped, capped_reason, ingested_events, ingested_bytes, counts FROM sessions
+       WHERE id = ? AND org_id = (SELECT org_id FROM agents WHERE id = ?)`,
     ),
     assigned: db.prepare('SELECT 1 FROM session_agents WHERE session_id = ? AND agent_id = ?'),
     exists: db.prepare('SELECT 1 FROM events WHERE session_id = ? AND agent_id = ? AND seq = ?'),
@@ -182,6 +222,16 @@ export class SqliteStorage implements Storage {
   };
 
   private migrate(): void {
+    // off while migrating: migration 3 rebuilds a referenced table (a no-op inside a transaction, so here)
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      this.applyMigrations();
+    } finally {
+      this.db.pragma('foreign_keys = ON');
+    }
+  }
+
+  private applyMigrations(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     const done = new Set(
       (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r.version)),
@@ -191,6 +241,8 @@ export class SqliteStorage implements Storage {
       this.db.transaction(() => {
         this.db.exec(m.sql);
         if (m.version === 2) this.backfillDialogs();
+        const broken = this.db.pragma('foreign_key_check') as Row[];
+        if (broken.length > 0) throw new Error(`migration ${m.version} broke ${broken.length} foreign keys: ${JSON.stringify(broken[0])}`);
         this.db
           .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(m.version, m.name, Date.now());
@@ -215,14 +267,117 @@ export class SqliteStorage implements Storage {
     if (this.db.open) this.db.close();
   }
 
-  // ---- operators
+  // ---- organisations
+
+  async createOrg(name: string, now: number): Promise<OrgRecord | null> {
+    const r = this.db.prepare('INSERT OR IGNORE INTO orgs (name, created_at) VALUES (?, ?)').run(name, now);
+    return r.changes === 1 ? this.getOrg(Number(r.lastInsertRowid)) : null;
+  }
+
+  async getOrg(id: number): Promise<OrgRecord | null> {
+    const r = this.stmt('SELECT * FROM orgs WHERE id = ?').get(id) as Row | undefined;
+    return r ? toOrg(r) : null;
+  }
+
+  async listOrgs(): Promise<OrgRecord[]> {
+    return (this.db.prepare('SELECT * FROM orgs ORDER BY id').all() as Row[]).map(toOrg);
+  }
+
+  // ---- users
 
   async getUserByName(username: string): Promise<UserRecord | null> {
-    return (this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRecord | undefined) ?? null;
+    const r = this.stmt('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  async getUser(id: number): Promise<UserRecord | null> {
+    const r = this.stmt('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return r ? toUser(r) : null;
   }
 
   async getUserByTokenHash(tokenHash: string): Promise<UserRecord | null> {
-    return (this.stmt('SELECT * FROM users WHERE token_hash = ?').get(tokenHash) as UserRecord | undefined) ?? null;
+    const r = this.stmt('SELECT * FROM users WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  async listUsers(scope: OrgScope): Promise<UserRecord[]> {
+    const rows = scope === 'all' ? this.db.prepare('SELECT * FROM users ORDER BY id').all() : this.db.prepare('SELECT * FROM users WHERE org_id = ? ORDER BY id').all(scope);
+    return (rows as Row[]).map(toUser);
+  }
+
+  async deleteUser(id: number): Promise<boolean> {
+    return this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes === 1;
+  }
+
+  async countUsersWithRole(role: Role): Promise<number> {
+    return num((this.db.prepare('SELECT COUNT(*) AS n FROM users WHERE role = ?').get(role) as Row).n);
+  }
+
+  // ---- API tokens
+
+  async createApiToken(t: Omit<ApiTokenRecord, 'id' | 'username'>): Promise<ApiTokenRecord> {
+    const r = this.db
+      .prepare('INSERT INTO api_tokens (org_id, user_id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(t.org_id, t.user_id, t.name, t.role, t.token_hash, t.created_at);
+    return (await this.getApiToken(Number(r.lastInsertRowid))) as ApiTokenRecord;
+  }
+
+  async getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null> {
+    const r = this.stmt(`${TOKEN_SELECT} WHERE t.token_hash = ?`).get(tokenHash) as Row | undefined;
+    return r ? toToken(r) : null;
+  }
+
+  async getApiToken(id: number): Promise<ApiTokenRecord | null> {
+    const r = this.stmt(`${TOKEN_SELECT} WHERE t.id = ?`).get(id) as Row | undefined;
+    return r ? toToken(r) : null;
+  }
+
+  async listApiTokens(scope: OrgScope, userId?: number): Promise<ApiTokenRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (scope !== 'all') {
+      where.push('t.org_id = ?');
+      args.push(scope);
+    }
+    if (userId !== undefined) {
+      where.push('t.user_id = ?');
+      args.push(userId);
+    }
+    const sql = `${TOKEN_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY t.id`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toToken);
+  }
+
+  async deleteApiToken(id: number): Promise<boolean> {
+    return this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes === 1;
+  }
+
+  // ---- audit log
+
+  async appendAudit(e: NewAuditEntry): Promise<void> {
+    this
+      .stmt('INSERT INTO audit (at, org_id, actor, ip, action, resource, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(e.at, e.org_id, e.actor, e.ip, e.action, e.resource, e.detail);
+  }
+
+  async listAudit(scope: OrgScope, after: number, limit: number): Promise<{ entries: AuditRecord[]; more: boolean }> {
+    const rows = (
+      scope === 'all'
+        ? this.db.prepare('SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?').all(after, limit + 1)
+        : this.db.prepare('SELECT * FROM audit WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?').all(scope, after, limit + 1)
+    ) as Row[];
+    return {
+      entries: rows.slice(0, limit).map((r) => ({
+        id: num(r.id),
+        at: num(r.at),
+        org_id: numOrNull(r.org_id),
+        actor: String(r.actor),
+        ip: String(r.ip),
+        action: String(r.action),
+        resource: (r.resource as string | null) ?? null,
+        detail: (r.detail as string | null) ?? null,
+      })),
+      more: rows.length > limit,
+    };
   }
 
   async upsertUser(username: string, fields: { password_hash?: string; token_hash?: string }): Promise<UserRecord> {
@@ -230,8 +385,8 @@ export class SqliteStorage implements Storage {
     if (!existing) {
       if (fields.password_hash === undefined) throw new Error(`user ${username} needs a password`);
       this.db
-        .prepare('INSERT INTO users (username, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?)')
-        .run(username, fields.password_hash, fields.token_hash ?? null, Date.now());
+        .prepare('INSERT INTO users (username, password_hash, token_hash, created_at, org_id, role) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(username, fields.password_hash, fields.token_hash ?? null, Date.now(), DEFAULT_ORG_ID, 'platform_admin');
     } else {
       this.db
         .prepare('UPDATE users SET password_hash = ?, token_hash = ? WHERE id = ?')
@@ -240,10 +395,10 @@ export class SqliteStorage implements Storage {
     return (await this.getUserByName(username)) as UserRecord;
   }
 
-  async createUser(username: string, fields: { password_hash: string; token_hash?: string }): Promise<UserRecord | null> {
+  async createUser(username: string, fields: NewUser): Promise<UserRecord | null> {
     const r = this.db
-      .prepare('INSERT OR IGNORE INTO users (username, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?)')
-      .run(username, fields.password_hash, fields.token_hash ?? null, Date.now());
+      .prepare('INSERT OR IGNORE INTO users (username, password_hash, token_hash, created_at, org_id, role) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(username, fields.password_hash, fields.token_hash ?? null, Date.now(), fields.org_id, fields.role);
     return r.changes === 1 ? this.getUserByName(username) : null;
   }
 
@@ -252,10 +407,9 @@ export class SqliteStorage implements Storage {
   }
 
   async getWebSessionUser(tokenHash: string, now: number): Promise<UserRecord | null> {
-    const r = this.db
-      .prepare('SELECT u.* FROM web_sessions w JOIN users u ON u.id = w.user_id WHERE w.token_hash = ? AND w.expires_at > ?')
-      .get(tokenHash, now) as UserRecord | undefined;
-    return r ?? null;
+    const r = this.stmt('SELECT u.* FROM web_sessions w JOIN users u ON u.id = w.user_id WHERE w.token_hash = ? AND w.expires_at > ?')
+      .get(tokenHash, now) as Row | undefined;
+    return r ? toUser(r) : null;
   }
 
   async deleteWebSession(tokenHash: string): Promise<void> {
@@ -268,12 +422,13 @@ export class SqliteStorage implements Storage {
 
   // ---- agents
 
-  async listAgents(): Promise<AgentRecord[]> {
-    return (this.db.prepare('SELECT * FROM agents ORDER BY id').all() as Row[]).map(toAgent);
+  async listAgents(scope: OrgScope): Promise<AgentRecord[]> {
+    const rows = scope === 'all' ? this.stmt('SELECT * FROM agents ORDER BY id').all() : this.stmt('SELECT * FROM agents WHERE org_id = ? ORDER BY id').all(scope);
+    return (rows as Row[]).map(toAgent);
   }
 
-  async getAgentByName(name: string): Promise<AgentRecord | null> {
-    const r = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(name) as Row | undefined;
+  async getAgentByName(orgId: number, name: string): Promise<AgentRecord | null> {
+    const r = this.db.prepare('SELECT * FROM agents WHERE org_id = ? AND name = ?').get(orgId, name) as Row | undefined;
     return r ? toAgent(r) : null;
   }
 
@@ -284,7 +439,7 @@ export class SqliteStorage implements Storage {
 
   async upsertAgent(input: AgentUpsertRecord, now: number): Promise<{ agent: AgentRecord; created: boolean }> {
     const run = this.db.transaction((): boolean => {
-      const existing = this.db.prepare('SELECT id FROM agents WHERE name = ?').get(input.name) as Row | undefined;
+      const existing = this.db.prepare('SELECT id FROM agents WHERE org_id = ? AND name = ?').get(input.org_id, input.name) as Row | undefined;
       if (existing) {
         this.db
           .prepare(
@@ -296,13 +451,19 @@ export class SqliteStorage implements Storage {
       if (input.token_hash === undefined) throw new Error('a new agent needs a token');
       this.db
         .prepare(
-          'INSERT INTO agents (name, url, token_hash, enabled, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO agents (org_id, name, url, token_hash, enabled, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(input.name, input.url, input.token_hash, input.enabled ? 1 : 0, JSON.stringify(input.tags), now, now);
+        .run(input.org_id, input.name, input.url, input.token_hash, input.enabled ? 1 : 0, JSON.stringify(input.tags), now, now);
       return true;
     });
     const created = run();
-    return { agent: (await this.getAgentByName(input.name)) as AgentRecord, created };
+    return { agent: (await this.getAgentByName(input.org_id, input.name)) as AgentRecord, created };
+  }
+
+  async setAgentTags(id: number, tags: string[], now: number): Promise<AgentRecord | null> {
+    this.db.prepare('UPDATE agents SET tags = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(tags), now, id);
+    const r = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
+    return r ? toAgent(r) : null;
   }
 
   async touchAgent(id: number, now: number, info?: { version?: string; sources?: AgentSource[] }): Promise<void> {
@@ -317,10 +478,10 @@ export class SqliteStorage implements Storage {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO sessions (id, label, status, criteria, capture_rtp, capture_pcap, duration_seconds, created_at, expires_at)
-           VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO sessions (id, org_id, label, status, criteria, capture_rtp, capture_pcap, duration_seconds, created_at, expires_at)
+           VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
         )
-        .run(s.id, s.label, JSON.stringify(s.criteria), s.capture_rtp ? 1 : 0, s.capture_pcap ? 1 : 0, s.duration_seconds, s.created_at, s.expires_at);
+        .run(s.id, s.org_id, s.label, JSON.stringify(s.criteria), s.capture_rtp ? 1 : 0, s.capture_pcap ? 1 : 0, s.duration_seconds, s.created_at, s.expires_at);
       const add = this.db.prepare('INSERT INTO session_agents (session_id, agent_id) VALUES (?, ?)');
       for (const a of s.agent_ids) add.run(s.id, a);
     })();
@@ -332,19 +493,22 @@ export class SqliteStorage implements Storage {
     return r ? toSession(r) : null;
   }
 
-  async listSessions(opts: { limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }> {
-    let rows: Row[];
+  async listSessions(opts: { scope: OrgScope; limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (opts.scope !== 'all') {
+      where.push('s.org_id = ?');
+      args.push(opts.scope);
+    }
     if (opts.before !== undefined) {
       const c = this.db.prepare('SELECT created_at, rid FROM sessions WHERE id = ?').get(opts.before) as Row | undefined;
       if (!c) return { sessions: [], more: false };
-      rows = this.db
-        .prepare(
-          `${SESSION_SELECT} WHERE s.created_at < ? OR (s.created_at = ? AND s.rid < ?) ORDER BY s.created_at DESC, s.rid DESC LIMIT ?`,
-        )
-        .all(c.created_at, c.created_at, c.rid, opts.limit + 1) as Row[];
-    } else {
-      rows = this.db.prepare(`${SESSION_SELECT} ORDER BY s.created_at DESC, s.rid DESC LIMIT ?`).all(opts.limit + 1) as Row[];
+      where.push('(s.created_at < ? OR (s.created_at = ? AND s.rid < ?))');
+      args.push(c.created_at, c.created_at, c.rid);
     }
+    const rows = this.db
+      .prepare(`${SESSION_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY s.created_at DESC, s.rid DESC LIMIT ?`)
+      .all(...args, opts.limit + 1) as Row[];
     return { sessions: rows.slice(0, opts.limit).map(toSession), more: rows.length > opts.limit };
   }
 
@@ -451,7 +615,7 @@ export class SqliteStorage implements Storage {
         const sid = event.session_id;
         let t = tallies.get(sid);
         if (t === undefined) {
-          const r = getSession.get(sid) as Row | undefined;
+          const r = getSession.get(sid, agentId) as Row | undefined;
           t = r
             ? {
                 rec: {

@@ -24,6 +24,7 @@ const policy = (over: Partial<IngestPolicy> = {}): IngestPolicy => ({
 let sid = 0;
 const newSessionRec = (agentIds: number[], over: Partial<NewSession> = {}): NewSession => ({
   id: (++sid).toString(16).padStart(20, '0'),
+  org_id: 1,
   label: 'test',
   criteria: { from: '15554430191' },
   capture_rtp: false,
@@ -67,6 +68,8 @@ export const CONTRACT_METHODS = [
   'countSessionsByStatus', 'listOverdueSessions', 'endSession', 'getSessionAgents', 'countEventsByKind',
   'hasFrames', 'purgeSession', 'ingest', 'reportCounters', 'listEvents', 'deleteHistoryEndedBefore',
   'deleteFramesEndedBefore', 'putShare', 'getShareByTokenHash', 'deleteShare', 'listDialogs',
+  'createOrg', 'getOrg', 'listOrgs', 'getUser', 'listUsers', 'deleteUser', 'countUsersWithRole', 'createApiToken',
+  'getApiTokenByHash', 'getApiToken', 'listApiTokens', 'deleteApiToken', 'appendAudit', 'listAudit', 'setAgentTags',
 ];
 
 export function runStorageContract(name: string, make: MakeStorage): void {
@@ -81,7 +84,7 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       }
     };
     const agent = async (s: Storage, n: string, enabled = true) =>
-      (await s.upsertAgent({ name: n, url: 'http://h', token_hash: `hash-${n}`, enabled, tags: ['edge'] }, T0)).agent;
+      (await s.upsertAgent({ org_id: 1, name: n, url: 'http://h', token_hash: `hash-${n}`, enabled, tags: ['edge'] }, T0)).agent;
 
     it('users and web sessions', withStorage(async (s) => {
       const u = await s.upsertUser('admin', { password_hash: 'p', token_hash: 't' });
@@ -97,21 +100,88 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       await s.deleteWebSession('w2');
       expect(await s.getWebSessionUser('w2', T0)).toBeNull();
       // createUser never replaces an existing user (two centers bootstrapping at once)
-      expect(await s.createUser('admin', { password_hash: 'other' })).toBeNull();
-      expect((await s.getUserByName('admin'))?.password_hash).toBe('p');
-      expect(await s.createUser('ops', { password_hash: 'q' })).toMatchObject({ username: 'ops', password_hash: 'q', token_hash: null });
+      expect(await s.createUser('admin', { password_hash: 'other', org_id: 1, role: 'viewer' })).toBeNull();
+      expect(await s.getUserByName('admin')).toMatchObject({ password_hash: 'p', org_id: 1, role: 'platform_admin' });
+      expect(await s.createUser('ops', { password_hash: 'q', org_id: 1, role: 'operator' })).toMatchObject({
+        username: 'ops',
+        password_hash: 'q',
+        token_hash: null,
+        role: 'operator',
+      });
     }));
 
     it('agents: add, update by name keeping the token, lookup by token digest, touch', withStorage(async (s) => {
       const a = await agent(s, 'edge-1');
       expect(a).toMatchObject({ name: 'edge-1', enabled: true, tags: ['edge'], last_seen: null });
-      const { agent: b, created } = await s.upsertAgent({ name: 'edge-1', url: 'http://h2', enabled: false, tags: [] }, T0 + 1);
+      const { agent: b, created } = await s.upsertAgent({ org_id: 1, name: 'edge-1', url: 'http://h2', enabled: false, tags: [] }, T0 + 1);
       expect(created).toBe(false);
       expect(b).toMatchObject({ id: a.id, url: 'http://h2', enabled: false, token_hash: 'hash-edge-1' });
       expect((await s.getAgentByTokenHash('hash-edge-1'))?.id).toBe(a.id);
       await s.touchAgent(a.id, T0 + 5, { version: '1.2', sources: [{ type: 'pcap', detail: 'lo' }] });
-      expect(await s.getAgentByName('edge-1')).toMatchObject({ last_seen: T0 + 5, version: '1.2', sources: [{ type: 'pcap', detail: 'lo' }] });
-      expect((await s.listAgents()).map((x) => x.name)).toEqual(['edge-1']);
+      expect(await s.getAgentByName(1, 'edge-1')).toMatchObject({ last_seen: T0 + 5, version: '1.2', sources: [{ type: 'pcap', detail: 'lo' }] });
+      expect((await s.listAgents('all')).map((x) => x.name)).toEqual(['edge-1']);
+      expect(await s.setAgentTags(a.id, ['core', 'b'], T0 + 6)).toMatchObject({ id: a.id, tags: ['core', 'b'], updated_at: T0 + 6 });
+    }));
+
+    it('organisations: orgs, users, API tokens, audit, rows scoped per organisation', withStorage(async (s) => {
+      expect((await s.listOrgs()).map((o) => [o.id, o.name])).toEqual([[1, 'default']]);
+      const b = (await s.createOrg('bravo', T0)) as NonNullable<Awaited<ReturnType<Storage['createOrg']>>>;
+      expect(b).toMatchObject({ name: 'bravo', created_at: T0 });
+      expect(b.id).not.toBe(1);
+      expect(await s.createOrg('bravo', T0)).toBeNull();
+      expect(await s.getOrg(b.id)).toEqual(b);
+      expect(await s.getOrg(999)).toBeNull();
+      // users: unique names across organisations, listed per organisation
+      const admin = await s.upsertUser('admin', { password_hash: 'p' });
+      const ob = (await s.createUser('ops-b', { password_hash: 'q', org_id: b.id, role: 'operator' })) as NonNullable<Awaited<ReturnType<Storage['getUser']>>>;
+      expect(await s.getUser(ob.id)).toMatchObject({ username: 'ops-b', org_id: b.id, role: 'operator' });
+      expect((await s.listUsers(b.id)).map((u) => u.username)).toEqual(['ops-b']);
+      expect((await s.listUsers('all')).map((u) => u.username)).toEqual(['admin', 'ops-b']);
+      expect(await s.countUsersWithRole('platform_admin')).toBe(1);
+      // API tokens
+      const t = await s.createApiToken({ org_id: b.id, user_id: ob.id, name: 'ci', role: 'viewer', token_hash: 'th', created_at: T0 });
+      expect(t).toMatchObject({ org_id: b.id, user_id: ob.id, username: 'ops-b', name: 'ci', role: 'viewer' });
+      expect(await s.getApiTokenByHash('th')).toEqual(t);
+      expect(await s.getApiToken(t.id)).toEqual(t);
+      expect(await s.listApiTokens(1)).toEqual([]);
+      expect(await s.listApiTokens(b.id, ob.id)).toEqual([t]);
+      expect(await s.listApiTokens('all', admin.id)).toEqual([]);
+      expect(await s.deleteApiToken(t.id)).toBe(true);
+      expect(await s.deleteApiToken(t.id)).toBe(false);
+      // deleting a user takes its logins and tokens along
+      await s.createApiToken({ org_id: b.id, user_id: ob.id, name: 'ci2', role: 'viewer', token_hash: 'th2', created_at: T0 });
+      await s.createWebSession('wb', ob.id, T0 + 10);
+      expect(await s.deleteUser(ob.id)).toBe(true);
+      expect(await s.getApiTokenByHash('th2')).toBeNull();
+      expect(await s.getWebSessionUser('wb', T0)).toBeNull();
+      expect(await s.deleteUser(ob.id)).toBe(false);
+      // agents: the same name in two organisations; sessions and agents listed per organisation
+      const a1 = await agent(s, 'edge');
+      const { agent: a2, created } = await s.upsertAgent({ org_id: b.id, name: 'edge', url: 'http://b', token_hash: 'hash-b', enabled: true, tags: [] }, T0);
+      expect(created).toBe(true);
+      expect(a2.id).not.toBe(a1.id);
+      expect((await s.getAgentByName(b.id, 'edge'))?.url).toBe('http://b');
+      expect((await s.listAgents(b.id)).map((a) => a.id)).toEqual([a2.id]);
+      const sa = await s.createSession(newSessionRec([a1.id]));
+      // assigned to a1 too (the routes never do this: a session's agents are of its organisation)
+      const sb = await s.createSession(newSessionRec([a1.id, a2.id], { org_id: b.id }));
+      expect((await s.getSession(sb.id))?.org_id).toBe(b.id);
+      expect((await s.listSessions({ scope: b.id, limit: 10 })).sessions.map((x) => x.id)).toEqual([sb.id]);
+      expect((await s.listSessions({ scope: 1, limit: 10 })).sessions.map((x) => x.id)).toEqual([sa.id]);
+      // an agent never reaches a session of another organisation, even if it were assigned to it
+      const out = await s.ingest(a1.id, [ev(sb.id, 1), ev(sa.id, 2)], policy());
+      expect(out.rejected).toEqual([{ index: 1, reason: 'unknown_session' }]);
+      expect(out.inserted.map((e) => e.session_id)).toEqual([sa.id]);
+      // audit
+      await s.appendAudit({ at: T0, org_id: 1, actor: 'admin', ip: '127.0.0.1', action: 'login', resource: 'user:1', detail: null });
+      await s.appendAudit({ at: T0 + 1, org_id: b.id, actor: 'ops-b', ip: '::1', action: 'session.create', resource: `session:${sb.id}`, detail: 'x' });
+      await s.appendAudit({ at: T0 + 2, org_id: null, actor: 'nobody', ip: '::1', action: 'login.failed', resource: null, detail: null });
+      const all = await s.listAudit('all', 0, 2);
+      expect(all.more).toBe(true);
+      expect(all.entries.map((e) => e.actor)).toEqual(['admin', 'ops-b']);
+      expect((await s.listAudit('all', all.entries[1].id, 10)).entries.map((e) => e.action)).toEqual(['login.failed']);
+      const mine = await s.listAudit(b.id, 0, 10);
+      expect(mine).toEqual({ entries: [{ id: all.entries[1].id, at: T0 + 1, org_id: b.id, actor: 'ops-b', ip: '::1', action: 'session.create', resource: `session:${sb.id}`, detail: 'x' }], more: false });
     }));
 
     it('sessions: create, get, list with paging, states', withStorage(async (s) => {
@@ -120,12 +190,12 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       for (let i = 0; i < 5; i++) ids.push((await s.createSession(newSessionRec([a.id], { created_at: T0 + (i < 3 ? 0 : i) }))).id);
       const one = await s.getSession(ids[0]);
       expect(one).toMatchObject({ status: 'running', agent_count: 1, event_count: 0, capped: false, shared: false });
-      const p1 = await s.listSessions({ limit: 2 });
+      const p1 = await s.listSessions({ scope: 'all', limit: 2 });
       expect(p1.sessions.map((x) => x.id)).toEqual([ids[4], ids[3]]);
       expect(p1.more).toBe(true);
-      const p2 = await s.listSessions({ limit: 2, before: ids[3] });
+      const p2 = await s.listSessions({ scope: 1, limit: 2, before: ids[3] });
       expect(p2.sessions.map((x) => x.id)).toEqual([ids[2], ids[1]]);
-      const p3 = await s.listSessions({ limit: 2, before: ids[1] });
+      const p3 = await s.listSessions({ scope: 'all', limit: 2, before: ids[1] });
       expect(p3).toMatchObject({ more: false });
       expect(p3.sessions.map((x) => x.id)).toEqual([ids[0]]);
       expect(await s.listOverdueSessions(T0 + 59_999)).toEqual([]);
@@ -392,10 +462,10 @@ export function runStorageContract(name: string, make: MakeStorage): void {
     }));
 
     it('strings with NUL characters (hostile input) are stored and found, never an error', withStorage(async (s) => {
-      await s.createUser('ad\0min', { password_hash: 'p' });
+      await s.createUser('ad\0min', { password_hash: 'p', org_id: 1, role: 'viewer' });
       expect(await s.getUserByName('ad\0min')).not.toBeNull();
       const a = await agent(s, 'edge\0x');
-      expect((await s.getAgentByName('edge\0x'))?.id).toBe(a.id);
+      expect((await s.getAgentByName(1, 'edge\0x'))?.id).toBe(a.id);
       const x = await s.createSession(newSessionRec([a.id], { label: 'l\0', criteria: { text: 'a\0b' } }));
       expect((await s.getSession(x.id))?.criteria).toEqual({ text: 'a\0b' });
       const r = await s.ingest(a.id, [ev(x.id, 0, { call_id: 'c\0@x', payload: 'P\0' })], policy());
@@ -426,6 +496,6 @@ export function untestedMethods(proto: object, helpers: string[] = []): string[]
 
 describe('storage contract', () => {
   it('exercises every method of the Storage interface', () => {
-    expect(untestedMethods(SqliteStorage.prototype, ['migrate', 'backfillDialogs'])).toEqual([]);
+    expect(untestedMethods(SqliteStorage.prototype, ['migrate', 'applyMigrations', 'backfillDialogs'])).toEqual([]);
   });
 });

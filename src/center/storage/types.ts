@@ -11,19 +11,67 @@ import type {
   EventKind,
   Frame,
   IngestEvent,
+  Role,
   SessionStatus,
   StoredEvent,
 } from '../../core/schema/index.js';
 
+export interface OrgRecord {
+  id: number;
+  name: string;
+  created_at: number;
+}
+
 export interface UserRecord {
   id: number;
+  org_id: number;
   username: string;
+  role: Role;
   password_hash: string;
+  /** the user's own API token (the bootstrap admin's TUNAIO_ADMIN_TOKEN); full role of the user */
   token_hash: string | null;
+  created_at: number;
 }
+
+export interface NewUser {
+  org_id: number;
+  role: Role;
+  password_hash: string;
+  token_hash?: string;
+}
+
+/** An API token (POST /api/tokens): belongs to a user and its organisation, at most the user's role. */
+export interface ApiTokenRecord {
+  id: number;
+  org_id: number;
+  user_id: number;
+  username: string;
+  name: string;
+  role: Role;
+  token_hash: string;
+  created_at: number;
+}
+
+export interface NewAuditEntry {
+  at: number;
+  org_id: number | null;
+  actor: string;
+  ip: string;
+  action: string;
+  resource: string | null;
+  detail: string | null;
+}
+
+export interface AuditRecord extends NewAuditEntry {
+  id: number;
+}
+
+/** which organisation's rows a read may see: one, or every one (platform admins) */
+export type OrgScope = number | 'all';
 
 export interface AgentRecord {
   id: number;
+  org_id: number;
   name: string;
   url: string;
   token_hash: string;
@@ -37,6 +85,8 @@ export interface AgentRecord {
 }
 
 export interface AgentUpsertRecord {
+  /** the agent's organisation; names are unique per organisation */
+  org_id: number;
   name: string;
   url: string;
   /** sha256 of the token; undefined keeps the stored one (update only) */
@@ -47,6 +97,7 @@ export interface AgentUpsertRecord {
 
 export interface SessionRecord {
   id: string;
+  org_id: number;
   label: string;
   status: SessionStatus;
   criteria: Criteria;
@@ -85,6 +136,7 @@ export interface SessionAgentRecord {
 
 export interface NewSession {
   id: string;
+  org_id: number;
   label: string;
   criteria: Criteria;
   capture_rtp: boolean;
@@ -157,29 +209,56 @@ export interface EventQuery {
 export interface Storage {
   close(): Promise<void>;
 
-  // operators
+  // organisations (docs/organisations.md)
+  /** null when the name is taken */
+  createOrg(name: string, now: number): Promise<OrgRecord | null>;
+  getOrg(id: number): Promise<OrgRecord | null>;
+  listOrgs(): Promise<OrgRecord[]>;
+
+  // users (user names are unique across organisations: the login form asks for no organisation)
   getUserByName(username: string): Promise<UserRecord | null>;
+  getUser(id: number): Promise<UserRecord | null>;
   getUserByTokenHash(tokenHash: string): Promise<UserRecord | null>;
+  /** the bootstrap admin: updates password/token, or creates the user as platform_admin of the default organisation */
   upsertUser(username: string, fields: { password_hash?: string; token_hash?: string }): Promise<UserRecord>;
   /** creates the user unless one of that name exists (then null): race-free first start of several centers */
-  createUser(username: string, fields: { password_hash: string; token_hash?: string }): Promise<UserRecord | null>;
+  createUser(username: string, fields: NewUser): Promise<UserRecord | null>;
+  listUsers(scope: OrgScope): Promise<UserRecord[]>;
+  /** deletes the user, its login sessions and API tokens; true when it existed */
+  deleteUser(id: number): Promise<boolean>;
+  countUsersWithRole(role: Role): Promise<number>;
+
+  // API tokens
+  createApiToken(t: Omit<ApiTokenRecord, 'id' | 'username'>): Promise<ApiTokenRecord>;
+  getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
+  /** the organisation's tokens (or every one), optionally of one user only */
+  listApiTokens(scope: OrgScope, userId?: number): Promise<ApiTokenRecord[]>;
+  getApiToken(id: number): Promise<ApiTokenRecord | null>;
+  deleteApiToken(id: number): Promise<boolean>;
+
+  // audit log
+  appendAudit(e: NewAuditEntry): Promise<void>;
+  /** ascending by id, id > after */
+  listAudit(scope: OrgScope, after: number, limit: number): Promise<{ entries: AuditRecord[]; more: boolean }>;
+
   createWebSession(tokenHash: string, userId: number, expiresAt: number): Promise<void>;
   getWebSessionUser(tokenHash: string, now: number): Promise<UserRecord | null>;
   deleteWebSession(tokenHash: string): Promise<void>;
   deleteExpiredWebSessions(now: number): Promise<number>;
 
   // agents
-  listAgents(): Promise<AgentRecord[]>;
-  getAgentByName(name: string): Promise<AgentRecord | null>;
+  listAgents(scope: OrgScope): Promise<AgentRecord[]>;
+  getAgentByName(orgId: number, name: string): Promise<AgentRecord | null>;
   getAgentByTokenHash(tokenHash: string): Promise<AgentRecord | null>;
   upsertAgent(input: AgentUpsertRecord, now: number): Promise<{ agent: AgentRecord; created: boolean }>;
+  setAgentTags(id: number, tags: string[], now: number): Promise<AgentRecord | null>;
   touchAgent(id: number, now: number, info?: { version?: string; sources?: AgentSource[] }): Promise<void>;
 
   // sessions
   createSession(s: NewSession): Promise<SessionRecord>;
   getSession(id: string): Promise<SessionRecord | null>;
   /** recent first; `before` is a session id (exclusive cursor) */
-  listSessions(opts: { limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }>;
+  listSessions(opts: { scope: OrgScope; limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }>;
   listRunningSessions(): Promise<SessionRecord[]>;
   countSessionsByStatus(): Promise<Record<SessionStatus, number>>;
   /** running sessions whose expires_at ≤ now */
@@ -202,7 +281,8 @@ export interface Storage {
 
   // events
   /**
-   * Stores a batch; in the same transaction folds the inserted events into the sessions' call list
+   * Stores a batch; a session of another organisation than the agent's is rejected as unknown_session.
+   * In the same transaction folds the inserted events into the sessions' call list
    * (dialog-fold.ts: one read and one write per call touched by the batch).
    */
   ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome>;

@@ -47,6 +47,8 @@ export const agentUpsertSchema = z
     token: agentTokenSchema.optional(),
     enabled: z.boolean().default(true),
     tags: tagsSchema.default([]),
+    /** the agent's organisation (platform admins only; others add to their own) */
+    org_id: idSchema.optional(),
   })
   .strict();
 export type AgentUpsert = z.infer<typeof agentUpsertSchema>;
@@ -61,6 +63,7 @@ export type AgentSource = z.infer<typeof agentSourceSchema>;
 
 export const agentViewSchema = z.object({
   id: idSchema,
+  org_id: idSchema,
   name: z.string(),
   url: z.string(),
   enabled: z.boolean(),

@@ -8,3 +8,4 @@ export * from './command.js';
 export * from './auth.js';
 export * from './seed-examples.js';
 export * from './dialog.js';
+export * from './org.js';

@@ -42,6 +42,8 @@ export type SessionCreated = z.infer<typeof sessionCreatedSchema>;
 
 export const sessionSummarySchema = z.object({
   id: sessionIdSchema,
+  /** the organisation the session belongs to (docs/organisations.md) */
+  org_id: idSchema,
   label: z.string(),
   status: z.enum(SESSION_STATUSES),
   created_at: isoTimeSchema,

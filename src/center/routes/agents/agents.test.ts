@@ -20,6 +20,7 @@ describe('POST /api/agents', () => {
     expect(r.statusCode).toBe(201);
     expect(r.json()).toEqual({
       id: 1,
+      org_id: 1,
       name: 'edge-fra-1',
       url: 'http://10.0.0.5:9070',
       enabled: true,
@@ -71,7 +72,7 @@ describe('GET /api/agents', () => {
     expect(r.statusCode).toBe(200);
     const agents = r.json().agents;
     expect(agents.map((a: { name: string }) => a.name)).toEqual(['a', 'b']);
-    expect(Object.keys(agents[0]).sort()).toEqual(['enabled', 'id', 'last_seen', 'name', 'sources', 'status', 'tags', 'url', 'version']);
+    expect(Object.keys(agents[0]).sort()).toEqual(['enabled', 'id', 'last_seen', 'name', 'org_id', 'sources', 'status', 'tags', 'url', 'version']);
     expect(r.body).not.toContain(TOKEN);
     expect(r.body).not.toContain('token');
   });

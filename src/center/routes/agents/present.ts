@@ -8,6 +8,7 @@ import { agentIsOnline } from '../sessions/present.js';
 export function presentAgent(a: AgentRecord, now: number, offlineMs: number, reach?: AgentReach): AgentView {
   return {
     id: a.id,
+    org_id: a.org_id,
     name: a.name,
     url: a.url,
     enabled: a.enabled,

@@ -19,7 +19,7 @@ describe('POST /api/login', () => {
     c = await testCenter();
     const r = await login('admin', ADMIN_PASSWORD);
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toEqual({ username: 'admin' });
+    expect(r.json()).toEqual({ username: 'admin', role: 'platform_admin', org_id: 1 });
     const set = cookieOf(r.headers['set-cookie']);
     expect(set).toMatch(/^tunaio_session=[A-Za-z0-9_-]{40,};/);
     expect(set).toContain('HttpOnly');

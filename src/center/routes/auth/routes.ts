@@ -7,7 +7,8 @@ import { TunaError } from '../../../core/errors.js';
 import { loginSchema } from '../../../core/schema/index.js';
 import { hashToken, newToken, verifyPassword } from '../../auth/secrets.js';
 import type { CenterContext } from '../../context.js';
-import { SESSION_COOKIE, operator } from '../../http/auth.js';
+import { audit } from '../../auth/audit.js';
+import { SESSION_COOKIE, caller } from '../../http/auth.js';
 
 // verified when the user does not exist, so timing does not reveal user names
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -22,6 +23,8 @@ export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
     if (!user || !ok) {
       await ctx.loginLimiter.fail(req.ip, body.username, now);
       ctx.metrics.loginFailures.inc();
+      // an unknown user name belongs to no organisation: only platform admins see that entry
+      await audit(ctx, req, { action: 'login.failed', org_id: user?.org_id ?? null, actor: body.username, detail: 'wrong username or password' });
       throw new TunaError('unauthorized', 'wrong username or password');
     }
     await ctx.loginLimiter.succeed(req.ip, body.username);
@@ -35,11 +38,13 @@ export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
       secure: ctx.config.cookieSecure,
       maxAge: Math.floor(ttl / 1000),
     });
-    return { username: user.username };
+    await audit(ctx, req, { action: 'login', org_id: user.org_id, actor: user.username, resource: `user:${user.id}` });
+    return { username: user.username, role: user.role, org_id: user.org_id };
   });
 
-  app.post('/api/logout', { config: { body: false } }, async (req, reply) => {
-    operator(req);
+  app.post('/api/logout', { config: { auth: 'viewer', body: false } }, async (req, reply) => {
+    const who = caller(req);
+    await audit(ctx, req, { action: 'logout', org_id: who.user.org_id, resource: `user:${who.user.id}` });
     const cookie = req.cookies[SESSION_COOKIE];
     if (cookie) await ctx.storage.deleteWebSession(hashToken(cookie));
     void reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: ctx.config.cookieSecure });

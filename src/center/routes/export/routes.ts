@@ -4,20 +4,28 @@
 import type { FastifyInstance } from 'fastify';
 import { sessionIdParamsSchema } from '../../../core/schema/index.js';
 import type { CenterContext } from '../../context.js';
+import { audit } from '../../auth/audit.js';
+import { caller } from '../../http/auth.js';
 import { getSessionOr404 } from '../sessions/service.js';
 import { sendLadder } from './ladder.js';
 import { sendExportTar } from './tar.js';
 
 export function exportRoutes(app: FastifyInstance, ctx: CenterContext): void {
-  app.get('/api/sessions/:id/export.tar', async (req, reply) => {
+  const viewer = { config: { auth: 'viewer' as const } };
+
+  app.get('/api/sessions/:id/export.tar', viewer, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
-    return sendExportTar(ctx, reply, await getSessionOr404(ctx, id));
+    const s = await getSessionOr404(ctx, id, caller(req));
+    const sent = await sendExportTar(ctx, reply, s);
+    // after the checks: a refused export (no packets, deleted by retention) is not a download
+    await audit(ctx, req, { action: 'export.download', org_id: s.org_id, resource: `session:${s.id}` });
+    return sent;
   });
 
   for (const format of ['svg', 'png'] as const) {
-    app.get(`/api/sessions/:id/ladder.${format}`, async (req, reply) => {
+    app.get(`/api/sessions/:id/ladder.${format}`, viewer, async (req, reply) => {
       const { id } = sessionIdParamsSchema.parse(req.params);
-      return sendLadder(ctx, reply, await getSessionOr404(ctx, id), format, req.query);
+      return sendLadder(ctx, reply, await getSessionOr404(ctx, id, caller(req)), format, req.query);
     });
   }
 }

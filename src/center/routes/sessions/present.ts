@@ -21,6 +21,7 @@ export function presentCreated(s: SessionRecord): SessionCreated {
 export function presentSummary(s: SessionRecord): SessionSummary {
   return {
     id: s.id,
+    org_id: s.org_id,
     label: s.label,
     status: s.status,
     created_at: isoTime(s.created_at),

@@ -6,6 +6,8 @@ import { TunaError } from '../../../core/errors.js';
 import { sessionCreateSchema, sessionIdParamsSchema, sessionIdSchema } from '../../../core/schema/index.js';
 import type { DialogPage, EventPage, SessionList } from '../../../core/schema/index.js';
 import type { CenterContext } from '../../context.js';
+import { audit } from '../../auth/audit.js';
+import { caller, sees } from '../../http/auth.js';
 import { serveStream } from '../../sse/stream.js';
 import { dialogsPage, eventsPage } from './dialogs.js';
 import { presentCreated, presentSummary } from './present.js';
@@ -25,18 +27,24 @@ export const streamQuerySchema = z
 export const deleteQuerySchema = z.object({ purge: z.enum(['0', '1', 'true', 'false']).optional() }).strict();
 
 export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
-  app.post('/api/sessions', async (req, reply) => {
+  const viewer = { config: { auth: 'viewer' as const } };
+  const operator = { config: { auth: 'operator' as const } };
+
+  app.post('/api/sessions', operator, async (req, reply) => {
     const body = sessionCreateSchema.parse(req.body ?? {});
-    const s = await createSession(ctx, body);
+    const s = await createSession(ctx, body, caller(req));
+    await audit(ctx, req, { action: 'session.create', org_id: s.org_id, resource: `session:${s.id}`, detail: s.label === '' ? undefined : s.label });
     return reply.status(201).send(presentCreated(s));
   });
 
-  app.get('/api/sessions', async (req): Promise<SessionList> => {
+  app.get('/api/sessions', viewer, async (req): Promise<SessionList> => {
     const q = listQuerySchema.parse(req.query);
-    if (q.before !== undefined && !(await ctx.storage.getSession(q.before))) {
+    const who = caller(req);
+    const cursor = q.before === undefined ? null : await ctx.storage.getSession(q.before);
+    if (q.before !== undefined && !(cursor && sees(who, cursor.org_id))) {
       throw new TunaError('bad_request', `before: no session ${q.before}`);
     }
-    const { sessions, more } = await ctx.storage.listSessions({ limit: q.limit, before: q.before });
+    const { sessions, more } = await ctx.storage.listSessions({ scope: who.scope, limit: q.limit, before: q.before });
     return {
       sessions: sessions.map(presentSummary),
       next_before: more && sessions.length > 0 ? sessions[sessions.length - 1].id : null,
@@ -44,24 +52,24 @@ export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
     };
   });
 
-  app.get('/api/sessions/:id', async (req) => {
+  app.get('/api/sessions/:id', viewer, async (req) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
-    return sessionDetail(ctx, await getSessionOr404(ctx, id));
+    return sessionDetail(ctx, await getSessionOr404(ctx, id, caller(req)));
   });
 
-  app.get('/api/sessions/:id/events', async (req): Promise<EventPage> => {
+  app.get('/api/sessions/:id/events', viewer, async (req): Promise<EventPage> => {
     const { id } = sessionIdParamsSchema.parse(req.params);
-    await getSessionOr404(ctx, id);
+    await getSessionOr404(ctx, id, caller(req));
     return eventsPage(ctx, id, req.query);
   });
 
-  app.get('/api/sessions/:id/dialogs', async (req): Promise<DialogPage> => {
+  app.get('/api/sessions/:id/dialogs', viewer, async (req): Promise<DialogPage> => {
     const { id } = sessionIdParamsSchema.parse(req.params);
-    await getSessionOr404(ctx, id);
+    await getSessionOr404(ctx, id, caller(req));
     return dialogsPage(ctx, id, req.query);
   });
 
-  app.get('/api/sessions/:id/stream', async (req, reply) => {
+  app.get('/api/sessions/:id/stream', viewer, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
     const q = streamQuerySchema.parse(req.query);
     const header = req.headers['last-event-id'];
@@ -72,20 +80,25 @@ export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
         error: () => 'Last-Event-ID must be an event id',
       });
     }
-    await getSessionOr404(ctx, id);
+    await getSessionOr404(ctx, id, caller(req));
     await serveStream(ctx, req, reply, id, after);
   });
 
-  app.delete('/api/sessions/:id', { config: { body: false } }, async (req, reply) => {
+  app.delete('/api/sessions/:id', { config: { auth: 'operator', body: false } }, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
     const q = deleteQuerySchema.parse(req.query);
-    const s = await getSessionOr404(ctx, id);
+    const who = caller(req);
+    const s = await getSessionOr404(ctx, id, who);
     if (q.purge === '1' || q.purge === 'true') {
       await purgeSession(ctx, s);
+      await audit(ctx, req, { action: 'session.purge', org_id: s.org_id, resource: `session:${s.id}` });
       return reply.status(204).send();
     }
     // stopping a session that already ended is a no-op: DELETE is idempotent and answers the session
-    if (s.status === 'running' && (await ctx.lifecycle.stop(id))) void ctx.agents.pushStop(id);
-    return sessionDetail(ctx, await getSessionOr404(ctx, id));
+    if (s.status === 'running' && (await ctx.lifecycle.stop(id))) {
+      void ctx.agents.pushStop(id);
+      await audit(ctx, req, { action: 'session.stop', org_id: s.org_id, resource: `session:${s.id}` });
+    }
+    return sessionDetail(ctx, await getSessionOr404(ctx, id, who));
   });
 }

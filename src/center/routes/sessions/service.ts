@@ -4,6 +4,8 @@ import { CRITERIA_REQUIRED_MESSAGE, hasSearchCriterion } from '../../../core/sch
 import type { SessionCreate, SessionDetail } from '../../../core/schema/index.js';
 import { newSessionId } from '../../auth/secrets.js';
 import type { CenterContext } from '../../context.js';
+import { sees } from '../../http/auth.js';
+import type { Caller } from '../../http/auth.js';
 import type { AgentRecord, SessionRecord } from '../../storage/types.js';
 import { presentDetail, presentSessionAgent } from './present.js';
 
@@ -42,13 +44,20 @@ export function selectAgents(all: AgentRecord[], ids: number[], tags: string[]):
   return [...chosen.values()].sort((a, b) => a.id - b.id);
 }
 
-export async function createSession(ctx: CenterContext, body: SessionCreate): Promise<SessionRecord> {
+export async function createSession(ctx: CenterContext, body: SessionCreate, who: Caller): Promise<SessionRecord> {
   if (!hasSearchCriterion(body.criteria)) throw new TunaError('criteria_required', CRITERIA_REQUIRED_MESSAGE);
-  const agents = selectAgents(await ctx.storage.listAgents(), body.agent_ids, body.agent_tags);
+  // only the caller's organisation's agents exist for it (a platform admin sees every one)
+  const agents = selectAgents(await ctx.storage.listAgents(who.scope), body.agent_ids, body.agent_tags);
+  // a session belongs to one organisation, and so do all its agents
+  const orgs = [...new Set(agents.map((a) => a.org_id))];
+  if (orgs.length > 1) {
+    throw new TunaError('bad_request', `the agents chosen belong to ${orgs.length} organisations (${orgs.join(', ')}); a session captures on agents of one organisation`);
+  }
   // whole seconds, so expires_at on the wire is exact
   const createdAt = Math.floor(ctx.config.now() / 1000) * 1000;
   const s = await ctx.storage.createSession({
     id: newSessionId(),
+    org_id: orgs[0],
     label: body.label,
     criteria: body.criteria,
     capture_rtp: body.capture_rtp,
@@ -65,15 +74,16 @@ export async function createSession(ctx: CenterContext, body: SessionCreate): Pr
   return s;
 }
 
-export async function getSessionOr404(ctx: CenterContext, id: string): Promise<SessionRecord> {
+/** The session, or 404 when it does not exist or belongs to an organisation the caller does not see. */
+export async function getSessionOr404(ctx: CenterContext, id: string, who: Caller): Promise<SessionRecord> {
   const s = await ctx.storage.getSession(id);
-  if (!s) throw new TunaError('session_not_found', `no session ${id}`);
+  if (!s || !sees(who, s.org_id)) throw new TunaError('session_not_found', `no session ${id}`);
   return s;
 }
 
 export async function sessionDetail(ctx: CenterContext, s: SessionRecord): Promise<SessionDetail> {
   const now = ctx.config.now();
-  const agents = new Map((await ctx.storage.listAgents()).map((a) => [a.id, a]));
+  const agents = new Map((await ctx.storage.listAgents(s.org_id)).map((a) => [a.id, a]));
   const perAgent = (await ctx.storage.getSessionAgents(s.id)).map((sa) =>
     presentSessionAgent(
       sa,

@@ -14,6 +14,8 @@ import { sessionIdParamsSchema } from '../../../core/schema/index.js';
 import type { DialogPage, EventPage } from '../../../core/schema/index.js';
 import { digestsEqual, hashToken, newToken } from '../../auth/secrets.js';
 import type { CenterContext } from '../../context.js';
+import { audit } from '../../auth/audit.js';
+import { caller } from '../../http/auth.js';
 import { serveStream } from '../../sse/stream.js';
 import type { SessionRecord } from '../../storage/types.js';
 import { sendLadder } from '../export/ladder.js';
@@ -52,20 +54,21 @@ function shareUrl(ctx: CenterContext, req: FastifyRequest, token: string): strin
 }
 
 export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
-  app.post('/api/sessions/:id/share', { config: { body: false } }, async (req, reply) => {
+  app.post('/api/sessions/:id/share', { config: { auth: 'operator', body: false } }, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
-    const s = await getSessionOr404(ctx, id);
+    const s = await getSessionOr404(ctx, id, caller(req));
     const token = newToken();
     if (!(await ctx.storage.putShare(s.id, hashToken(token), ctx.config.now()))) throw new TunaError('session_not_found', `no session ${id}`);
     // a rotated link is a revoked link: close what the old one opened
     ctx.hub.abortTagged(s.id, SHARE_STREAM_TAG);
+    await audit(ctx, req, { action: 'share.create', org_id: s.org_id, resource: `session:${s.id}` });
     return reply.status(201).send({ token, url: shareUrl(ctx, req, token) });
   });
 
-  app.delete('/api/sessions/:id/share', { config: { body: false } }, async (req, reply) => {
+  app.delete('/api/sessions/:id/share', { config: { auth: 'operator', body: false } }, async (req, reply) => {
     const { id } = sessionIdParamsSchema.parse(req.params);
-    const s = await getSessionOr404(ctx, id);
-    await ctx.storage.deleteShare(s.id);
+    const s = await getSessionOr404(ctx, id, caller(req));
+    if (await ctx.storage.deleteShare(s.id)) await audit(ctx, req, { action: 'share.revoke', org_id: s.org_id, resource: `session:${s.id}` });
     ctx.hub.abortTagged(s.id, SHARE_STREAM_TAG);
     return reply.status(204).send();
   });
@@ -106,7 +109,9 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
 
   app.get('/api/share/:token/export.tar', pub, async (req, reply) => {
     const { s } = await session(req);
-    return sendExportTar(ctx, reply, s, 'share');
+    const sent = await sendExportTar(ctx, reply, s, 'share');
+    await audit(ctx, req, { action: 'export.download', org_id: s.org_id, resource: `session:${s.id}`, actor: 'share link' });
+    return sent;
   });
 
   for (const format of ['svg', 'png'] as const) {

@@ -11,7 +11,18 @@ import {
   ingestBodySchema,
   ingestEventSchema,
   ingestResultSchema,
+  agentTagsSchema,
+  auditPageSchema,
+  auditQuerySchema,
   loginSchema,
+  meSchema,
+  orgCreateSchema,
+  orgViewSchema,
+  tokenCreateSchema,
+  tokenCreatedSchema,
+  tokenViewSchema,
+  userCreateSchema,
+  userViewSchema,
   sessionCreateSchema,
   sessionCreatedSchema,
   sessionDetailSchema,
@@ -20,8 +31,10 @@ import {
 import { deleteQuerySchema, listQuerySchema, streamQuerySchema } from '../sessions/routes.js';
 import { eventsQuerySchema } from '../sessions/dialogs.js';
 import { ladderQuerySchema } from '../export/ladder.js';
+import type { AuthRequirement } from '../../http/auth.js';
 
-export type Auth = 'operator' | 'agent' | 'metrics' | 'public';
+/** who may call a route (http/auth.ts): a role, agent tokens, metrics (platform admin or scrape token), or anyone */
+export type Auth = AuthRequirement;
 
 export interface RouteDoc {
   method: 'GET' | 'POST' | 'DELETE';
@@ -52,7 +65,7 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/api/sessions',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'List sessions, recent first',
     query: listQuerySchema,
     responses: { 200: { description: 'a page of sessions', ...S(sessionListSchema) }, 400: err('bad query') },
@@ -60,14 +73,14 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/api/sessions/{id}',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'One session with per-agent state, counts, pcap and share state, caps',
     responses: { 200: { description: 'the session', ...S(sessionDetailSchema) }, 404: err('session_not_found') },
   },
   {
     method: 'GET',
     path: '/api/sessions/{id}/events',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'Events after an event id, ascending; ?call_id= for one call (or its legs, comma-separated)',
     query: eventsQuerySchema,
     responses: { 200: { description: 'a page of events', ...S(eventPageSchema) }, 400: err('bad query'), 404: err('session_not_found') },
@@ -75,7 +88,7 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/api/sessions/{id}/dialogs',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'The call list: one row per call, in start-time order, paged by ?after=; ?q= searches, ?state= filters',
     query: dialogsQuerySchema,
     responses: { 200: { description: 'a page of calls', ...S(dialogPageSchema) }, 400: err('bad query'), 404: err('session_not_found') },
@@ -83,7 +96,7 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/api/sessions/{id}/stream',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'Server-sent events: history after ?after= or Last-Event-ID, then live; a final `status` event',
     query: streamQuerySchema,
     responses: { 200: { description: 'text/event-stream', type: 'text/event-stream' }, 404: err('session_not_found') },
@@ -104,14 +117,14 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/api/agents',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'List agents (never their tokens)',
     responses: { 200: { description: 'agents', ...S(z.object({ agents: z.array(agentViewSchema) })) } },
   },
   {
     method: 'POST',
     path: '/api/agents',
-    auth: 'operator',
+    auth: 'org_admin',
     summary: 'Add (201) or update (200) an agent by name',
     body: agentUpsertSchema,
     responses: {
@@ -148,14 +161,14 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'POST',
     path: '/api/logout',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'Clear the session cookie',
     responses: { 204: { description: 'logged out' } },
   },
   {
     method: 'GET',
     path: '/api/sessions/{id}/export.tar',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'Tar of one pcap per agent (<agent-name>.pcap) and session.json, streamed; a consistent snapshot of a running session',
     responses: {
       200: { description: 'the tar', type: 'application/x-tar' },
@@ -166,7 +179,7 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/api/sessions/{id}/ladder.svg',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'The SIP ladder as the UI draws it, rendered server-side (?call_id= picks a dialog)',
     query: ladderQuerySchema,
     responses: { 200: { description: 'SVG', type: 'image/svg+xml' }, 404: err('session_not_found, not_found (Call-ID)'), 503: err(LADDER_BUSY) },
@@ -174,7 +187,7 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'GET',
     path: '/api/sessions/{id}/ladder.png',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'The SIP ladder as PNG (resvg, embedded DejaVu fonts; ?call_id= picks a dialog)',
     query: ladderQuerySchema,
     responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('session_not_found, not_found (Call-ID)'), 503: err(LADDER_BUSY) },
@@ -261,15 +274,103 @@ export const ROUTES: RouteDoc[] = [
     method: 'GET',
     path: '/metrics',
     auth: 'metrics',
-    summary: 'Prometheus metrics (text format 0.0.4): an operator, or the scrape token (TUNAIO_METRICS_TOKEN) that reads nothing else',
+    summary: 'Prometheus metrics (text format 0.0.4): a platform admin, or the scrape token (TUNAIO_METRICS_TOKEN) that reads nothing else',
     responses: { 200: { description: 'metrics', type: 'text/plain' } },
   },
   {
     method: 'GET',
     path: '/api/docs',
-    auth: 'operator',
+    auth: 'viewer',
     summary: 'This OpenAPI document',
     responses: { 200: { description: 'OpenAPI 3.1 JSON' } },
+  },
+  {
+    method: 'POST',
+    path: '/api/agents/{id}/tags',
+    auth: 'operator',
+    summary: "Replace an agent's tags (operators tag; everything else about agents is the org admin's)",
+    body: agentTagsSchema,
+    responses: { 200: { description: 'the agent', ...S(agentViewSchema) }, 400: err('validation_failed'), 404: err('not_found') },
+  },
+  {
+    method: 'POST',
+    path: '/api/orgs',
+    auth: 'platform_admin',
+    summary: 'Create an organisation',
+    body: orgCreateSchema,
+    responses: { 201: { description: 'created', ...S(orgViewSchema) }, 400: err('validation_failed'), 409: err('conflict: the name is taken') },
+  },
+  {
+    method: 'GET',
+    path: '/api/orgs',
+    auth: 'platform_admin',
+    summary: 'List organisations',
+    responses: { 200: { description: 'organisations', ...S(z.object({ orgs: z.array(orgViewSchema) })) } },
+  },
+  {
+    method: 'GET',
+    path: '/api/me',
+    auth: 'viewer',
+    summary: 'The caller: user name, role (of the API token when one is used) and organisation',
+    responses: { 200: { description: 'the caller', ...S(meSchema) } },
+  },
+  {
+    method: 'POST',
+    path: '/api/users',
+    auth: 'org_admin',
+    summary: "Create a user (org_id defaults to the caller's organisation; org_admin and platform_admin users only by platform admins)",
+    body: userCreateSchema,
+    responses: {
+      201: { description: 'created', ...S(userViewSchema.omit({ created_at: true })) },
+      400: err('validation_failed'),
+      403: err('forbidden: the role asked for needs platform_admin'),
+      404: err('not_found: no such organisation'),
+      409: err('conflict: the user name is taken'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/users',
+    auth: 'org_admin',
+    summary: "List the organisation's users (a platform admin: every user)",
+    responses: { 200: { description: 'users', ...S(z.object({ users: z.array(userViewSchema) })) } },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/users/{id}',
+    auth: 'org_admin',
+    summary: 'Delete a user, its logins and its API tokens',
+    responses: { 204: { description: 'deleted' }, 404: err('not_found'), 409: err('conflict: yourself, or the last platform_admin') },
+  },
+  {
+    method: 'POST',
+    path: '/api/tokens',
+    auth: 'operator',
+    summary: "Create an API token for the caller, with at most the caller's role; the secret is shown once",
+    body: tokenCreateSchema,
+    responses: { 201: { description: 'created', ...S(tokenCreatedSchema) }, 400: err('validation_failed'), 403: err("forbidden: a role above the caller's") },
+  },
+  {
+    method: 'GET',
+    path: '/api/tokens',
+    auth: 'operator',
+    summary: "API tokens, never their secrets: the caller's own (org admins: the organisation's; platform admins: all)",
+    responses: { 200: { description: 'tokens', ...S(z.object({ tokens: z.array(tokenViewSchema) })) } },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/tokens/{id}',
+    auth: 'operator',
+    summary: 'Revoke an API token (your own; org admins any of the organisation)',
+    responses: { 204: { description: 'revoked' }, 404: err('not_found') },
+  },
+  {
+    method: 'GET',
+    path: '/api/audit',
+    auth: 'org_admin',
+    summary: "The audit log in id order (org admins: their organisation's entries; platform admins: all)",
+    query: auditQuerySchema,
+    responses: { 200: { description: 'a page of entries', ...S(auditPageSchema) }, 400: err('bad query') },
   },
 ];
 
@@ -283,7 +384,13 @@ export function openApiDocument(version: string): unknown {
   for (const r of ROUTES) {
     const parameters: unknown[] = [];
     if (r.path.includes('{id}')) {
-      parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{20}$' } });
+      const numeric = !r.path.startsWith('/api/sessions/');
+      parameters.push({
+        name: 'id',
+        in: 'path',
+        required: true,
+        schema: numeric ? { type: 'integer', minimum: 1 } : { type: 'string', pattern: '^[0-9a-f]{20}$' },
+      });
     }
     if (r.path.includes('{token}')) {
       parameters.push({ name: 'token', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{22,128}$' } });
@@ -303,15 +410,20 @@ export function openApiDocument(version: string): unknown {
     }
     const errorContent = { content: { 'application/json': { schema: json(errorBodySchema, 'output') } } };
     if (r.auth !== 'public') responses['401'] = { description: 'no or invalid credentials', ...errorContent };
+    const role = ['public', 'agent', 'metrics'].includes(r.auth) ? null : r.auth;
     const unsafe = r.method !== 'GET';
     if (r.auth !== 'public' || unsafe) {
-      const why = [r.auth !== 'public' ? 'wrong kind of credentials' : '', unsafe ? 'cross-origin request with the login cookie (Origin / Sec-Fetch-Site)' : ''];
+      const why = [
+        (responses['403'] as { description?: string } | undefined)?.description ?? '',
+        r.auth === 'public' ? '' : role === null ? 'wrong kind of credentials' : `wrong kind of credentials, or a role below ${role} (the message names it)`,
+        unsafe ? 'cross-origin request with the login cookie (Origin / Sec-Fetch-Site)' : '',
+      ];
       responses['403'] = { description: why.filter((x) => x !== '').join('; '), ...errorContent };
     }
     if (r.method === 'POST') responses['413'] ??= { description: 'payload_too_large: the body is over the route limit (named in the message)', ...errorContent };
     if (/\{(id|token)\}/.test(r.path)) responses['414'] = { description: 'uri_too_long: a path segment over 256 characters', ...errorContent };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
-      summary: r.summary,
+      summary: role === null ? r.summary : `${r.summary} (role: ${role} or higher)`,
       security:
         r.auth === 'public'
           ? []
@@ -330,7 +442,7 @@ export function openApiDocument(version: string): unknown {
     info: { title: 'TunaIO command center', version },
     components: {
       securitySchemes: {
-        operatorToken: { type: 'http', scheme: 'bearer', description: 'operator API token' },
+        operatorToken: { type: 'http', scheme: 'bearer', description: "API token (POST /api/tokens) or the admin's token; acts with its role" },
         agentToken: { type: 'http', scheme: 'bearer', description: 'agent token (POST /api/ingest only)' },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'scrape token (TUNAIO_METRICS_TOKEN): GET /metrics only' },
         cookie: { type: 'apiKey', in: 'cookie', name: 'tunaio_session' },

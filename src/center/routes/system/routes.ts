@@ -9,7 +9,7 @@ export const CENTER_VERSION = '0.1.0';
 export function systemRoutes(app: FastifyInstance, ctx: CenterContext, countSessions: () => Promise<Record<string, number>>): void {
   app.get('/api/health', { config: { auth: 'public' } }, async () => ({ status: 'ok' as const, version: CENTER_VERSION }));
 
-  // an operator, or the scrape token (--metrics-token / TUNAIO_METRICS_TOKEN) that reads nothing else
+  // a platform admin (it counts every organisation's sessions), or the scrape token (--metrics-token / TUNAIO_METRICS_TOKEN) that reads nothing else
   app.get('/metrics', { config: { auth: 'metrics' } }, async (_req, reply) => {
     const counts = await countSessions();
     for (const s of SESSION_STATUSES) ctx.metrics.sessions.set({ status: s }, counts[s] ?? 0);
@@ -17,5 +17,5 @@ export function systemRoutes(app: FastifyInstance, ctx: CenterContext, countSess
   });
 
   const doc = openApiDocument(CENTER_VERSION);
-  app.get('/api/docs', async () => doc);
+  app.get('/api/docs', { config: { auth: 'viewer' } }, async () => doc);
 }

@@ -59,7 +59,10 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
     await c.query(
       `SELECT s.id, s.status, s.expires_at, s.stopped_at, s.capped, s.capped_reason, s.ingested_events, s.ingested_bytes, s.counts,
               EXISTS (SELECT 1 FROM session_agents sa WHERE sa.session_id = s.id AND sa.agent_id = $2) AS assigned
-       FROM sessions s WHERE s.id = ANY($1::text[]) ORDER BY s.id FOR UPDATE OF s`,
+       FROM sessions s
+       -- a session of another organisation than the agent's does not exist for it
+       WHERE s.id = ANY($1::text[]) AND s.org_id = (SELECT org_id FROM agents WHERE id = $2)
+       ORDER BY s.id FOR UPDATE OF s`,
       [sids, agentId],
     )
   ).rows as Record<string, unknown>[];

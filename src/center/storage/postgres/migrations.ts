@@ -167,6 +167,51 @@ CREATE INDEX dialogs_changed ON dialogs(session_id, version);
 CREATE INDEX events_call ON events(session_id, call_id, id);
 `,
   },
+  {
+    version: 3,
+    name: 'organisations',
+    // everything made before this migration belongs to the default organisation (id 1); the
+    // bootstrap admin becomes platform_admin; agent names become unique per organisation
+    sql: `
+CREATE TABLE orgs (
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL
+);
+INSERT INTO orgs (id, name, created_at) VALUES (1, 'default', (extract(epoch FROM now()) * 1000)::bigint);
+SELECT setval(pg_get_serial_sequence('orgs', 'id'), 1);
+ALTER TABLE users ADD COLUMN org_id BIGINT NOT NULL DEFAULT 1 REFERENCES orgs(id);
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'viewer' CHECK (role IN ('viewer', 'operator', 'org_admin', 'platform_admin'));
+UPDATE users SET role = 'platform_admin' WHERE username = 'admin';
+CREATE INDEX users_org ON users(org_id, id);
+ALTER TABLE agents ADD COLUMN org_id BIGINT NOT NULL DEFAULT 1 REFERENCES orgs(id);
+ALTER TABLE agents DROP CONSTRAINT agents_name_key;
+ALTER TABLE agents ADD CONSTRAINT agents_org_name_key UNIQUE (org_id, name);
+ALTER TABLE sessions ADD COLUMN org_id BIGINT NOT NULL DEFAULT 1 REFERENCES orgs(id);
+CREATE INDEX sessions_org_recent ON sessions(org_id, created_at DESC, rid DESC);
+CREATE TABLE api_tokens (
+  id BIGSERIAL PRIMARY KEY,
+  org_id BIGINT NOT NULL REFERENCES orgs(id),
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'org_admin', 'platform_admin')),
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX api_tokens_org ON api_tokens(org_id, id);
+CREATE TABLE audit (
+  id BIGSERIAL PRIMARY KEY,
+  at BIGINT NOT NULL,
+  org_id BIGINT,
+  actor TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  action TEXT NOT NULL,
+  resource TEXT,
+  detail TEXT
+);
+CREATE INDEX audit_org ON audit(org_id, id);
+`,
+  },
 ];
 
 /** any constant both centers agree on; "tunaio" in ASCII */

@@ -33,7 +33,7 @@ describe('postgres storage', () => {
       const rows = (await c.query('SELECT version FROM schema_migrations ORDER BY version')).rows as { version: number }[];
       expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
       // and they work: users made by two centers at once, one wins
-      const made = await Promise.all(stores.map((s, i) => s.createUser('admin', { password_hash: `p${i}` })));
+      const made = await Promise.all(stores.map((s, i) => s.createUser('admin', { password_hash: `p${i}`, org_id: 1, role: 'platform_admin' })));
       expect(made.filter((u) => u !== null).length).toBe(1);
     } finally {
       await c.end();
@@ -49,8 +49,8 @@ describe('postgres storage', () => {
         (r: { relname: string }) => r.relname,
       );
     try {
-      const { agent } = await s.upsertAgent({ name: 'a', url: 'http://h', token_hash: 'h', enabled: true, tags: [] }, 1);
-      const base = { label: 'x', criteria: { from: '1' }, capture_rtp: false, capture_pcap: false, duration_seconds: 60, created_at: 1, expires_at: 60_001, agent_ids: [agent.id] };
+      const { agent } = await s.upsertAgent({ org_id: 1, name: 'a', url: 'http://h', token_hash: 'h', enabled: true, tags: [] }, 1);
+      const base = { org_id: 1, label: 'x', criteria: { from: '1' }, capture_rtp: false, capture_pcap: false, duration_seconds: 60, created_at: 1, expires_at: 60_001, agent_ids: [agent.id] };
       await s.createSession({ ...base, id: 'a0000000000000000001' });
       await s.createSession({ ...base, id: 'a0000000000000000002' });
       expect(await partitions()).toEqual(['events_a0000000000000000001', 'events_a0000000000000000002']);

@@ -4,19 +4,26 @@
 // partition is made with the session and dropped by purge and retention).
 import type pg from 'pg';
 import { EVENT_KINDS } from '../../../core/schema/index.js';
-import type { AgentCounters, AgentSource, EventKind, SessionStatus, StoredEvent } from '../../../core/schema/index.js';
+import type { AgentCounters, AgentSource, EventKind, Role, SessionStatus, StoredEvent } from '../../../core/schema/index.js';
+import { DEFAULT_ORG_ID } from '../../../core/schema/index.js';
 import type { DialogAgg } from '../../../core/dialogs/aggregate.js';
 import { likePattern } from '../dialog-fold.js';
 import type {
   AgentRecord,
   AgentUpsertRecord,
+  ApiTokenRecord,
+  AuditRecord,
   DialogQuery,
   DialogRecord,
   EventQuery,
   IngestItem,
   IngestOutcome,
   IngestPolicy,
+  NewAuditEntry,
   NewSession,
+  NewUser,
+  OrgRecord,
+  OrgScope,
   SessionAgentRecord,
   SessionRecord,
   Storage,
@@ -38,12 +45,42 @@ export function partitionOf(sessionId: string): string {
 }
 
 function toUser(r: Row): UserRecord {
-  return { id: num(r.id), username: String(r.username), password_hash: String(r.password_hash), token_hash: (r.token_hash as string | null) ?? null };
+  return {
+    id: num(r.id),
+    org_id: num(r.org_id),
+    username: String(r.username),
+    role: r.role as Role,
+    password_hash: String(r.password_hash),
+    token_hash: (r.token_hash as string | null) ?? null,
+    created_at: num(r.created_at),
+  };
 }
+
+const toOrg = (r: Row): OrgRecord => ({ id: num(r.id), name: String(r.name), created_at: num(r.created_at) });
+
+const TOKEN_SELECT = 'SELECT t.*, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id';
+
+function toToken(r: Row): ApiTokenRecord {
+  return {
+    id: num(r.id),
+    org_id: num(r.org_id),
+    user_id: num(r.user_id),
+    username: String(r.username),
+    name: String(r.name),
+    role: r.role as Role,
+    token_hash: String(r.token_hash),
+    created_at: num(r.created_at),
+  };
+}
+
+/** `WHERE`-less condition on an org column for a scope, with its parameter number */
+const scoped = (column: string, scope: OrgScope, n: number): string => (scope === 'all' ? 'TRUE' : `${column} = $${n}`);
+const scopeArgs = (scope: OrgScope): unknown[] => (scope === 'all' ? [] : [scope]);
 
 function toAgent(r: Row): AgentRecord {
   return {
     id: num(r.id),
+    org_id: num(r.org_id),
     name: String(r.name),
     url: String(r.url),
     token_hash: String(r.token_hash),
@@ -65,6 +102,7 @@ FROM sessions s LEFT JOIN shares sh ON sh.session_id = s.id`;
 function toSession(r: Row): SessionRecord {
   return {
     id: String(r.id),
+    org_id: num(r.org_id),
     label: String(r.label),
     status: r.status as SessionRecord['status'],
     criteria: JSON.parse(String(r.criteria)) as SessionRecord['criteria'],
@@ -136,7 +174,108 @@ export class PostgresStorage implements Storage {
     await this.pool.end();
   }
 
-  // ---- operators
+  // ---- organisations
+
+  async createOrg(name: string, now: number): Promise<OrgRecord | null> {
+    const [r] = await this.q('INSERT INTO orgs (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING *', [name, now]);
+    return r ? toOrg(r) : null;
+  }
+
+  async getOrg(id: number): Promise<OrgRecord | null> {
+    const [r] = await this.q('SELECT * FROM orgs WHERE id = $1', [id]);
+    return r ? toOrg(r) : null;
+  }
+
+  async listOrgs(): Promise<OrgRecord[]> {
+    return (await this.q('SELECT * FROM orgs ORDER BY id')).map(toOrg);
+  }
+
+  // ---- users
+
+  async getUser(id: number): Promise<UserRecord | null> {
+    const [r] = await this.q('SELECT * FROM users WHERE id = $1', [id]);
+    return r ? toUser(r) : null;
+  }
+
+  async listUsers(scope: OrgScope): Promise<UserRecord[]> {
+    return (await this.q(`SELECT * FROM users WHERE ${scoped('org_id', scope, 1)} ORDER BY id`, scopeArgs(scope))).map(toUser);
+  }
+
+  async deleteUser(id: number): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) === 1;
+  }
+
+  async countUsersWithRole(role: Role): Promise<number> {
+    const [r] = await this.q('SELECT COUNT(*) AS n FROM users WHERE role = $1', [role]);
+    return num(r.n);
+  }
+
+  // ---- API tokens
+
+  async createApiToken(t: Omit<ApiTokenRecord, 'id' | 'username'>): Promise<ApiTokenRecord> {
+    const [r] = await this.q(
+      'INSERT INTO api_tokens (org_id, user_id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+      [t.org_id, t.user_id, t.name, t.role, t.token_hash, t.created_at],
+    );
+    return (await this.getApiToken(num(r.id))) as ApiTokenRecord;
+  }
+
+  async getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null> {
+    const [r] = await this.q(`${TOKEN_SELECT} WHERE t.token_hash = $1`, [tokenHash]);
+    return r ? toToken(r) : null;
+  }
+
+  async getApiToken(id: number): Promise<ApiTokenRecord | null> {
+    const [r] = await this.q(`${TOKEN_SELECT} WHERE t.id = $1`, [id]);
+    return r ? toToken(r) : null;
+  }
+
+  async listApiTokens(scope: OrgScope, userId?: number): Promise<ApiTokenRecord[]> {
+    const args = scopeArgs(scope);
+    let where = scoped('t.org_id', scope, 1);
+    if (userId !== undefined) {
+      args.push(userId);
+      where += ` AND t.user_id = $${args.length}`;
+    }
+    return (await this.q(`${TOKEN_SELECT} WHERE ${where} ORDER BY t.id`, args)).map(toToken);
+  }
+
+  async deleteApiToken(id: number): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM api_tokens WHERE id = $1', [id])).rowCount ?? 0) === 1;
+  }
+
+  // ---- audit log
+
+  async appendAudit(e: NewAuditEntry): Promise<void> {
+    await this.q('INSERT INTO audit (at, org_id, actor, ip, action, resource, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+      e.at,
+      e.org_id,
+      e.actor,
+      e.ip,
+      e.action,
+      e.resource,
+      e.detail,
+    ]);
+  }
+
+  async listAudit(scope: OrgScope, after: number, limit: number): Promise<{ entries: AuditRecord[]; more: boolean }> {
+    const args = [...scopeArgs(scope), after, limit + 1];
+    const n = args.length;
+    const rows = await this.q(`SELECT * FROM audit WHERE ${scoped('org_id', scope, 1)} AND id > $${n - 1} ORDER BY id LIMIT $${n}`, args);
+    return {
+      entries: rows.slice(0, limit).map((r) => ({
+        id: num(r.id),
+        at: num(r.at),
+        org_id: numOrNull(r.org_id),
+        actor: String(r.actor),
+        ip: String(r.ip),
+        action: String(r.action),
+        resource: (r.resource as string | null) ?? null,
+        detail: (r.detail as string | null) ?? null,
+      })),
+      more: rows.length > limit,
+    };
+  }
 
   async getUserByName(username: string): Promise<UserRecord | null> {
     const [r] = await this.q('SELECT * FROM users WHERE username = $1', [username]);
@@ -148,10 +287,11 @@ export class PostgresStorage implements Storage {
     return r ? toUser(r) : null;
   }
 
-  async createUser(username: string, fields: { password_hash: string; token_hash?: string }): Promise<UserRecord | null> {
+  async createUser(username: string, fields: NewUser): Promise<UserRecord | null> {
     const [r] = await this.q(
-      'INSERT INTO users (username, password_hash, token_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING *',
-      [username, fields.password_hash, fields.token_hash ?? null, Date.now()],
+      `INSERT INTO users (username, password_hash, token_hash, created_at, org_id, role) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (username) DO NOTHING RETURNING *`,
+      [username, fields.password_hash, fields.token_hash ?? null, Date.now(), fields.org_id, fields.role],
     );
     return r ? toUser(r) : null;
   }
@@ -163,7 +303,12 @@ export class PostgresStorage implements Storage {
     );
     if (u) return toUser(u);
     if (fields.password_hash === undefined) throw new Error(`user ${username} needs a password`);
-    const created = await this.createUser(username, { password_hash: fields.password_hash, token_hash: fields.token_hash });
+    const created = await this.createUser(username, {
+      password_hash: fields.password_hash,
+      token_hash: fields.token_hash,
+      org_id: DEFAULT_ORG_ID,
+      role: 'platform_admin',
+    });
     // made by another center between the two statements: update that one
     return created ?? this.upsertUser(username, fields);
   }
@@ -190,12 +335,17 @@ export class PostgresStorage implements Storage {
 
   // ---- agents
 
-  async listAgents(): Promise<AgentRecord[]> {
-    return (await this.q('SELECT * FROM agents ORDER BY id')).map(toAgent);
+  async listAgents(scope: OrgScope): Promise<AgentRecord[]> {
+    return (await this.q(`SELECT * FROM agents WHERE ${scoped('org_id', scope, 1)} ORDER BY id`, scopeArgs(scope))).map(toAgent);
   }
 
-  async getAgentByName(name: string): Promise<AgentRecord | null> {
-    const [r] = await this.q('SELECT * FROM agents WHERE name = $1', [name]);
+  async getAgentByName(orgId: number, name: string): Promise<AgentRecord | null> {
+    const [r] = await this.q('SELECT * FROM agents WHERE org_id = $1 AND name = $2', [orgId, name]);
+    return r ? toAgent(r) : null;
+  }
+
+  async setAgentTags(id: number, tags: string[], now: number): Promise<AgentRecord | null> {
+    const [r] = await this.q('UPDATE agents SET tags = $2, updated_at = $3 WHERE id = $1 RETURNING *', [id, JSON.stringify(tags), now]);
     return r ? toAgent(r) : null;
   }
 
@@ -206,15 +356,15 @@ export class PostgresStorage implements Storage {
 
   async upsertAgent(input: AgentUpsertRecord, now: number): Promise<{ agent: AgentRecord; created: boolean }> {
     const [u] = await this.q(
-      'UPDATE agents SET url = $2, enabled = $3, tags = $4, token_hash = COALESCE($5, token_hash), updated_at = $6 WHERE name = $1 RETURNING *',
-      [input.name, input.url, input.enabled, JSON.stringify(input.tags), input.token_hash ?? null, now],
+      'UPDATE agents SET url = $2, enabled = $3, tags = $4, token_hash = COALESCE($5, token_hash), updated_at = $6 WHERE name = $1 AND org_id = $7 RETURNING *',
+      [input.name, input.url, input.enabled, JSON.stringify(input.tags), input.token_hash ?? null, now, input.org_id],
     );
     if (u) return { agent: toAgent(u), created: false };
     if (input.token_hash === undefined) throw new Error('a new agent needs a token');
     const [r] = await this.q(
-      `INSERT INTO agents (name, url, token_hash, enabled, tags, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)
-       ON CONFLICT (name) DO NOTHING RETURNING *`,
-      [input.name, input.url, input.token_hash, input.enabled, JSON.stringify(input.tags), now],
+      `INSERT INTO agents (name, url, token_hash, enabled, tags, created_at, updated_at, org_id) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+       ON CONFLICT (org_id, name) DO NOTHING RETURNING *`,
+      [input.name, input.url, input.token_hash, input.enabled, JSON.stringify(input.tags), now, input.org_id],
     );
     // another center added it between the two statements: this is an update of that one
     return r ? { agent: toAgent(r), created: true } : this.upsertAgent(input, now);
@@ -233,9 +383,9 @@ export class PostgresStorage implements Storage {
     const part = partitionOf(s.id);
     await inTransaction(this.pool, async (c) => {
       await c.query(
-        `INSERT INTO sessions (id, label, status, criteria, capture_rtp, capture_pcap, duration_seconds, created_at, expires_at)
-         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
-        [s.id, noNul(s.label), JSON.stringify(s.criteria), s.capture_rtp, s.capture_pcap, s.duration_seconds, s.created_at, s.expires_at],
+        `INSERT INTO sessions (id, label, status, criteria, capture_rtp, capture_pcap, duration_seconds, created_at, expires_at, org_id)
+         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)`,
+        [s.id, noNul(s.label), JSON.stringify(s.criteria), s.capture_rtp, s.capture_pcap, s.duration_seconds, s.created_at, s.expires_at, s.org_id],
       );
       await c.query('INSERT INTO session_agents (session_id, agent_id) SELECT $1, unnest($2::bigint[])', [s.id, s.agent_ids]);
       await c.query(`CREATE TABLE ${part} PARTITION OF events FOR VALUES IN ('${s.id}')`);
@@ -248,18 +398,17 @@ export class PostgresStorage implements Storage {
     return r ? toSession(r) : null;
   }
 
-  async listSessions(opts: { limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }> {
-    let rows: Row[];
+  async listSessions(opts: { scope: OrgScope; limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }> {
+    const args = scopeArgs(opts.scope);
+    let where = scoped('s.org_id', opts.scope, 1);
     if (opts.before !== undefined) {
       const [c] = await this.q('SELECT created_at, rid FROM sessions WHERE id = $1', [opts.before]);
       if (!c) return { sessions: [], more: false };
-      rows = await this.q(
-        `${SESSION_SELECT} WHERE (s.created_at, s.rid) < ($1, $2) ORDER BY s.created_at DESC, s.rid DESC LIMIT $3`,
-        [c.created_at, c.rid, opts.limit + 1],
-      );
-    } else {
-      rows = await this.q(`${SESSION_SELECT} ORDER BY s.created_at DESC, s.rid DESC LIMIT $1`, [opts.limit + 1]);
+      args.push(c.created_at, c.rid);
+      where += ` AND (s.created_at, s.rid) < ($${args.length - 1}, $${args.length})`;
     }
+    args.push(opts.limit + 1);
+    const rows = await this.q(`${SESSION_SELECT} WHERE ${where} ORDER BY s.created_at DESC, s.rid DESC LIMIT $${args.length}`, args);
     return { sessions: rows.slice(0, opts.limit).map(toSession), more: rows.length > opts.limit };
   }
 
