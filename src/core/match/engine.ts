@@ -338,7 +338,7 @@ export class MatchEngine {
     const linkKeys = this.links.keysOf(msg);
     let group = linkKeys.length > 0 ? this.gather(this.links.link(callId, linkKeys)) : this.links.groupOf(callId);
     if (group === undefined && d === undefined && joined === null && this.opts.inferLegs && msg.method === 'INVITE' && v.isInitialRequest) {
-      const a = this.links.inferFrom(canonicalIp(meta.src.ip), meta.tsUs, v.ruri?.user, callId);
+      const a = this.links.inferFrom(canonicalIp(meta.src.ip), meta.tsUs, v.ruri?.user, callId, hopOf(meta));
       if (a !== undefined) {
         group = this.gather(this.links.link(callId, [a]));
         group.inferred = true;
@@ -360,7 +360,7 @@ export class MatchEngine {
     if (linked !== null) for (const s of linked) this.join(d, s);
     if (d.sessions.length === 0) return null;
     if (group !== undefined) this.spread(group, d.sessions);
-    if (this.opts.inferLegs && msg.method === 'INVITE' && v.isInitialRequest) this.links.noteInvite(canonicalIp(meta.dst.ip), meta.tsUs, v.ruri?.user, callId);
+    if (this.opts.inferLegs && msg.method === 'INVITE' && v.isInitialRequest) this.links.noteInvite(canonicalIp(meta.dst.ip), meta.tsUs, v.ruri?.user, callId, hopOf(meta));
     this.life.track(d, msg, v, this.clock);
     this.dialogs.touch(d);
     if (d.media !== null || (this.rtpSessions > 0 && msg.body.length > 0)) this.media.learn(d, msg, v, meta);
@@ -595,4 +595,9 @@ export class MatchEngine {
     for (const s of d.sessions) s.dialogs--;
     d.sessions = NO_SESSIONS;
   }
+}
+
+/** A packet's hop, both ends with ports, for telling a B2BUA's next leg from a UA's next call. */
+function hopOf(meta: PacketMeta): string {
+  return `${canonicalIp(meta.src.ip)} ${meta.src.port} ${canonicalIp(meta.dst.ip)} ${meta.dst.port}`;
 }

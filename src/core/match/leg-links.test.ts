@@ -31,6 +31,20 @@ describe('B2BUA legs', () => {
     expect(off.onSip(meta(S + 1), request('INVITE', { callId: 'B', extra: ['X-CID: A'] }))).toBeNull();
   });
 
+  it('an inferred leg is a new hop: the next call of a UA on the same hop (sipp on loopback) is not a leg', () => {
+    const at = (tsUs: number, srcPort: number, dstPort: number) => ({ tsUs, transport: 'udp', src: { ip: '127.0.0.1', port: srcPort }, dst: { ip: '127.0.0.1', port: dstPort } });
+    const e = new MatchEngine();
+    e.addSession({ id: 's', criteria: { from: 'alice' } });
+    const call = (callId: string, from: string) => request('INVITE', { callId, from, ruri: 'sip:15554430191@127.0.0.1' });
+    expect(ids(e.onSip(at(S, 5091, 5060), call('A', '<sip:alice@x>')))).toEqual(['s']);
+    // the UA's next call to the same number, same ports both ends, within the window: not A's leg
+    expect(e.onSip(at(S + 1000, 5091, 5060), call('N', '<sip:sipp@x>'))).toBeNull();
+    // the B2BUA on 5060 sending onwards to another hop: A's leg, inferred
+    const b = e.onSip(at(S + 2000, 5060, 5092), call('B', '<sip:b2bua@x>'));
+    expect(b?.sessions).toEqual([{ id: 's', reason: 'linked' }]);
+    expect(b?.legsInferred).toBe(true);
+  });
+
   it('the null Session-ID links nothing', () => {
     const e = new MatchEngine();
     e.addSession({ id: 's', criteria: { call_id: 'A' } });

@@ -24,6 +24,8 @@ interface RecentInvite {
   tsUs: number;
   called: UserMatcher;
   callId: string;
+  /** the captured INVITE's own hop ("ip port" both ends): a leg of it is a different hop */
+  hop: string;
 }
 
 export class LegGroup {
@@ -146,24 +148,28 @@ export class LegLinks {
   }
 
   /** A captured initial INVITE to `dstIp` calling `calledUser` (a number, else nothing is noted). */
-  noteInvite(dstIp: string, tsUs: number, calledUser: string | undefined, callId: string): void {
+  noteInvite(dstIp: string, tsUs: number, calledUser: string | undefined, callId: string, hop: string): void {
     if (calledUser === undefined || telephoneDigits(calledUser) === null) return;
     const list = this.recent.get(dstIp) ?? [];
     if (list.some((r) => r.callId === callId)) return;
     if (this.recent.size >= INFER_MAX && !this.recent.has(dstIp)) this.recent.delete(this.recent.keys().next().value as string);
-    list.push({ tsUs, called: compileUserMatcher(calledUser), callId: own(callId) });
+    list.push({ tsUs, called: compileUserMatcher(calledUser), callId: own(callId), hop: own(hop) });
     if (list.length > 16) list.shift();
     this.recent.set(own(dstIp), list);
   }
 
-  /** The Call-ID of the captured call whose next leg a new INVITE from `srcIp` calling `calledUser` is, if any. */
-  inferFrom(srcIp: string, tsUs: number, calledUser: string | undefined, callId: string): string | undefined {
+  /**
+   * The Call-ID of the captured call whose next leg a new INVITE from `srcIp` calling `calledUser` is, if
+   * any. A new call on the same hop (same source and destination address and port: a UA placing its next
+   * call, as sipp does on loopback) is never a leg: a B2BUA's leg leaves it towards another hop.
+   */
+  inferFrom(srcIp: string, tsUs: number, calledUser: string | undefined, callId: string, hop: string): string | undefined {
     const list = this.recent.get(srcIp);
     if (list === undefined || calledUser === undefined) return undefined;
     const live = list.filter((r) => tsUs - r.tsUs <= INFER_WINDOW_US && r.tsUs <= tsUs + 1_000_000);
     if (live.length === 0) this.recent.delete(srcIp);
     else if (live.length < list.length) this.recent.set(srcIp, live);
-    for (let i = live.length - 1; i >= 0; i--) if (live[i].callId !== callId && live[i].called.test(calledUser)) return live[i].callId;
+    for (let i = live.length - 1; i >= 0; i--) if (live[i].callId !== callId && live[i].hop !== hop && live[i].called.test(calledUser)) return live[i].callId;
     return undefined;
   }
 
