@@ -54,7 +54,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const p of pids) killPid(p);
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  // SIGTERM: Kamailio's main process then stops its workers; SIGKILL would leave them running, orphaned
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   await live?.agent.stop();
   await hepAgent?.agent.stop();
   await center?.close();
