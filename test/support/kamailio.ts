@@ -12,7 +12,18 @@ export interface KamailioTraceOptions {
   nextHopPort: number;
   hepVersion?: 2 | 3;
   captureId?: number;
+  /** the routing script (request_route and its routes); default: log the Call-ID, relay to the next hop */
+  routes?: string;
 }
+
+const relayRoute = (nextHopPort: number): string => `request_route {
+	xlog("L_NOTICE", "routing $rm from $fU callid=$ci\\n");
+	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+	if (is_method("INVITE")) record_route();
+	$du = "sip:127.0.0.1:${nextHopPort}";
+	t_relay();
+}
+`;
 
 export const kamailioTraceConfig = (o: KamailioTraceOptions): string => `#!KAMAILIO
 debug=2
@@ -37,11 +48,4 @@ modparam("siptrace", "trace_mode", 1)
 modparam("siptrace", "trace_to_database", 0)
 modparam("siptrace", "trace_on", 1)
 
-request_route {
-	xlog("L_NOTICE", "routing $rm from $fU callid=$ci\\n");
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (is_method("INVITE")) record_route();
-	$du = "sip:127.0.0.1:${o.nextHopPort}";
-	t_relay();
-}
-`;
+${o.routes ?? relayRoute(o.nextHopPort)}`;

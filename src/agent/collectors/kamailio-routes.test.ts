@@ -16,6 +16,7 @@ import { Agent } from '../agent.js';
 import { IngestServer, waitFor } from '../testing/ingest-server.js';
 import type { HepSource } from '../sources/hep.js';
 import type { SyslogCollector } from './syslog.js';
+import { kamailioTraceConfig } from '../../../test/support/kamailio.js';
 
 const TOKEN = 'kamailio-routes-token-0123456789';
 const SID = 'c0000000000000000015';
@@ -44,29 +45,8 @@ async function udpPort(): Promise<number> {
   }
 }
 
-const config = (listen: number, hep: number, uas: number): string => `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-auto_aliases=no
-listen=udp:127.0.0.1:${listen}
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "maxfwd.so"
-loadmodule "pv.so"
-loadmodule "siputils.so"
-loadmodule "textops.so"
-loadmodule "xlog.so"
-loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${hep}")
-modparam("siptrace", "hep_mode_on", 1)
-modparam("siptrace", "hep_version", 3)
-modparam("siptrace", "trace_mode", 1)
-modparam("siptrace", "trace_on", 1)
-modparam("siptrace", "trace_to_database", 0)
-
-request_route {
+// the routing script: named routes, each decision logged as text and as a JSON object
+const routes = (uas: number): string => `request_route {
 	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
 	if (has_totag()) {
 		# sipp's uac ignores Record-Route: in-dialog requests come back to us, relayed to the next hop
@@ -114,7 +94,7 @@ beforeAll(async () => {
   expect(res.status).toBe(201);
 
   const [proxy, uas, uac] = [await udpPort(), await udpPort(), await udpPort()];
-  writeFileSync(join(dir, 'k.cfg'), config(proxy, hepPort, uas));
+  writeFileSync(join(dir, 'k.cfg'), kamailioTraceConfig({ listenPort: proxy, hepPort, nextHopPort: uas, routes: routes(uas) }));
   kamailio = spawn('kamailio', ['-f', join(dir, 'k.cfg'), '-Y', dir, '-E', '-DD', '-m', '64', '-M', '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   kamailio.stdout!.on('data', (b: Buffer) => (out += b.toString()));
