@@ -13,14 +13,31 @@ import type { Event } from '../../src/core/schema/index.js';
 
 const CLI = path.join(REPO, 'src/cli/tunaio.ts');
 
-/** A `tunaio center` child process on a fixed port (so it can come back where agents expect it). */
-export class CenterProcess {
+/** A child process that a scenario kills (-9) or stops, and may start again. */
+class Restartable {
   child: ChildProcess | undefined;
+
+  /** SIGKILL: no shutdown code runs (what a crash or an OOM kill does). */
+  async kill9(): Promise<void> {
+    await killChild(this.child, 'SIGKILL');
+    this.child = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await killChild(this.child, 'SIGTERM');
+    this.child = undefined;
+  }
+}
+
+/** A `tunaio center` child process on a fixed port (so it can come back where agents expect it). */
+export class CenterProcess extends Restartable {
   constructor(
     readonly port: number,
     readonly dataDir: string,
     readonly extra: string[] = [],
-  ) {}
+  ) {
+    super();
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -38,21 +55,10 @@ export class CenterProcess {
     await waitFor('center health', async () => (await fetch(`${this.url}/api/health`).catch(() => null))?.ok === true, 30_000, 100);
   }
 
-  /** SIGKILL: no shutdown code runs (what a crash or an OOM kill does). */
-  async kill9(): Promise<void> {
-    await killChild(this.child, 'SIGKILL');
-    this.child = undefined;
-  }
-
-  async stop(): Promise<void> {
-    await killChild(this.child, 'SIGTERM');
-    this.child = undefined;
-  }
 }
 
 /** A `tunaio agent` child process with a spool, capturing on lo, with a fixed command port. */
-export class AgentProcess {
-  child: ChildProcess | undefined;
+export class AgentProcess extends Restartable {
   readonly token: string;
   /** the end of its stderr (all runs), for failure messages */
   log = '';
@@ -61,6 +67,7 @@ export class AgentProcess {
     readonly port: number,
     readonly args: string[],
   ) {
+    super();
     this.token = `fault-agent-${name}-token-0123456789abcdef`;
   }
 
@@ -85,15 +92,6 @@ export class AgentProcess {
     return r?.ok ? r.json() : null;
   }
 
-  async kill9(): Promise<void> {
-    await killChild(this.child, 'SIGKILL');
-    this.child = undefined;
-  }
-
-  async stop(): Promise<void> {
-    await killChild(this.child, 'SIGTERM');
-    this.child = undefined;
-  }
 }
 
 async function killChild(c: ChildProcess | undefined, sig: NodeJS.Signals): Promise<void> {
