@@ -88,7 +88,9 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
       reconcileMs: config.reconcileSeconds * 1000,
       onError,
       log: (msg, fields) => logger.warn(fields ?? {}, msg),
+      info: (msg) => logger.info(msg),
       onAnswerTooLarge: (agent) => metrics.agentAnswersTooLarge.inc({ agent }),
+      freshFollows: (sid, ids) => ctx.follower.fresh(sid, ids),
     }),
     follower: new CallFollower({ pushFollow: (sid, from, ids) => ctx.agents.pushFollow(sid, from, ids) }),
   };

@@ -15,7 +15,7 @@ import type { PcapStore } from './pcap/store.js';
 import type { LiveFeed } from './sse/feed.js';
 import { LocalFeed } from './sse/feed.js';
 import type { Hub } from './sse/hub.js';
-import { PostgresFeed } from './sse/postgres-feed.js';
+import { PostgresFeed, TAGS_CHANNEL } from './sse/postgres-feed.js';
 import { EVENTS_CHANNEL } from './storage/postgres/ingest.js';
 import { PostgresLoginLimiter } from './storage/postgres/login-limiter.js';
 import { PostgresStorage, STATUS_CHANNEL } from './storage/postgres/storage.js';
@@ -24,9 +24,22 @@ import { openSqliteStorage } from './storage/sqlite.js';
 import type { Storage } from './storage/types.js';
 
 /** a push the reconciling center must make for another center (agents/commander.ts) */
-export interface ForwardedCommand {
-  op: 'start' | 'stop';
-  session_id: string;
+export type ForwardedCommand =
+  | { op: 'start' | 'stop'; session_id: string }
+  /** Call-IDs an agent of the session captured: the session's other agents follow them (agents/follow.ts) */
+  | { op: 'follow'; session_id: string; from_agent_id: number; call_ids: string[] };
+
+/** Whether a forwarded payload (from another center, through the database) is a command this version knows. */
+export function isForwardedCommand(v: unknown): v is ForwardedCommand {
+  const c = v as Partial<{ op: unknown; session_id: unknown; from_agent_id: unknown; call_ids: unknown }> | null;
+  if (c === null || typeof c !== 'object' || typeof c.session_id !== 'string') return false;
+  if (c.op === 'start' || c.op === 'stop') return true;
+  return (
+    c.op === 'follow' &&
+    typeof c.from_agent_id === 'number' &&
+    Array.isArray(c.call_ids) &&
+    c.call_ids.every((x) => typeof x === 'string')
+  );
 }
 
 export const COMMANDS_CHANNEL = 'tunaio_commands';
@@ -71,7 +84,7 @@ export async function openBackend(
   const storage = await PostgresStorage.open(opts.database);
   let bus: PostgresBus;
   try {
-    bus = await PostgresBus.open(opts.database, storage.pool, [EVENTS_CHANNEL, STATUS_CHANNEL, COMMANDS_CHANNEL], opts.onError);
+    bus = await PostgresBus.open(opts.database, storage.pool, [EVENTS_CHANNEL, STATUS_CHANNEL, COMMANDS_CHANNEL, TAGS_CHANNEL], opts.onError);
   } catch (e) {
     await storage.close();
     throw e;
@@ -90,8 +103,8 @@ export async function openBackend(
     forward: (cmd) => bus.notify(COMMANDS_CHANNEL, JSON.stringify(cmd)),
     onForwarded: (fn) =>
       bus.on(COMMANDS_CHANNEL, (payload) => {
-        const cmd = JSON.parse(payload) as ForwardedCommand;
-        if ((cmd.op === 'start' || cmd.op === 'stop') && typeof cmd.session_id === 'string') fn(cmd);
+        const cmd = JSON.parse(payload) as unknown;
+        if (isForwardedCommand(cmd)) fn(cmd);
       }),
     async close() {
       await leadership.close();

@@ -1,6 +1,8 @@
 // Test factories for the center's tests: a center on a temp data folder with known credentials,
 // agents with tokens, sessions and events. Not used by production code.
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { IngestEvent, IngestResult } from '../core/schema/index.js';
@@ -162,4 +164,53 @@ export async function openSse(url: string, headers: Record<string, string>): Pro
     req.on('error', reject);
     req.end();
   });
+}
+
+export interface Seen {
+  method: string;
+  url: string;
+  auth: string | undefined;
+  body: unknown;
+}
+
+/** An HTTP server answering like an agent's command API (the center may not import the agent); `reply` decides each answer. */
+export class FakeAgent {
+  seen: Seen[] = [];
+  captures: { session_id: string; counters: Record<string, unknown> }[] = [];
+  reply: (s: Seen) => { status: number; body: unknown } | null = () => null;
+  private server = http.createServer((req, res) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (text += d));
+    req.on('end', () => {
+      const s: Seen = { method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization, body: text ? JSON.parse(text) : null };
+      this.seen.push(s);
+      const r = this.reply(s) ?? this.default(s);
+      res.writeHead(r.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(r.body));
+    });
+  });
+  url = '';
+
+  private default(s: Seen): { status: number; body: unknown } {
+    if (s.method === 'GET' && s.url === '/v1/status') {
+      return {
+        status: 200,
+        body: { name: 'x', version: '9.9.9', sources: [{ name: 'hep:udp:127.0.0.1:9060', kind: 'hep', state: 'running', counters: {} }], captures: this.captures },
+      };
+    }
+    if (s.method === 'PUT') return { status: 201, body: {} };
+    if (s.method === 'DELETE') return { status: 200, body: {} };
+    return { status: 404, body: { error: { code: 'not_found', message: 'no' } } };
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
 }

@@ -4,59 +4,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { op, testCenter } from '../testing.js';
+import { FakeAgent, op, testCenter } from '../testing.js';
 import type { TestCenter } from '../testing.js';
 import { AnswerTooLarge, readBounded } from './bounded-read.js';
 import { AGENT_ANSWER_MAX_BYTES } from './commander.js';
-
-interface Seen {
-  method: string;
-  url: string;
-  auth: string | undefined;
-  body: unknown;
-}
-
-/** An HTTP server answering like an agent; `reply` decides each answer. */
-class FakeAgent {
-  seen: Seen[] = [];
-  captures: { session_id: string; counters: Record<string, unknown> }[] = [];
-  reply: (s: Seen) => { status: number; body: unknown } | null = () => null;
-  private server = http.createServer((req, res) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (text += d));
-    req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization, body: text ? JSON.parse(text) : null };
-      this.seen.push(s);
-      const r = this.reply(s) ?? this.default(s);
-      res.writeHead(r.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(r.body));
-    });
-  });
-  url = '';
-
-  private default(s: Seen): { status: number; body: unknown } {
-    if (s.method === 'GET' && s.url === '/v1/status') {
-      return {
-        status: 200,
-        body: { name: 'x', version: '9.9.9', sources: [{ name: 'hep:udp:127.0.0.1:9060', kind: 'hep', state: 'running', counters: {} }], captures: this.captures },
-      };
-    }
-    if (s.method === 'PUT') return { status: 201, body: {} };
-    if (s.method === 'DELETE') return { status: 200, body: {} };
-    return { status: 404, body: { error: { code: 'not_found', message: 'no' } } };
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 const TOKEN = 'agent-token-commander-0123456789abcdef';
 let c: TestCenter;

@@ -11,8 +11,10 @@
 //
 // Several centers (PostgreSQL): only the leader (cluster/leadership.ts, an advisory lock) calls
 // agents, so no agent gets commands from two centers. A center that is not the leader forwards its
-// pushes to the leader (forward → onForwarded); if no leader takes them (it is changing), the new
-// leader's first reconcile pass asserts every running capture and stops every ended one anyway.
+// pushes to the leader (forward → onForwarded): captures started and stopped there, and the Call-IDs
+// its ingest announces for following (agents/follow.ts), which the leader de-duplicates against its
+// own announcements before it sends them. If no leader takes a start or stop (it is changing), the
+// new leader's first reconcile pass asserts every running capture and stops every ended one anyway.
 // Commands to one agent go one after another, and a PUT re-reads its session right before it is
 // sent, so a reconcile pass and a stop never cross into a capture restarted after its stop.
 //
@@ -55,9 +57,19 @@ export interface CommanderOptions {
   reconcileMs: number;
   onError: (err: unknown) => void;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** informational messages (leadership taken) */
+  info?: (msg: string) => void;
   /** an agent answered more than AGENT_ANSWER_MAX_BYTES (counted in /metrics) */
   onAnswerTooLarge?: (agentName: string) => void;
+  /**
+   * Call-IDs another center forwarded for following, received by the leader: returns those not yet
+   * announced (the leader's CallFollower table), so an agent is never told the same Call-ID twice.
+   */
+  freshFollows?: (sessionId: string, callIds: string[]) => string[];
 }
+
+/** bytes of Call-IDs in one forwarded follow command: a NOTIFY payload must stay under 8000 bytes */
+const FORWARD_FOLLOW_BYTES = 6000;
 
 type CallResult =
   | { kind: 'ok'; status: number; body: unknown }
@@ -94,6 +106,8 @@ export class AgentCommander {
   private closed = false;
   /** the center's own base URL, as agents reach it (ingest_url = this + /api/ingest) */
   private baseUrl: string | undefined;
+  /** the answer of the last leadership check (shown in /metrics as tunaio_reconciler_leader) */
+  private leading = false;
 
   constructor(opts: CommanderOptions) {
     this.o = opts;
@@ -126,6 +140,16 @@ export class AgentCommander {
     await this.o.vault.set(vaultKey(a), token);
   }
 
+  /** Whether this center ran the reconciler at its last check (one center: always, once started). */
+  get isLeading(): boolean {
+    return this.active && this.leading;
+  }
+
+  private async checkLeader(): Promise<boolean> {
+    this.leading = await this.o.leadership.isLeader();
+    return this.leading;
+  }
+
   /** The last reachability of an agent's command API, when it was called. */
   reachOf(agentId: number): AgentReach | undefined {
     return this.reach.get(agentId);
@@ -135,16 +159,20 @@ export class AgentCommander {
 
   /** Whether this center calls agents now; when not, the push goes to the leader (forward). */
   private async leads(cmd: ForwardedCommand): Promise<boolean> {
-    if (await this.o.leadership.isLeader()) return true;
+    if (await this.checkLeader()) return true;
     await this.o.forward?.(cmd);
     return false;
   }
 
-  /** A push forwarded by another center: the leader makes it. Never throws. */
+  /** A push forwarded by another center: the leader makes it (every center hears it). Never throws. */
   async onForwarded(cmd: ForwardedCommand): Promise<void> {
     if (!this.active) return;
     try {
-      if (!(await this.o.leadership.isLeader())) return;
+      if (!(await this.checkLeader())) return;
+      if (cmd.op === 'follow') {
+        const fresh = this.o.freshFollows ? this.o.freshFollows(cmd.session_id, cmd.call_ids) : cmd.call_ids;
+        return await this.sendFollow(cmd.session_id, cmd.from_agent_id, fresh);
+      }
       if (cmd.op === 'stop') return await this.pushStop(cmd.session_id);
       const s = await this.o.storage.getSession(cmd.session_id);
       if (s && s.status === 'running') await this.pushStart(s);
@@ -191,28 +219,53 @@ export class AgentCommander {
 
   /**
    * One session, all its agents (DESIGN §9): `fromAgentId` matched these Call-IDs; every other agent
-   * of the session follows them (`POST /v1/captures/{id}/follow`). Never throws; an agent that cannot
-   * be reached or no longer runs the capture is skipped (404: it stopped; the reconciler re-PUTs it).
+   * of the session follows them (`POST /v1/captures/{id}/follow`), sent by the leader only (a center
+   * that does not lead forwards them, in chunks that fit a notification). Never throws.
    */
   async pushFollow(sessionId: string, fromAgentId: number, callIds: string[]): Promise<void> {
     if (!this.active || callIds.length === 0) return;
     try {
-      const byId = new Map((await this.o.storage.listAgents('all')).map((a) => [a.id, a]));
-      const sas = await this.o.storage.getSessionAgents(sessionId);
-      await Promise.all(
-        sas.map(async (sa) => {
-          const a = byId.get(sa.agent_id);
-          if (a === undefined || a.id === fromAgentId || !a.enabled) return;
+      if (await this.checkLeader()) return await this.sendFollow(sessionId, fromAgentId, callIds);
+      if (!this.o.forward) return;
+      let chunk: string[] = [];
+      let bytes = 0;
+      for (const cid of callIds) {
+        const b = Buffer.byteLength(JSON.stringify(cid)) + 1;
+        if (chunk.length > 0 && bytes + b > FORWARD_FOLLOW_BYTES) {
+          await this.o.forward({ op: 'follow', session_id: sessionId, from_agent_id: fromAgentId, call_ids: chunk });
+          chunk = [];
+          bytes = 0;
+        }
+        chunk.push(cid);
+        bytes += b;
+      }
+      await this.o.forward({ op: 'follow', session_id: sessionId, from_agent_id: fromAgentId, call_ids: chunk });
+    } catch (e) {
+      this.o.onError(e);
+    }
+  }
+
+  /**
+   * The leader's follow commands. An agent that cannot be reached or no longer runs the capture is
+   * skipped (404: it stopped; the reconciler re-PUTs it). Queued with the agent's other commands.
+   */
+  private async sendFollow(sessionId: string, fromAgentId: number, callIds: string[]): Promise<void> {
+    if (callIds.length === 0) return;
+    const byId = new Map((await this.o.storage.listAgents('all')).map((a) => [a.id, a]));
+    const sas = await this.o.storage.getSessionAgents(sessionId);
+    await Promise.all(
+      sas.map(async (sa) => {
+        const a = byId.get(sa.agent_id);
+        if (a === undefined || a.id === fromAgentId || !a.enabled) return;
+        await this.oneAtATime(a.id, async () => {
           for (let i = 0; i < callIds.length; i += FOLLOW_MAX_CALL_IDS) {
             const r = await this.call(a, 'POST', `/v1/captures/${sessionId}/follow`, { call_ids: callIds.slice(i, i + FOLLOW_MAX_CALL_IDS) });
             if (r.kind === 'refused' && r.status !== 404) this.o.log?.('agent refused to follow calls', { agent: a.name, session: sessionId, error: r.message });
             if (r.kind !== 'ok') return;
           }
-        }),
-      );
-    } catch (e) {
-      this.o.onError(e);
-    }
+        });
+      }),
+    );
   }
 
   // ---- reconciler
@@ -229,7 +282,9 @@ export class AgentCommander {
   }
 
   private async reconcileOnce(): Promise<void> {
-    if (!(await this.o.leadership.isLeader())) return;
+    const was = this.leading;
+    if (!(await this.checkLeader())) return;
+    if (!was) this.o.info?.('this center now runs the reconciler (pushes captures to agents and polls them)');
     const sessions = await this.o.storage.listRunningSessions();
     const runningIds = new Set(sessions.map((s) => s.id));
     const perAgent = new Map<number, { s: SessionRecord; sa: SessionAgentRecord }[]>();

@@ -6,6 +6,11 @@
 // Per session, each Call-ID is announced once (a bounded table, oldest first out): the followers'
 // own events for it come back through ingest and find it announced, so nothing loops. Announcements
 // of one ingest batch go out together, after the batch is stored (never on the ingest path itself).
+// Several centers: any center may store a session's batches, but only the reconciling center sends
+// commands to agents (agents/commander.ts). Another center forwards what its own table finds new;
+// the leader passes it through its table too (fresh()), so a Call-ID stored through two centers is
+// still announced once. After a change of leader the new leader's table starts empty: a Call-ID may
+// then be announced again, which the agent takes as the no-op it is (it already follows it).
 import type { Event } from '../../core/schema/index.js';
 
 export interface FollowSink {
@@ -43,6 +48,11 @@ export class CallFollower {
       this.announcedTotal += callIds.length;
       void this.sink.pushFollow(sid, agentId, callIds);
     }
+  }
+
+  /** Of Call-IDs another center announces (received by the leader), those not announced yet, now marked. */
+  fresh(sessionId: string, callIds: readonly string[]): string[] {
+    return callIds.filter((cid) => this.mark(sessionId, cid));
   }
 
   /** A session ended: its announcements are forgotten. */

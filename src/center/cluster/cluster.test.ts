@@ -1,12 +1,13 @@
 // Two centers on one PostgreSQL behave as one (issue 11 items 2-4), in process: state shared through
 // the database only (login cookies, rate limit, agents' tokens, sessions, shares, packets), live
 // events fanned out between centers over LISTEN/NOTIFY gap-free and in order, stop and resume across
-// centers, one admin from two first starts at once, one reconciler at a time.
+// centers, one admin from two first starts at once, one reconciler at a time, share revocation and
+// call-follow commands across centers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres } from '../../../test/support/postgres.js';
 import type { TestPostgres } from '../../../test/support/postgres.js';
 import { createCenter } from '../app.js';
-import { ADMIN_PASSWORD, bearer, op, openSse, sipEvent, tempDataDir, testServer } from '../testing.js';
+import { ADMIN_PASSWORD, FakeAgent, bearer, op, openSse, sipEvent, tempDataDir, testServer } from '../testing.js';
 import type { SseClient, TestCenter } from '../testing.js';
 import { PostgresLeadership } from './leadership.js';
 
@@ -149,6 +150,76 @@ describe('two centers on one PostgreSQL', () => {
     }
     const login = await y.app.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password: creds.password } });
     expect(login.statusCode).toBe(200);
+  });
+
+  it('a rotated or revoked share link closes the streams it opened on every center, not the operators\' streams', async () => {
+    const [a, b] = await twoCenters();
+    const agent = await a.addAgent('edge');
+    const id = await a.newSession({ criteria: { from: '1' }, agent_ids: [agent.id] });
+    const share = async (): Promise<string> => (await a.app.inject({ method: 'POST', url: `/api/sessions/${id}/share`, headers: op })).json().token as string;
+    const t1 = await share();
+    const operator = await openSse(`${b.url}/api/sessions/${id}/stream`, op);
+    const onB = await openSse(`${b.url}/api/share/${t1}/stream`, {});
+    const onA = await openSse(`${a.url}/api/share/${t1}/stream`, {});
+    expect([onA.status, onB.status]).toEqual([200, 200]);
+    // rotation on A: the old link's streams on A and on B close (without a status: the link is gone)
+    const t2 = await share();
+    await onB.waitFor((c) => c.isEnded());
+    await onA.waitFor((c) => c.isEnded());
+    expect([...onA.messages, ...onB.messages].filter((m) => m.event === 'status')).toEqual([]);
+    const again = await openSse(`${b.url}/api/share/${t2}/stream`, {});
+    expect(again.status).toBe(200);
+    // revocation on A closes the new link's stream on B
+    expect((await a.app.inject({ method: 'DELETE', url: `/api/sessions/${id}/share`, headers: op })).statusCode).toBe(204);
+    await again.waitFor((c) => c.isEnded());
+    expect((await fetch(`${b.url}/api/share/${t2}/events`)).status).toBe(404);
+    // the operator's own stream of the session stays open and live
+    await post(a, agent.token, [sipEvent(id, 0)]);
+    await operator.waitFor((c) => c.messages.length === 1);
+    expect(operator.isEnded()).toBe(false);
+    operator.close();
+  });
+
+  it('call-follow commands go out from the reconciling center only, each Call-ID once, whichever center stored the batch', async () => {
+    const [a, b] = await twoCenters();
+    const x = new FakeAgent();
+    const y = new FakeAgent();
+    await x.start();
+    await y.start();
+    open.push({ close: () => x.stop() }, { close: () => y.stop() });
+    const token = 'agent-token-follow-0123456789abcdef';
+    const add = async (name: string, url: string): Promise<number> =>
+      (await a.app.inject({ method: 'POST', url: '/api/agents', headers: op, payload: { name, url, token: `${token}-${name}` } })).json().id as number;
+    const xid = await add('sbc', x.url);
+    const yid = await add('logs', y.url);
+    // A takes the reconciler lock first; B finds it held
+    a.ctx.agents.start(a.url);
+    await a.ctx.agents.reconcile();
+    b.ctx.agents.start(b.url);
+    await b.ctx.agents.reconcile();
+    expect([a.ctx.agents.isLeading, b.ctx.agents.isLeading]).toEqual([true, false]);
+    const id = await b.newSession({ criteria: { from: '1' }, agent_ids: [xid, yid] });
+    const follows = (f: FakeAgent): string[] =>
+      f.seen.filter((s) => s.method === 'POST' && s.url === `/v1/captures/${id}/follow`).flatMap((s) => (s.body as { call_ids: string[] }).call_ids);
+    const ev = (seq: number, call_id: string) => sipEvent(id, seq, { call_id });
+    // the same dialogs stored through both centers (an agent's uploads spread by the load balancer)
+    await post(b, `${token}-sbc`, [ev(0, 'c1'), ev(1, 'c2')]);
+    await post(a, `${token}-sbc`, [ev(2, 'c1'), ev(3, 'c3')]);
+    await post(b, `${token}-sbc`, [ev(4, 'c3'), ev(5, 'c2')]);
+    // many Call-IDs at once from B: forwarded in chunks that fit a notification
+    const many = Array.from({ length: 300 }, (_, i) => `bulk-${i}-${'x'.repeat(60)}@example.com`);
+    await post(b, `${token}-sbc`, many.map((cid, i) => ev(100 + i, cid)));
+    // the follower's own events for a followed call: nothing goes back to the SBC agent
+    await post(b, `${token}-logs`, [ev(0, 'c1')]);
+    const want = ['c1', 'c2', 'c3', ...many].sort();
+    const deadline = Date.now() + 15_000;
+    while (follows(y).length < want.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500)); // nothing more arrives
+    expect([...follows(y)].sort()).toEqual(want);
+    expect(follows(x)).toEqual([]);
+    // B called no agent at all: not the PUTs of the session it created, not the follows of its batches
+    expect([b.ctx.agents.reachOf(xid), b.ctx.agents.reachOf(yid)]).toEqual([undefined, undefined]);
+    expect(y.seen.some((s) => s.method === 'PUT' && s.url === `/v1/captures/${id}`)).toBe(true);
   });
 
   it('one reconciler at a time: the lock has one holder; it passes on when the holder goes', async () => {

@@ -63,6 +63,12 @@ export class Metrics {
     "answers of an agent's command API over the size the center reads, by agent (ignored; the agent shows offline)",
   );
 
+  readonly reconcilerLeader = new Family(
+    'tunaio_reconciler_leader',
+    'gauge',
+    '1 when this center runs the reconciler (pushes captures to agents and polls them; one center at a time on PostgreSQL), else 0',
+  );
+
   readonly laddersCut = new Family(
     'tunaio_ladders_cut_total',
     'counter',
@@ -106,6 +112,7 @@ export class Metrics {
         this.agentAnswersTooLarge,
         this.agentDropped,
         this.laddersCut,
+        this.reconcilerLeader,
       ]
         .map((f) => f.render())
         .join('\n') + '\n'

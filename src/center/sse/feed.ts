@@ -14,6 +14,11 @@ export interface LiveFeed {
   committed(events: readonly StoredEvent[]): void;
   /** a session ended here (stop, expiry): its subscribers get the final status */
   end(sessionId: string, info: SessionEnd): void;
+  /**
+   * Drops, without a status, the session's subscribers opened with `tag` (a revoked or rotated share
+   * link), on every center: with several, a client may hold its stream on any of them.
+   */
+  abortTagged(sessionId: string, tag: string): Promise<void>;
   /** resolves once every event committed from now on will be published (see stream.ts) */
   ready(sessionId: string): Promise<void>;
   close(): Promise<void>;
@@ -41,6 +46,10 @@ export class LocalFeed implements LiveFeed {
 
   end(sessionId: string, info: SessionEnd): void {
     this.hub.end(sessionId, info);
+  }
+
+  async abortTagged(sessionId: string, tag: string): Promise<void> {
+    this.hub.abortTagged(sessionId, tag);
   }
 
   ready(): Promise<void> {

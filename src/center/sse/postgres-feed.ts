@@ -12,6 +12,8 @@
 // stream.ts removes the overlap. A session end drains the follower before the final status.
 // Lost notifications (the LISTEN connection dropped): on reconnect every follower re-reads after its
 // cursor and re-checks its session's status.
+// Revoked share links: NOTIFY tunaio_tags '{session, tag}' makes every center drop the streams that
+// link opened (a client may hold its stream on any center).
 import { isoTime } from '../../core/schema/index.js';
 import type { SessionStatus, StoredEvent } from '../../core/schema/index.js';
 import type { PostgresBus } from '../cluster/postgres-bus.js';
@@ -23,6 +25,9 @@ import { presentBySession } from './feed.js';
 import type { Hub, SessionEnd } from './hub.js';
 
 const PAGE = 1000;
+
+/** "drop the subscribers of a session opened with a tag" (a revoked share link), for every center */
+export const TAGS_CHANNEL = 'tunaio_tags';
 
 interface Follower {
   cursor: number;
@@ -38,7 +43,7 @@ export class PostgresFeed implements LiveFeed {
   constructor(
     private readonly hub: Hub,
     private readonly storage: Storage,
-    bus: PostgresBus,
+    private readonly bus: PostgresBus,
     private readonly onError: (err: unknown) => void,
   ) {
     bus.on(EVENTS_CHANNEL, (payload) => {
@@ -50,6 +55,10 @@ export class PostgresFeed implements LiveFeed {
     bus.on(STATUS_CHANNEL, (payload) => {
       const m = JSON.parse(payload) as { session_id: string; status: SessionStatus; stopped_at: number | null };
       this.end(m.session_id, { status: m.status, stopped_at: m.stopped_at === null ? null : isoTime(m.stopped_at) });
+    });
+    bus.on(TAGS_CHANNEL, (payload) => {
+      const m = JSON.parse(payload) as { session_id?: unknown; tag?: unknown };
+      if (typeof m.session_id === 'string' && typeof m.tag === 'string') this.hub.abortTagged(m.session_id, m.tag);
     });
     bus.onReconnect(() => void this.resync().catch(this.onError));
   }
@@ -66,6 +75,12 @@ export class PostgresFeed implements LiveFeed {
     }
     f.end ??= info;
     this.pump(sessionId);
+  }
+
+  async abortTagged(sessionId: string, tag: string): Promise<void> {
+    // here at once; on the others when the notification arrives (this center gets it too: no-op by then)
+    this.hub.abortTagged(sessionId, tag);
+    await this.bus.notify(TAGS_CHANNEL, JSON.stringify({ session_id: sessionId, tag }));
   }
 
   ready(sessionId: string): Promise<void> {

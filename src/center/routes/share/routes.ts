@@ -5,7 +5,8 @@
 // - a second POST rotates: a new token replaces the old one (the old plaintext is not kept, so it
 //   cannot be returned), and the old link stops working at once;
 // - DELETE revokes: the token answers 404 from then on, and SSE streams opened through the link are
-//   closed at once (hub tag 'share'); DELETE is idempotent (204 with or without a link);
+//   closed at once, on every center (hub tag 'share', sse/feed.ts abortTagged); DELETE is idempotent
+//   (204 with or without a link);
 // - an unknown, malformed or revoked token is 404 `share_not_found`, the same answer for each.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as z from 'zod';
@@ -60,7 +61,7 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
     const token = newToken();
     if (!(await ctx.storage.putShare(s.id, hashToken(token), ctx.config.now()))) throw new TunaError('session_not_found', `no session ${id}`);
     // a rotated link is a revoked link: close what the old one opened
-    ctx.hub.abortTagged(s.id, SHARE_STREAM_TAG);
+    await ctx.feed.abortTagged(s.id, SHARE_STREAM_TAG);
     await audit(ctx, req, { action: 'share.create', org_id: s.org_id, resource: `session:${s.id}` });
     return reply.status(201).send({ token, url: shareUrl(ctx, req, token) });
   });
@@ -69,7 +70,7 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
     const { id } = sessionIdParamsSchema.parse(req.params);
     const s = await getSessionOr404(ctx, id, caller(req));
     if (await ctx.storage.deleteShare(s.id)) await audit(ctx, req, { action: 'share.revoke', org_id: s.org_id, resource: `session:${s.id}` });
-    ctx.hub.abortTagged(s.id, SHARE_STREAM_TAG);
+    await ctx.feed.abortTagged(s.id, SHARE_STREAM_TAG);
     return reply.status(204).send();
   });
 

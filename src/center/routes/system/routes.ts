@@ -13,6 +13,7 @@ export function systemRoutes(app: FastifyInstance, ctx: CenterContext, countSess
   app.get('/metrics', { config: { auth: 'metrics' } }, async (_req, reply) => {
     const counts = await countSessions();
     for (const s of SESSION_STATUSES) ctx.metrics.sessions.set({ status: s }, counts[s] ?? 0);
+    ctx.metrics.reconcilerLeader.set({}, ctx.agents.isLeading ? 1 : 0);
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render());
   });
 
