@@ -108,7 +108,8 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   }
   const retentionOnce = () =>
     runRetention(storage, ctx.pcap.store, config, config.now()).then((r) => {
-      if (r.history.length + r.pcap.length > 0) logger.info(r, 'retention deleted old data');
+      metrics.auditPruned.inc({}, r.audit);
+      if (r.history.length + r.pcap.length + r.audit > 0) logger.info(r, 'retention deleted old data');
       return r;
     });
   const retention = new RetentionJob(retentionOnce, config.retentionIntervalSeconds * 1000, onError);

@@ -90,6 +90,7 @@ const EXPECT: Record<string, Expect> = {
   'GET /api/me': { url: () => '/api/me', ok: 200 },
   'POST /api/users': { url: () => '/api/users', ok: 201, body: () => ({ username: `user-${++made}`, password: 'a long enough password', role: 'viewer' }) },
   'GET /api/users': { url: () => '/api/users', ok: 200 },
+  'PATCH /api/users/:id': { url: async (x) => `/api/users/${await x.freshUser()}`, ok: 200, body: () => ({ role: 'operator' }) },
   'DELETE /api/users/:id': { url: async (x) => `/api/users/${await x.freshUser()}`, ok: 204 },
   'POST /api/tokens': { url: () => '/api/tokens', ok: 201, body: () => ({ name: 'ci', role: 'viewer' }) },
   'GET /api/tokens': { url: () => '/api/tokens', ok: 200 },

@@ -15,6 +15,10 @@ export interface CenterConfig {
   eventRetentionHours?: number;
   /** delete stored frames / PCAP files of sessions that ended longer ago than this */
   pcapRetentionHours?: number;
+  /** delete audit log entries older than this */
+  auditRetentionDays?: number;
+  /** keep at most this many audit log entries (the oldest go first) */
+  auditMaxEntries?: number;
   maxSessionEvents?: number;
   maxSessionBytes?: number;
   /** SSE comment heartbeat period; fractional values let tests use a short one */
@@ -67,6 +71,8 @@ export const CENTER_DEFAULTS = {
   host: '127.0.0.1',
   eventRetentionHours: 168,
   pcapRetentionHours: 72,
+  auditRetentionDays: 365,
+  auditMaxEntries: 1_000_000,
   maxSessionEvents: 1_000_000,
   maxSessionBytes: 1024 * 1024 * 1024,
   heartbeatSeconds: 15,
@@ -100,6 +106,8 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     metricsToken: c.metricsToken,
     eventRetentionHours: pick('eventRetentionHours'),
     pcapRetentionHours: pick('pcapRetentionHours'),
+    auditRetentionDays: pick('auditRetentionDays'),
+    auditMaxEntries: pick('auditMaxEntries'),
     maxSessionEvents: pick('maxSessionEvents'),
     maxSessionBytes: pick('maxSessionBytes'),
     heartbeatSeconds: pick('heartbeatSeconds'),

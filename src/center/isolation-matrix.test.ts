@@ -52,7 +52,7 @@ interface World {
 }
 
 interface Case {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   route: string;
   url: (w: World) => string;
   body?: (w: World) => object;
@@ -68,6 +68,12 @@ let made = 0;
 let victim = 0;
 
 const perOrg = (f: (o: Org) => Case): Case[] => [f('A'), f('B')];
+
+/** a viewer of organisation `o` for a cell to change or delete */
+async function newVictimUser(w: World, o: Org): Promise<void> {
+  const payload = { username: `victim-${++made}`, password: 'a long enough password', role: 'viewer', org_id: w.org[o] };
+  victim = (await w.c.app.inject({ method: 'POST', url: '/api/users', headers: op, payload })).json().id as number;
+}
 
 const CASES: Case[] = [
   // sessions: creating with another organisation's agent is "unknown agent" like a missing one
@@ -122,20 +128,21 @@ const CASES: Case[] = [
   },
   { method: 'GET', route: '/api/users', url: () => '/api/users', ok: 200 },
   ...perOrg((o) => ({
+    method: 'PATCH',
+    route: '/api/users/{id}',
+    url: () => `/api/users/${victim}`,
+    body: () => ({ role: 'operator' }),
+    org: o,
+    ok: 200,
+    prepare: (w) => newVictimUser(w, o),
+  })),
+  ...perOrg((o) => ({
     method: 'DELETE',
     route: '/api/users/{id}',
     url: () => `/api/users/${victim}`,
     org: o,
     ok: 204,
-    prepare: async (w) => {
-      const r = await w.c.app.inject({
-        method: 'POST',
-        url: '/api/users',
-        headers: op,
-        payload: { username: `victim-${++made}`, password: 'a long enough password', role: 'viewer', org_id: w.org[o] },
-      });
-      victim = r.json().id as number;
-    },
+    prepare: (w) => newVictimUser(w, o),
   })),
   { method: 'POST', route: '/api/tokens', url: () => '/api/tokens', body: () => ({ name: 'ci', role: 'viewer' }), ok: 201 },
   { method: 'GET', route: '/api/tokens', url: () => '/api/tokens', ok: 200 },

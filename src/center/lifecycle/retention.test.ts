@@ -46,4 +46,26 @@ describe('retention job', () => {
     expect((await c.app.inject({ url: `/api/sessions/${live}/events`, headers: op })).json().events.length).toBe(1);
     expect(fs.existsSync(path.join(c.dataDir, 'pcap', live))).toBe(true);
   });
+
+  it('keeps the audit log bounded: entries older than --audit-retention-days go, then all but the newest --audit-max-entries; counted in /metrics', async () => {
+    let now = Date.now();
+    c = await testCenter({ now: () => now, auditRetentionDays: 30, auditMaxEntries: 3 });
+    const audit = async () => (await c.app.inject({ url: '/api/audit?limit=500', headers: op })).json().entries as { action: string; at: string }[];
+    // two orgs made now, then 31 days later one more and two sessions
+    for (const name of ['o1', 'o2']) await c.app.inject({ method: 'POST', url: '/api/orgs', headers: op, payload: { name } });
+    now += 31 * 24 * HOUR;
+    await c.app.inject({ method: 'POST', url: '/api/orgs', headers: op, payload: { name: 'o3' } });
+    await c.addAgent('a');
+    await c.newSession({ criteria: { from: '1' }, agent_ids: [1] });
+    const before = await audit();
+    expect(before.filter((e) => e.action === 'org.create')).toHaveLength(3);
+    const r = await c.runRetention();
+    const after = await audit();
+    // the two old ones by age; of the rest only the newest 3 stay
+    expect(r.audit).toBe(before.length - 3);
+    expect(after).toEqual(before.slice(-3));
+    expect(after.every((e) => Date.parse(e.at) >= now - 30 * 24 * HOUR)).toBe(true);
+    const metrics = (await c.app.inject({ url: '/metrics', headers: op })).body;
+    expect(metrics).toContain(`tunaio_audit_pruned_total ${before.length - 3}`);
+  });
 });

@@ -75,10 +75,17 @@ export class Metrics {
     'ladder pictures drawn cut to their size limits (rows or lanes), by format',
   );
 
+  readonly auditPruned = new Family(
+    'tunaio_audit_pruned_total',
+    'counter',
+    'audit log entries deleted by retention (older than --audit-retention-days, or beyond --audit-max-entries)',
+  );
+
   constructor() {
     for (const r of ['accepted', 'duplicate', 'rejected']) this.ingestEvents.inc({ result: r }, 0);
     this.sseClients.set({}, 0);
     this.loginFailures.inc({}, 0);
+    this.auditPruned.inc({}, 0);
     for (const limit of ['user', 'address', 'busy']) this.loginRefused.inc({ limit }, 0);
   }
 
@@ -113,6 +120,7 @@ export class Metrics {
         this.agentDropped,
         this.laddersCut,
         this.reconcilerLeader,
+        this.auditPruned,
       ]
         .map((f) => f.render())
         .join('\n') + '\n'

@@ -180,4 +180,26 @@ CREATE TABLE audit (
 CREATE INDEX audit_org ON audit(org_id, id);
 `,
   },
+  {
+    version: 4,
+    name: 'single sign-on, audit retention',
+    // Users signed in by OpenID Connect carry their issuer and subject (`<issuer> <sub>`); their password
+    // hash is unusable. oidc_logins holds each login in flight (state, nonce, PKCE verifier) so the
+    // provider's redirect may land on any center (docs/organisations.md "Single sign-on"). audit_at lets
+    // retention delete by age without a scan.
+    sql: `
+ALTER TABLE users ADD COLUMN oidc_subject TEXT;
+CREATE UNIQUE INDEX users_oidc_subject ON users(oidc_subject) WHERE oidc_subject IS NOT NULL;
+CREATE TABLE oidc_logins (
+  state_hash TEXT PRIMARY KEY,
+  browser_hash TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  code_verifier TEXT NOT NULL,
+  redirect_uri TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX oidc_logins_expiry ON oidc_logins(expires_at);
+CREATE INDEX audit_at ON audit(at);
+`,
+  },
 ];

@@ -29,6 +29,7 @@ import type {
   NewAuditEntry,
   NewSession,
   NewUser,
+  OidcLoginRecord,
   OrgRecord,
   OrgScope,
   SessionAgentRecord,
@@ -50,9 +51,19 @@ function toUser(r: Row): UserRecord {
     role: r.role as Role,
     password_hash: String(r.password_hash),
     token_hash: (r.token_hash as string | null) ?? null,
+    oidc_subject: (r.oidc_subject as string | null) ?? null,
     created_at: num(r.created_at),
   };
 }
+
+const toOidcLogin = (r: Row): OidcLoginRecord => ({
+  state_hash: String(r.state_hash),
+  browser_hash: String(r.browser_hash),
+  nonce: String(r.nonce),
+  code_verifier: String(r.code_verifier),
+  redirect_uri: String(r.redirect_uri),
+  expires_at: num(r.expires_at),
+});
 
 const toOrg = (r: Row): OrgRecord => ({ id: num(r.id), name: String(r.name), created_at: num(r.created_at) });
 
@@ -313,6 +324,40 @@ export class SqliteStorage implements Storage {
     return num((this.db.prepare('SELECT COUNT(*) AS n FROM users WHERE role = ?').get(role) as Row).n);
   }
 
+  async updateUser(id: number, fields: { role?: Role; org_id?: number }): Promise<UserRecord | null> {
+    this.db.transaction(() => {
+      const before = this.db.prepare('SELECT org_id FROM users WHERE id = ?').get(id) as Row | undefined;
+      if (!before) return;
+      if (fields.org_id !== undefined && fields.org_id !== num(before.org_id)) this.db.prepare('DELETE FROM api_tokens WHERE user_id = ?').run(id);
+      this.db
+        .prepare('UPDATE users SET role = COALESCE(?, role), org_id = COALESCE(?, org_id) WHERE id = ?')
+        .run(fields.role ?? null, fields.org_id ?? null, id);
+    })();
+    return this.getUser(id);
+  }
+
+  async getUserByOidcSubject(subject: string): Promise<UserRecord | null> {
+    const r = this.db.prepare('SELECT * FROM users WHERE oidc_subject = ?').get(subject) as Row | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  // ---- single sign-on logins in flight
+
+  async putOidcLogin(l: OidcLoginRecord): Promise<void> {
+    this.db
+      .prepare('INSERT INTO oidc_logins (state_hash, browser_hash, nonce, code_verifier, redirect_uri, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(l.state_hash, l.browser_hash, l.nonce, l.code_verifier, l.redirect_uri, l.expires_at);
+  }
+
+  async takeOidcLogin(stateHash: string, now: number): Promise<OidcLoginRecord | null> {
+    const r = this.db.prepare('DELETE FROM oidc_logins WHERE state_hash = ? RETURNING *').get(stateHash) as Row | undefined;
+    return r && num(r.expires_at) > now ? toOidcLogin(r) : null;
+  }
+
+  async deleteExpiredOidcLogins(now: number): Promise<number> {
+    return this.db.prepare('DELETE FROM oidc_logins WHERE expires_at <= ?').run(now).changes;
+  }
+
   // ---- API tokens
 
   async createApiToken(t: Omit<ApiTokenRecord, 'id' | 'username'>): Promise<ApiTokenRecord> {
@@ -380,6 +425,10 @@ export class SqliteStorage implements Storage {
     };
   }
 
+  async pruneAudit(before: number, keep: number): Promise<number> {
+    return this.db.prepare('DELETE FROM audit WHERE at < ? OR id <= (SELECT MAX(id) FROM audit) - ?').run(before, keep).changes;
+  }
+
   async upsertUser(username: string, fields: { password_hash?: string; token_hash?: string }): Promise<UserRecord> {
     const existing = await this.getUserByName(username);
     if (!existing) {
@@ -397,8 +446,8 @@ export class SqliteStorage implements Storage {
 
   async createUser(username: string, fields: NewUser): Promise<UserRecord | null> {
     const r = this.db
-      .prepare('INSERT OR IGNORE INTO users (username, password_hash, token_hash, created_at, org_id, role) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(username, fields.password_hash, fields.token_hash ?? null, Date.now(), fields.org_id, fields.role);
+      .prepare('INSERT OR IGNORE INTO users (username, password_hash, token_hash, created_at, org_id, role, oidc_subject) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(username, fields.password_hash, fields.token_hash ?? null, Date.now(), fields.org_id, fields.role, fields.oidc_subject ?? null);
     return r.changes === 1 ? this.getUserByName(username) : null;
   }
 

@@ -70,6 +70,7 @@ export const CONTRACT_METHODS = [
   'deleteFramesEndedBefore', 'putShare', 'getShareByTokenHash', 'deleteShare', 'listDialogs',
   'createOrg', 'getOrg', 'listOrgs', 'getUser', 'listUsers', 'deleteUser', 'countUsersWithRole', 'createApiToken',
   'getApiTokenByHash', 'getApiToken', 'listApiTokens', 'deleteApiToken', 'appendAudit', 'listAudit', 'setAgentTags',
+  'updateUser', 'getUserByOidcSubject', 'putOidcLogin', 'takeOidcLogin', 'deleteExpiredOidcLogins', 'pruneAudit',
 ];
 
 export function runStorageContract(name: string, make: MakeStorage): void {
@@ -182,6 +183,47 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       expect((await s.listAudit('all', all.entries[1].id, 10)).entries.map((e) => e.action)).toEqual(['login.failed']);
       const mine = await s.listAudit(b.id, 0, 10);
       expect(mine).toEqual({ entries: [{ id: all.entries[1].id, at: T0 + 1, org_id: b.id, actor: 'ops-b', ip: '::1', action: 'session.create', resource: `session:${sb.id}`, detail: 'x' }], more: false });
+    }));
+
+    it('users: role and organisation changed in place (a move drops the API tokens); single sign-on users by subject', withStorage(async (s) => {
+      const b = (await s.createOrg('bravo', T0))!;
+      const u = (await s.createUser('ops', { password_hash: 'q', org_id: 1, role: 'operator' }))!;
+      await s.createApiToken({ org_id: 1, user_id: u.id, name: 'ci', role: 'viewer', token_hash: 'th', created_at: T0 });
+      expect(await s.updateUser(u.id, { role: 'viewer' })).toMatchObject({ id: u.id, role: 'viewer', org_id: 1 });
+      expect(await s.getApiTokenByHash('th')).not.toBeNull();
+      expect(await s.updateUser(u.id, { org_id: 1, role: 'operator' })).toMatchObject({ role: 'operator', org_id: 1 });
+      expect(await s.getApiTokenByHash('th')).not.toBeNull();
+      expect(await s.updateUser(u.id, { org_id: b.id })).toMatchObject({ role: 'operator', org_id: b.id });
+      expect(await s.getApiTokenByHash('th')).toBeNull();
+      expect(await s.updateUser(9999, { role: 'viewer' })).toBeNull();
+      const sso = (await s.createUser('alice', { password_hash: '!', org_id: b.id, role: 'viewer', oidc_subject: 'https://idp alice-sub' }))!;
+      expect(sso.oidc_subject).toBe('https://idp alice-sub');
+      expect(u.oidc_subject).toBeNull();
+      expect((await s.getUserByOidcSubject('https://idp alice-sub'))?.id).toBe(sso.id);
+      expect(await s.getUserByOidcSubject('https://idp other')).toBeNull();
+      // the subject is unique: a second user with it is refused like a taken name
+      expect(await s.createUser('alice2', { password_hash: '!', org_id: b.id, role: 'viewer', oidc_subject: 'https://idp alice-sub' })).toBeNull();
+    }));
+
+    it('single sign-on logins in flight: each state is taken once, expired ones are not given and are deleted', withStorage(async (s) => {
+      const login = { state_hash: 's1', browser_hash: 'b1', nonce: 'n1', code_verifier: 'v1', redirect_uri: 'http://c/cb', expires_at: T0 + 600_000 };
+      await s.putOidcLogin(login);
+      await s.putOidcLogin({ ...login, state_hash: 's2', expires_at: T0 + 10 });
+      await s.putOidcLogin({ ...login, state_hash: 's3', expires_at: T0 + 10 });
+      expect(await s.takeOidcLogin('s1', T0)).toEqual(login);
+      expect(await s.takeOidcLogin('s1', T0)).toBeNull();
+      expect(await s.takeOidcLogin('s2', T0 + 10)).toBeNull();
+      expect(await s.deleteExpiredOidcLogins(T0 + 10)).toBe(1);
+      expect(await s.takeOidcLogin('s3', T0)).toBeNull();
+    }));
+
+    it('audit retention: entries older than the cut-off and all but the newest N go', withStorage(async (s) => {
+      for (let i = 0; i < 10; i++) await s.appendAudit({ at: T0 + i * 1000, org_id: 1, actor: `a${i}`, ip: '::1', action: 'login', resource: null, detail: null });
+      expect(await s.pruneAudit(T0 + 2000, 1000)).toBe(2);
+      expect((await s.listAudit('all', 0, 100)).entries.map((e) => e.actor)).toEqual(['a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'a9']);
+      expect(await s.pruneAudit(0, 3)).toBe(5);
+      expect((await s.listAudit('all', 0, 100)).entries.map((e) => e.actor)).toEqual(['a7', 'a8', 'a9']);
+      expect(await s.pruneAudit(0, 3)).toBe(0);
     }));
 
     it('sessions: create, get, list with paging, states', withStorage(async (s) => {

@@ -30,6 +30,8 @@ export interface UserRecord {
   password_hash: string;
   /** the user's own API token (the bootstrap admin's TUNAIO_ADMIN_TOKEN); full role of the user */
   token_hash: string | null;
+  /** `<issuer> <sub>` of a user made by single sign-on (its password hash is unusable), else null */
+  oidc_subject: string | null;
   created_at: number;
 }
 
@@ -38,6 +40,20 @@ export interface NewUser {
   role: Role;
   password_hash: string;
   token_hash?: string;
+  oidc_subject?: string;
+}
+
+/** An OpenID Connect login in flight (routes/auth/sso.ts): what the callback needs, on whichever center it lands. */
+export interface OidcLoginRecord {
+  /** sha256 of the `state` sent to the provider */
+  state_hash: string;
+  /** sha256 of the browser-binding cookie set when the login started */
+  browser_hash: string;
+  nonce: string;
+  /** the PKCE code verifier (RFC 7636) */
+  code_verifier: string;
+  redirect_uri: string;
+  expires_at: number;
 }
 
 /** An API token (POST /api/tokens): belongs to a user and its organisation, at most the user's role. */
@@ -227,6 +243,18 @@ export interface Storage {
   /** deletes the user, its login sessions and API tokens; true when it existed */
   deleteUser(id: number): Promise<boolean>;
   countUsersWithRole(role: Role): Promise<number>;
+  /**
+   * changes a user's role and/or organisation; moving a user to another organisation deletes its API
+   * tokens (they belong to the old one). null when there is no such user.
+   */
+  updateUser(id: number, fields: { role?: Role; org_id?: number }): Promise<UserRecord | null>;
+  getUserByOidcSubject(subject: string): Promise<UserRecord | null>;
+
+  // single sign-on logins in flight
+  putOidcLogin(login: OidcLoginRecord): Promise<void>;
+  /** removes and returns the unexpired login of this state (each state is used once) */
+  takeOidcLogin(stateHash: string, now: number): Promise<OidcLoginRecord | null>;
+  deleteExpiredOidcLogins(now: number): Promise<number>;
 
   // API tokens
   createApiToken(t: Omit<ApiTokenRecord, 'id' | 'username'>): Promise<ApiTokenRecord>;
@@ -240,6 +268,8 @@ export interface Storage {
   appendAudit(e: NewAuditEntry): Promise<void>;
   /** ascending by id, id > after */
   listAudit(scope: OrgScope, after: number, limit: number): Promise<{ entries: AuditRecord[]; more: boolean }>;
+  /** retention: deletes entries older than `before` and all but the newest `keep`; returns how many went */
+  pruneAudit(before: number, keep: number): Promise<number>;
 
   createWebSession(tokenHash: string, userId: number, expiresAt: number): Promise<void>;
   getWebSessionUser(tokenHash: string, now: number): Promise<UserRecord | null>;

@@ -39,6 +39,9 @@ export const userCreateSchema = z
     org_id: idSchema.optional(),
   })
   .strict();
+/** PATCH /api/users/{id}: a user's role changed in place, under the same rules as creating one */
+export const userUpdateSchema = z.object({ role: roleSchema }).strict();
+
 export const userViewSchema = z.object({
   id: idSchema,
   username: z.string(),
@@ -86,6 +89,7 @@ export const AUDIT_ACTIONS = [
   'agent.tags',
   'user.create',
   'user.delete',
+  'user.role',
   'token.create',
   'token.delete',
   'org.create',

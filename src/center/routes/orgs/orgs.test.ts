@@ -10,7 +10,7 @@ let orgA: number;
 let orgB: number;
 let cookieOf: (username: string) => Promise<Record<string, string>>;
 
-const req = (method: 'GET' | 'POST' | 'DELETE', url: string, headers: Record<string, string>, payload?: object) =>
+const req = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, headers: Record<string, string>, payload?: object) =>
   c.app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
 
 beforeAll(async () => {
@@ -153,5 +153,50 @@ describe('organisations', () => {
     expect((await req('GET', `/api/share/${share}/export.tar`, {})).statusCode).toBe(200);
     const entries = (await req('GET', '/api/audit?limit=500', op)).json().entries as { actor: string; action: string; resource: string }[];
     expect(entries.filter((e) => e.action === 'export.download' && e.resource === `session:${s}`).map((e) => e.actor)).toEqual(['a-op', 'share link']);
+  });
+});
+
+// last: it adds users to organisation A, which the lists above count
+describe('changing a role', () => {
+  it("a user's role changes in place under the creation rules, audited; an API token follows its user down", async () => {
+    const admin = await cookieOf('a-admin');
+    const u = (await req('POST', '/api/users', admin, { username: 'a-flex', password: PW, role: 'viewer' })).json();
+    const patch = (who: Record<string, string>, id: number, role: string) => req('PATCH', `/api/users/${id}`, who, { role });
+    const up = await patch(admin, u.id, 'operator');
+    expect(up.statusCode).toBe(200);
+    expect(up.json()).toMatchObject({ id: u.id, username: 'a-flex', role: 'operator', org_id: orgA });
+    const flex = await cookieOf('a-flex');
+    expect((await req('GET', '/api/me', flex)).json().role).toBe('operator');
+    const token = (await req('POST', '/api/tokens', flex, { name: 'ci', role: 'operator' })).json().token as string;
+    // the org admin cannot give or take org_admin, nor touch itself; bad roles are refused
+    const toAdmin = await patch(admin, u.id, 'org_admin');
+    expect(toAdmin.statusCode).toBe(403);
+    expect(toAdmin.json().error.message).toMatch(/platform_admin/);
+    const aAdminId = ((await req('GET', '/api/users', admin)).json().users as { id: number; username: string }[]).find((x) => x.username === 'a-admin')!.id;
+    expect((await patch(admin, aAdminId, 'viewer')).statusCode).toBe(409);
+    const admin2 = (await req('POST', '/api/users', op, { username: 'a-admin2', password: PW, role: 'org_admin', org_id: orgA })).json();
+    expect((await patch(admin, admin2.id, 'operator')).statusCode).toBe(403);
+    expect((await patch(op, admin2.id, 'operator')).json()).toMatchObject({ role: 'operator' });
+    expect((await patch(admin, u.id, 'root')).statusCode).toBe(400);
+    expect((await req('PATCH', `/api/users/${u.id}`, admin, { role: 'viewer', org_id: orgB })).statusCode).toBe(400);
+    // another organisation's user is not found; a viewer or operator may not change roles at all
+    const bOp = ((await req('GET', '/api/users', op)).json().users as { id: number; username: string }[]).find((x) => x.username === 'b-op')!.id;
+    expect((await patch(admin, bOp, 'viewer')).statusCode).toBe(404);
+    expect((await patch(await cookieOf('a-op'), u.id, 'viewer')).statusCode).toBe(403);
+    // lowered: the user and its operator token now act as viewers
+    expect((await patch(admin, u.id, 'viewer')).json().role).toBe('viewer');
+    expect((await req('GET', '/api/me', bearer(token))).json().role).toBe('viewer');
+    expect((await req('POST', '/api/sessions', bearer(token), { criteria: { from: '1' }, agent_ids: [1] })).statusCode).toBe(403);
+    // the last platform admin cannot be lowered, even by another user with the power to
+    const adminId = ((await req('GET', '/api/users', op)).json().users as { id: number; username: string }[]).find((x) => x.username === 'admin')!.id;
+    expect((await patch(op, adminId, 'viewer')).json().error.message).toMatch(/your own role/);
+    const second = (await req('POST', '/api/users', op, { username: 'p2', password: PW, role: 'platform_admin' })).json();
+    expect((await patch(op, second.id, 'viewer')).statusCode).toBe(200);
+    const audit = (await req('GET', '/api/audit?limit=500', admin)).json().entries as { action: string; detail: string; actor: string }[];
+    expect(audit.filter((e) => e.action === 'user.role').map((e) => [e.actor, e.detail])).toEqual([
+      ['a-admin', 'a-flex: viewer → operator'],
+      ['admin', 'a-admin2: org_admin → operator'],
+      ['a-admin', 'a-flex: operator → viewer'],
+    ]);
   });
 });

@@ -12,6 +12,7 @@ import {
   roleAllows,
   tokenCreateSchema,
   userCreateSchema,
+  userUpdateSchema,
 } from '../../../core/schema/index.js';
 import type { AuditAction, AuditPage, Me, OrgView, TokenView, UserView } from '../../../core/schema/index.js';
 import { audit } from '../../auth/audit.js';
@@ -83,6 +84,29 @@ export function orgRoutes(app: FastifyInstance, ctx: CenterContext): void {
   app.get('/api/users', orgAdmin, async (req): Promise<{ users: UserView[] }> => ({
     users: (await ctx.storage.listUsers(caller(req).scope)).map(presentUser),
   }));
+
+  // the same rules as creating and deleting: org admins handle their organisation's operators and
+  // viewers; org_admin and platform_admin (given or taken) need a platform admin
+  app.patch('/api/users/:id', orgAdmin, async (req): Promise<UserView> => {
+    const who = caller(req);
+    const { id } = idParamsSchema.parse(req.params);
+    const { role } = userUpdateSchema.parse(req.body ?? {});
+    const user = await ctx.storage.getUser(id);
+    if (!user || !sees(who, user.org_id)) throw new TunaError('not_found', `no user ${id}`);
+    if (user.id === who.user.id) throw new TunaError('conflict', 'you cannot change your own role');
+    for (const r of [user.role, role]) {
+      if (roleAllows(r, 'org_admin') && who.role !== 'platform_admin') {
+        throw new TunaError('forbidden', `changing the role of a user to or from ${r} needs the role platform_admin`);
+      }
+    }
+    if (role === user.role) return presentUser(user);
+    if (user.role === 'platform_admin' && (await ctx.storage.countUsersWithRole('platform_admin')) <= 1) {
+      throw new TunaError('conflict', 'this is the last platform_admin');
+    }
+    const updated = (await ctx.storage.updateUser(id, { role })) as UserRecord;
+    await audit(ctx, req, { action: 'user.role', org_id: user.org_id, resource: `user:${id}`, detail: `${user.username}: ${user.role} → ${role}` });
+    return presentUser(updated);
+  });
 
   app.delete('/api/users/:id', { config: { auth: 'org_admin', body: false } }, async (req, reply) => {
     const who = caller(req);

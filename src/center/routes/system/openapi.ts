@@ -22,6 +22,7 @@ import {
   tokenCreatedSchema,
   tokenViewSchema,
   userCreateSchema,
+  userUpdateSchema,
   userViewSchema,
   sessionCreateSchema,
   sessionCreatedSchema,
@@ -37,7 +38,7 @@ import type { AuthRequirement } from '../../http/auth.js';
 export type Auth = AuthRequirement;
 
 export interface RouteDoc {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   auth: Auth;
   summary: string;
@@ -336,6 +337,20 @@ export const ROUTES: RouteDoc[] = [
     responses: { 200: { description: 'users', ...S(z.object({ users: z.array(userViewSchema) })) } },
   },
   {
+    method: 'PATCH',
+    path: '/api/users/{id}',
+    auth: 'org_admin',
+    summary: "Change a user's role (to or from org_admin and platform_admin only by platform admins; not your own; not the last platform_admin)",
+    body: userUpdateSchema,
+    responses: {
+      200: { description: 'the user as it is now', ...S(userViewSchema) },
+      400: err('validation_failed'),
+      403: err('forbidden: the role given or taken needs platform_admin'),
+      404: err('not_found'),
+      409: err('conflict: yourself, or the last platform_admin'),
+    },
+  },
+  {
     method: 'DELETE',
     path: '/api/users/{id}',
     auth: 'org_admin',
@@ -420,7 +435,7 @@ export function openApiDocument(version: string): unknown {
       ];
       responses['403'] = { description: why.filter((x) => x !== '').join('; '), ...errorContent };
     }
-    if (r.method === 'POST') responses['413'] ??= { description: 'payload_too_large: the body is over the route limit (named in the message)', ...errorContent };
+    if (r.method === 'POST' || r.method === 'PATCH') responses['413'] ??= { description: 'payload_too_large: the body is over the route limit (named in the message)', ...errorContent };
     if (/\{(id|token)\}/.test(r.path)) responses['414'] = { description: 'uri_too_long: a path segment over 256 characters', ...errorContent };
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       summary: role === null ? r.summary : `${r.summary} (role: ${role} or higher)`,

@@ -212,6 +212,24 @@ CREATE TABLE audit (
 CREATE INDEX audit_org ON audit(org_id, id);
 `,
   },
+  {
+    version: 4,
+    name: 'single sign-on, audit retention',
+    // as SQLite's migration 4: users' OpenID Connect subject, logins in flight, audit by age
+    sql: `
+ALTER TABLE users ADD COLUMN oidc_subject TEXT UNIQUE;
+CREATE TABLE oidc_logins (
+  state_hash TEXT PRIMARY KEY,
+  browser_hash TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  code_verifier TEXT NOT NULL,
+  redirect_uri TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX oidc_logins_expiry ON oidc_logins(expires_at);
+CREATE INDEX audit_at ON audit(at);
+`,
+  },
 ];
 
 /** any constant both centers agree on; "tunaio" in ASCII */

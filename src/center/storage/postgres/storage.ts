@@ -22,6 +22,7 @@ import type {
   NewAuditEntry,
   NewSession,
   NewUser,
+  OidcLoginRecord,
   OrgRecord,
   OrgScope,
   SessionAgentRecord,
@@ -52,9 +53,19 @@ function toUser(r: Row): UserRecord {
     role: r.role as Role,
     password_hash: String(r.password_hash),
     token_hash: (r.token_hash as string | null) ?? null,
+    oidc_subject: (r.oidc_subject as string | null) ?? null,
     created_at: num(r.created_at),
   };
 }
+
+const toOidcLogin = (r: Row): OidcLoginRecord => ({
+  state_hash: String(r.state_hash),
+  browser_hash: String(r.browser_hash),
+  nonce: String(r.nonce),
+  code_verifier: String(r.code_verifier),
+  redirect_uri: String(r.redirect_uri),
+  expires_at: num(r.expires_at),
+});
 
 const toOrg = (r: Row): OrgRecord => ({ id: num(r.id), name: String(r.name), created_at: num(r.created_at) });
 
@@ -210,6 +221,43 @@ export class PostgresStorage implements Storage {
     return num(r.n);
   }
 
+  async updateUser(id: number, fields: { role?: Role; org_id?: number }): Promise<UserRecord | null> {
+    return inTransaction(this.pool, async (c) => {
+      const before = (await c.query('SELECT org_id FROM users WHERE id = $1 FOR UPDATE', [id])).rows[0] as Row | undefined;
+      if (!before) return null;
+      if (fields.org_id !== undefined && fields.org_id !== num(before.org_id)) await c.query('DELETE FROM api_tokens WHERE user_id = $1', [id]);
+      const r = await c.query('UPDATE users SET role = COALESCE($2, role), org_id = COALESCE($3, org_id) WHERE id = $1 RETURNING *', [
+        id,
+        fields.role ?? null,
+        fields.org_id ?? null,
+      ]);
+      return toUser(r.rows[0] as Row);
+    });
+  }
+
+  async getUserByOidcSubject(subject: string): Promise<UserRecord | null> {
+    const [r] = await this.q('SELECT * FROM users WHERE oidc_subject = $1', [subject]);
+    return r ? toUser(r) : null;
+  }
+
+  // ---- single sign-on logins in flight
+
+  async putOidcLogin(l: OidcLoginRecord): Promise<void> {
+    await this.q(
+      'INSERT INTO oidc_logins (state_hash, browser_hash, nonce, code_verifier, redirect_uri, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [l.state_hash, l.browser_hash, l.nonce, l.code_verifier, l.redirect_uri, l.expires_at],
+    );
+  }
+
+  async takeOidcLogin(stateHash: string, now: number): Promise<OidcLoginRecord | null> {
+    const [r] = await this.q('DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING *', [stateHash]);
+    return r && num(r.expires_at) > now ? toOidcLogin(r) : null;
+  }
+
+  async deleteExpiredOidcLogins(now: number): Promise<number> {
+    return (await this.run('DELETE FROM oidc_logins WHERE expires_at <= $1', [now])).rowCount ?? 0;
+  }
+
   // ---- API tokens
 
   async createApiToken(t: Omit<ApiTokenRecord, 'id' | 'username'>): Promise<ApiTokenRecord> {
@@ -277,6 +325,10 @@ export class PostgresStorage implements Storage {
     };
   }
 
+  async pruneAudit(before: number, keep: number): Promise<number> {
+    return (await this.run('DELETE FROM audit WHERE at < $1 OR id <= (SELECT MAX(id) FROM audit) - $2', [before, keep])).rowCount ?? 0;
+  }
+
   async getUserByName(username: string): Promise<UserRecord | null> {
     const [r] = await this.q('SELECT * FROM users WHERE username = $1', [username]);
     return r ? toUser(r) : null;
@@ -289,9 +341,9 @@ export class PostgresStorage implements Storage {
 
   async createUser(username: string, fields: NewUser): Promise<UserRecord | null> {
     const [r] = await this.q(
-      `INSERT INTO users (username, password_hash, token_hash, created_at, org_id, role) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (username) DO NOTHING RETURNING *`,
-      [username, fields.password_hash, fields.token_hash ?? null, Date.now(), fields.org_id, fields.role],
+      `INSERT INTO users (username, password_hash, token_hash, created_at, org_id, role, oidc_subject) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT DO NOTHING RETURNING *`,
+      [username, fields.password_hash, fields.token_hash ?? null, Date.now(), fields.org_id, fields.role, fields.oidc_subject ?? null],
     );
     return r ? toUser(r) : null;
   }
