@@ -35,7 +35,7 @@ describe('sqlite storage', () => {
   });
 });
 
-describe('sqlite migration 2 (call list)', () => {
+describe('sqlite migrations 2 and 5 (call list)', () => {
   it('folds the call list of events stored before the dialogs table existed', async () => {
     const dir = tmp();
     const file = path.join(dir, 'tunaio.db');
@@ -47,8 +47,8 @@ describe('sqlite migration 2 (call list)', () => {
     const base = { session_id: sid, kind: 'sip' as const, transport: 'udp' as const, src: null, dst: null, payload: 'INVITE sip:bob@h SIP/2.0\r\n\r\n', rtp: null, rtcp: null, stats: null, log: null, callstate: null, route: null, frame: null };
     const events = [1, 2, 3].map((seq) => ({ index: seq, bytes: 10, event: { ...base, seq, ts: seq, call_id: `call-${seq % 2}`, sip } }));
     await s.ingest(agent.id, events, { now: 2, grace_ms: 0, max_events_per_session: 100, max_bytes_per_session: 1e6 });
-    // back to a version-1 database: no call list
-    s.db.exec("DROP TABLE dialogs; DROP INDEX events_call; DELETE FROM schema_migrations WHERE version = 2");
+    // back to a database without a call list (migration 2 made it, migration 5 added its legs column)
+    s.db.exec('DROP TABLE dialogs; DROP INDEX events_call; DELETE FROM schema_migrations WHERE version IN (2, 5)');
     await s.close();
     const again = new SqliteStorage(file);
     const page = await again.listDialogs(sid, { after: 0, limit: 10 });

@@ -12,7 +12,7 @@ import type { AgentCounters, AgentSource, EventKind, Role, SessionStatus, Stored
 import { DEFAULT_ORG_ID } from '../../core/schema/index.js';
 import type { DialogAgg } from '../../core/dialogs/aggregate.js';
 import { foldDialogs, likePattern } from './dialog-fold.js';
-import type { DialogWrite } from './dialog-fold.js';
+import type { DialogRow, DialogWrite } from './dialog-fold.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import type {
@@ -188,20 +188,20 @@ function prepareIngest(db: Db) {
 }
 
 function prepareDialogs(db: Db) {
-  const get = db.prepare('SELECT id, data FROM dialogs WHERE session_id = ? AND call_id = ?');
+  const get = db.prepare('SELECT id, version, data FROM dialogs WHERE session_id = ? AND call_id = ?');
   const ins = db.prepare(
-    'INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data, leg_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  const upd = db.prepare('UPDATE dialogs SET started_at = ?, state = ?, version = ?, search = ?, data = ? WHERE id = ?');
+  const upd = db.prepare('UPDATE dialogs SET started_at = ?, state = ?, version = ?, search = ?, data = ?, leg_of = ? WHERE id = ?');
   return {
-    loadDialog: (sessionId: string, callId: string): { id: number; dialog: DialogAgg } | null => {
+    loadDialog: (sessionId: string, callId: string): DialogRow | null => {
       const r = get.get(sessionId, callId) as Row | undefined;
-      return r ? { id: num(r.id), dialog: JSON.parse(String(r.data)) as DialogAgg } : null;
+      return r ? { id: num(r.id), version: num(r.version), dialog: JSON.parse(String(r.data)) as DialogAgg } : null;
     },
     saveDialog: (w: DialogWrite): void => {
       const data = JSON.stringify(w.dialog);
-      if (w.id === null) ins.run(w.session_id, w.call_id, w.dialog.started_at, w.dialog.state, w.version, w.search, data);
-      else upd.run(w.dialog.started_at, w.dialog.state, w.version, w.search, data, w.id);
+      if (w.id === null) ins.run(w.session_id, w.call_id, w.started_at, w.state, w.version, w.search, data, w.leg_of);
+      else upd.run(w.started_at, w.state, w.version, w.search, data, w.leg_of, w.id);
     },
   };
 }
@@ -251,7 +251,9 @@ export class SqliteStorage implements Storage {
       if (done.has(m.version)) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
-        if (m.version === 2) this.backfillDialogs();
+        // the call list of events stored before it existed (migration 2) is folded once its last column
+        // exists (migration 5); a database whose list is already there has rows, and is left as it is
+        if (m.version === 5) this.backfillDialogs();
         const broken = this.db.pragma('foreign_key_check') as Row[];
         if (broken.length > 0) throw new Error(`migration ${m.version} broke ${broken.length} foreign keys: ${JSON.stringify(broken[0])}`);
         this.db
@@ -263,6 +265,7 @@ export class SqliteStorage implements Storage {
 
   /** folds the call list of events stored before the dialogs table existed (migration 2), in id order */
   private backfillDialogs(): void {
+    if (this.db.prepare('SELECT 1 FROM dialogs LIMIT 1').get() !== undefined) return;
     const { loadDialog, saveDialog } = prepareDialogs(this.db);
     const page = this.db.prepare('SELECT * FROM events WHERE id > ? AND call_id IS NOT NULL ORDER BY id LIMIT 5000');
     for (let after = 0; ; ) {
@@ -829,7 +832,8 @@ export class SqliteStorage implements Storage {
   }
 
   async listDialogs(sessionId: string, query: DialogQuery): Promise<{ dialogs: DialogRecord[]; more: boolean } | null> {
-    const where = ['d.session_id = ?'];
+    // a leg listed under its call's first leg is no row of its own (dialog-fold.ts)
+    const where = ['d.session_id = ?', 'd.leg_of IS NULL'];
     const args: unknown[] = [sessionId];
     if (query.after > 0) {
       const c = this.stmt('SELECT started_at FROM dialogs WHERE id = ? AND session_id = ?').get(query.after, sessionId) as Row | undefined;
@@ -849,9 +853,9 @@ export class SqliteStorage implements Storage {
       // the row's own text, or any SIP message / log line of the call (events keep their JSON text, so
       // the pattern is JSON-escaped); bounded by the session's event cap
       where.push(
-        `(d.search LIKE ? ESCAPE '\\' OR d.call_id IN (SELECT e.call_id FROM events e WHERE e.session_id = ? AND e.call_id IS NOT NULL AND e.kind IN ('sip', 'webrtc', 'log') AND e.body LIKE ? ESCAPE '\\'))`,
+        `(d.search LIKE ? ESCAPE '\\' OR d.call_id IN (SELECT COALESCE(m.leg_of, m.call_id) FROM dialogs m WHERE m.session_id = ? AND m.call_id IN (SELECT e.call_id FROM events e WHERE e.session_id = ? AND e.call_id IS NOT NULL AND e.kind IN ('sip', 'webrtc', 'log') AND e.body LIKE ? ESCAPE '\\')))`,
       );
-      args.push(likePattern(query.q, false), sessionId, likePattern(query.q, true));
+      args.push(likePattern(query.q, false), sessionId, sessionId, likePattern(query.q, true));
     }
     const rows = this.db
       .prepare(`SELECT d.id, d.version, d.data FROM dialogs d WHERE ${where.join(' AND ')} ORDER BY d.started_at, d.id LIMIT ?`)

@@ -2,6 +2,7 @@
 // Each implementation's own test file calls runStorageContract(makeStorage) — see sqlite.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { IngestEvent } from '../../core/schema/index.js';
+import { presentDialog } from '../../core/dialogs/aggregate.js';
 import { SqliteStorage } from './sqlite.js';
 import type { IngestItem, IngestPolicy, NewSession, Storage } from './types.js';
 
@@ -501,6 +502,68 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       await s.endSession(y.id, 'stopped', T0 + 1);
       expect(await s.purgeSession(y.id)).toBe(true);
       expect((await s.listDialogs(y.id, { after: 0, limit: 10 }))!.dialogs).toEqual([]);
+    }));
+
+    it('call list: B2BUA legs the agents linked are one row under the first leg, in any order of arrival', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const b = await agent(s, 'b');
+      const x = await s.createSession(newSessionRec([a.id, b.id]));
+      const msg = (seq: number, call: string, sip: Partial<IngestEvent['sip']> & object, payload: string, over: Partial<IngestEvent> = {}) =>
+        ev(x.id, seq, { call_id: call, ts: 1_000_000 * seq, sip: { has_sdp: false, ...sip }, payload, ...over });
+      const inv = (seq: number, call: string, to: string, over: Partial<IngestEvent> = {}) =>
+        msg(seq, call, { method: 'INVITE', cseq_seq: 1, cseq_method: 'INVITE', from_user: 'alice', to_user: to },
+          `INVITE sip:${to}@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK${call}\r\nUser-Agent: UA-${call}\r\n\r\n`, over);
+      const resp = (seq: number, call: string, status: number, reason: string, over: Partial<IngestEvent> = {}) =>
+        msg(seq, call, { status, reason, cseq_seq: 1, cseq_method: 'INVITE' }, `SIP/2.0 ${status} ${reason}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK${call}\r\nTo: <sip:b@h>;tag=t1\r\n\r\n`, over);
+      const rows = async (q: Partial<Parameters<Storage['listDialogs']>[1]> = {}) =>
+        (await s.listDialogs(x.id, { after: 0, limit: 10, ...q }))!.dialogs.map((r) => presentDialog(r.id, r.version, r.dialog));
+      const link = (to: string, inferred = false): Partial<IngestEvent> => ({ linked_call_ids: [to], ...(inferred ? { linked_inferred: true } : {}) });
+
+      // the A leg (agent a), then the B leg the B2BUA opened, linked by X-CID (agent b, another batch)
+      await s.ingest(a.id, [inv(1, 'a-leg', '2000'), resp(2, 'a-leg', 100, 'Trying'), inv(30, 'lone', '3000')], policy());
+      await s.ingest(b.id, [inv(3, 'b-leg', '2000', link('a-leg')), resp(4, 'b-leg', 180, 'Ringing', link('a-leg')), resp(5, 'b-leg', 200, 'OK', link('a-leg'))], policy());
+      let list = await rows();
+      expect(list.map((r) => [r.call_id, r.legs, r.legs_inferred])).toEqual([['a-leg', ['a-leg', 'b-leg'], false], ['lone', ['lone'], false]]);
+      // the caller's leg decides the call's state: its 200 has not come yet
+      expect(list[0]).toMatchObject({ state: 'calling', from: 'alice', to: '2000', messages: 5, agents: [a.id, b.id] });
+      const v1 = list[0].version;
+      await s.ingest(a.id, [resp(6, 'a-leg', 200, 'OK'), msg(7, 'a-leg', { method: 'ACK', cseq_seq: 1, cseq_method: 'ACK' }, 'ACK sip:2000@h SIP/2.0\r\n\r\n')], policy());
+      list = await rows();
+      expect(list[0]).toMatchObject({ call_id: 'a-leg', state: 'answered', final_status: { code: 200, reason: 'OK' }, messages: 7, started_at: new Date(1000).toISOString() });
+      // filters see the whole call: the B leg's text, the B leg's Call-ID, a change of the B leg alone
+      expect((await rows({ q: 'UA-b-leg' })).map((r) => r.call_id)).toEqual(['a-leg']);
+      expect((await rows({ q: 'b-leg' })).map((r) => r.call_id)).toEqual(['a-leg']);
+      expect((await rows({ q: 'branch=z9hG4bKb-leg' })).map((r) => r.call_id)).toEqual(['a-leg']);
+      expect((await rows({ states: ['answered'] })).map((r) => r.call_id)).toEqual(['a-leg']);
+      const v2 = Math.max(...(await rows()).map((r) => r.version));
+      expect(v2).toBeGreaterThan(v1);
+      await s.ingest(b.id, [msg(8, 'b-leg', { method: 'BYE', cseq_seq: 2, cseq_method: 'BYE' }, 'BYE sip:a@h SIP/2.0\r\n\r\n', link('a-leg'))], policy());
+      expect((await rows({ changed_after: v2 })).map((r) => [r.call_id, r.messages])).toEqual([['a-leg', 8]]);
+      // the row's legs give the ladder every leg's events
+      const evs = await s.listEvents(x.id, 0, 100, { call_ids: list[0].legs });
+      expect(evs.events.filter((e) => e.call_id === 'b-leg')).toHaveLength(4);
+
+      // a B leg seen first (its agent was quicker), linked by inference to an A leg not yet stored: one
+      // row at once, labelled inferred; when the earlier A leg arrives, the row is the A leg's
+      await s.ingest(b.id, [inv(41, 'y-b', '4000', link('y-a', true)), resp(42, 'y-b', 486, 'Busy Here', link('y-a', true))], policy());
+      list = await rows();
+      expect(list.map((r) => [r.call_id, r.legs, r.legs_inferred, r.state])).toEqual([
+        ['a-leg', ['a-leg', 'b-leg'], false, 'answered'],
+        ['lone', ['lone'], false, 'calling'],
+        ['y-b', ['y-b', 'y-a'], true, 'failed'],
+      ]);
+      await s.ingest(a.id, [inv(40, 'y-a', '4000'), resp(43, 'y-a', 486, 'Busy Here')], policy());
+      list = await rows();
+      expect(list.map((r) => [r.call_id, r.legs, r.legs_inferred, r.state, r.messages])).toEqual([
+        ['a-leg', ['a-leg', 'b-leg'], false, 'answered', 8],
+        ['lone', ['lone'], false, 'calling', 1],
+        ['y-a', ['y-a', 'y-b'], true, 'failed', 4],
+      ]);
+      // paging counts calls, not legs
+      const p1 = (await s.listDialogs(x.id, { after: 0, limit: 2 }))!;
+      expect(p1.more).toBe(true);
+      const p2 = (await s.listDialogs(x.id, { after: p1.dialogs[1].id, limit: 2 }))!;
+      expect([p2.dialogs.map((r) => r.dialog.call_id), p2.more]).toEqual([['y-a'], false]);
     }));
 
     it('strings with NUL characters (hostile input) are stored and found, never an error', withStorage(async (s) => {

@@ -14,7 +14,8 @@ import type { Dialog, DialogState } from '../schema/dialog.js';
 import { readSipText, tagOf, branchOf } from '../ladder/sip-text.js';
 
 /** The events a row is folded from. */
-export type DialogEvent = Pick<Event, 'agent_id' | 'ts' | 'kind' | 'src' | 'dst' | 'call_id' | 'sip' | 'payload' | 'stats'>;
+export type DialogEvent = Pick<Event, 'agent_id' | 'ts' | 'kind' | 'src' | 'dst' | 'call_id' | 'sip' | 'payload' | 'stats'> &
+  Partial<Pick<Event, 'linked_call_ids' | 'linked_inferred'>>;
 
 /** What a store keeps per call (JSON-serialisable). Times are µs since the epoch, like events. */
 export interface DialogAgg {
@@ -41,6 +42,18 @@ export interface DialogAgg {
   init_cseq: number | null;
   /** hashes of messages seen (retransmission detection), at most SEEN_MAX */
   seen: string[];
+  // B2BUA / SBC legs (issue 13; storage/dialog-fold.ts groups them). Optional: rows stored before
+  // legs were grouped have none of these.
+  /** Call-IDs this call's events named as its other legs (events' linked_call_ids), at most LIST_MAX */
+  linked?: string[];
+  /** one of those links was inferred by number and time, not read from a header or a platform */
+  linked_inferred?: boolean;
+  /** set on a leg listed under another row: that row's Call-ID (the call's first leg) */
+  leg_of?: string;
+  /** no event of this Call-ID yet: the row exists because another leg named it */
+  placeholder?: boolean;
+  /** on the listed row of a call of several legs: the whole call (mergeLegs), what the list shows */
+  call?: DialogAgg;
 }
 
 const SEEN_MAX = 400;
@@ -103,6 +116,14 @@ function restart(d: DialogAgg, method: string, cseq: number | null): void {
 
 /** Folds one event of the call into its row. Events may come in any order across agents. */
 export function applyEvent(d: DialogAgg, e: DialogEvent): void {
+  if (d.placeholder === true) {
+    // the first event of a leg another leg named: its times are its own from now on
+    delete d.placeholder;
+    d.started_at = e.ts;
+    d.last_at = e.ts;
+  }
+  for (const l of e.linked_call_ids ?? []) if (l !== d.call_id) addTo((d.linked ??= []), l);
+  if (e.linked_inferred === true && (e.linked_call_ids?.length ?? 0) > 0) d.linked_inferred = true;
   if (e.ts < d.started_at) d.started_at = e.ts;
   if (e.ts > d.last_at) d.last_at = e.ts;
   if (!d.agents.includes(e.agent_id)) {
@@ -202,6 +223,51 @@ export function applyEvent(d: DialogAgg, e: DialogEvent): void {
   d.state = code >= 300 ? 'failed' : d.method === 'REGISTER' ? 'registered' : 'completed';
 }
 
+/**
+ * One call of several legs (B2BUA / SBC), as the list shows it; `legs` is in the order the legs were
+ * first seen, so legs[0] — the caller's leg, usually — names the call. What the caller lived decides
+ * from, to, method, state, final status and answer time: the first leg that carried SIP (a leg known
+ * only from another leg's link has none). The call ends when that leg has ended and every leg that
+ * ended is done (the latest end); counts are summed, agents and user agents united, MOS the worst.
+ */
+export function mergeLegs(legs: readonly DialogAgg[]): DialogAgg {
+  const lead = legs.find((l) => l.method !== null) ?? legs[0];
+  const call: DialogAgg = {
+    call_id: legs[0].call_id,
+    legs: legs.map((l) => l.call_id),
+    from: lead.from,
+    to: lead.to,
+    method: lead.method,
+    state: lead.state,
+    final_status: lead.final_status,
+    started_at: Math.min(...legs.map((l) => l.started_at)),
+    answered_at: lead.answered_at,
+    ended_at: lead.ended_at === null ? null : Math.max(...legs.map((l) => l.ended_at ?? lead.ended_at!)),
+    last_at: Math.max(...legs.map((l) => l.last_at)),
+    messages: 0,
+    agents: [],
+    has_rtp: false,
+    mos: null,
+    retransmissions: 0,
+    user_agents: [],
+    numbers: [],
+    init_cseq: null,
+    seen: [],
+  };
+  for (const l of legs) {
+    call.messages += l.messages;
+    call.retransmissions += l.retransmissions;
+    call.has_rtp ||= l.has_rtp;
+    if (l.mos !== null && (call.mos === null || l.mos < call.mos)) call.mos = l.mos;
+    for (const a of l.agents) if (!call.agents.includes(a)) call.agents.push(a);
+    for (const u of l.user_agents) addTo(call.user_agents, u);
+    for (const n of l.numbers) addTo(call.numbers, n, LIST_MAX * 2);
+    if (l.linked_inferred === true) call.linked_inferred = true;
+  }
+  call.agents.sort((a, b) => a - b);
+  return call;
+}
+
 /** The lowercase text `q` is matched against besides the messages: Call-IDs, numbers, user agents. */
 export function dialogSearchText(d: DialogAgg): string {
   return [...d.legs, d.from ?? '', d.to ?? '', ...d.numbers, ...d.user_agents, d.final_status?.reason ?? ''].join('\n').toLowerCase();
@@ -210,12 +276,14 @@ export function dialogSearchText(d: DialogAgg): string {
 const iso = (us: number | null): string | null => (us === null ? null : new Date(Math.floor(us / 1000)).toISOString());
 
 /** The wire row. `id` is the store's cursor for the row. */
-export function presentDialog(id: number, version: number, d: DialogAgg): Dialog {
+export function presentDialog(id: number, version: number, row: DialogAgg): Dialog {
+  const d = row.call ?? row;
   return {
     id,
     version,
     call_id: d.call_id,
     legs: d.legs,
+    legs_inferred: d.legs.length > 1 && d.linked_inferred === true,
     from: d.from,
     to: d.to,
     method: d.method,

@@ -22,6 +22,11 @@ export const dialogSchema = z.object({
   call_id: z.string(),
   /** every Call-ID shown in this row: the call's legs when they are linked (B2BUA, issue 13), else just call_id */
   legs: z.array(z.string()),
+  /**
+   * true when a link between the legs was inferred by number and time (no X-CID, Session-ID, icid or
+   * platform collector named it): show the grouping as a guess
+   */
+  legs_inferred: z.boolean(),
   from: z.string().nullable(),
   to: z.string().nullable(),
   method: z.string().nullable(),

@@ -1,4 +1,4 @@
-// The call list (issue 14), sngrep-like: one row per call with start, method, from → to, state, final
+// The call list (issue 14), sngrep-like: one row per call (B2BUA legs grouped, issue 13) with start, method, from → to, state, final
 // status, duration, messages, RTP/MOS; failed calls stand out. Virtualised (@tanstack/react-virtual):
 // only the rows in view are in the DOM, whatever the session's size; the next page is read when the
 // list is scrolled to its end; a live list follows new calls while it is scrolled to the bottom.
@@ -88,6 +88,7 @@ export function CallList({
                 role="row"
                 data-testid="call-row"
                 data-call-id={d.call_id}
+                data-legs={d.legs.join(' ')}
                 data-state={d.state}
                 style={{ position: 'absolute', top: 0, left: 0, right: 0, height: ROW_PX, transform: `translateY(${it.start}px)` }}
                 onClick={() => onSelect(d.call_id)}
@@ -105,7 +106,20 @@ export function CallList({
                 <span className="c-num">{d.messages}</span>
                 <span className={`c-num${d.retransmissions > 0 ? ' warn' : ''}`}>{d.retransmissions}</span>
                 <span className={`c-num${d.mos !== null && d.mos < 3.6 ? ' bad' : ''}`}>{d.mos !== null ? d.mos.toFixed(2) : d.has_rtp ? 'RTP' : '—'}</span>
-                <span className="c-callid mono">{d.call_id}</span>
+                <span className="c-callid mono">
+                  {d.legs.length > 1 && (
+                    // B2BUA / SBC legs grouped in this row (docs/api.md "Call list"); a guessed grouping says so
+                    <span
+                      className={`call-legs${d.legs_inferred ? ' inferred' : ''}`}
+                      data-testid="call-legs"
+                      title={`Legs of this call${d.legs_inferred ? ' (inferred by number and time)' : ''}: ${d.legs.join(', ')}`}
+                    >
+                      {d.legs.length} legs{d.legs_inferred ? ', inferred' : ''}
+                    </span>
+                  )}
+                  {d.call_id}
+                  {d.legs.length > 1 && <span className="call-legs-ids"> + {d.legs.slice(1).join(', ')}</span>}
+                </span>
               </div>
             );
           })}

@@ -121,6 +121,9 @@ export function useDialogs(base: string, q: string, state: string): DialogList {
               added = true;
             }
           }
+          // a row that became a later leg of another call (its earlier leg arrived) leaves the list
+          const absorbed = new Set(page.dialogs.flatMap((d) => d.legs.slice(1)));
+          if (absorbed.size > 0 && rows.some((d) => absorbed.has(d.call_id))) rows = rows.filter((d) => !absorbed.has(d.call_id));
           if (added) rows.sort(byStart);
           r.rows = rows;
           publish();

@@ -92,7 +92,7 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
   // calls they keep (the first ones, more on request); plain "All" pages through the session
   const filtered = q !== '' || stateFilter !== '';
   const callIds = useMemo(
-    () => (callParam !== null ? (row?.legs ?? [callParam]) : filtered ? dialogs.rows.slice(0, allCalls).map((d) => d.call_id) : null),
+    () => (callParam !== null ? (row?.legs ?? [callParam]) : filtered ? dialogs.rows.slice(0, allCalls).flatMap((d) => d.legs) : null),
     [callParam, row?.legs.join(','), filtered, dialogs.rows, allCalls],
   );
   const ev = useLadderEvents(base, callIds);

@@ -90,7 +90,7 @@ export const ROUTES: RouteDoc[] = [
     method: 'GET',
     path: '/api/sessions/{id}/dialogs',
     auth: 'viewer',
-    summary: 'The call list: one row per call, in start-time order, paged by ?after=; ?q= searches, ?state= filters',
+    summary: 'The call list: one row per call (linked B2BUA legs grouped under the first leg, `legs`), in start-time order, paged by ?after=; ?q= searches, ?state= filters',
     query: dialogsQuerySchema,
     responses: { 200: { description: 'a page of calls', ...S(dialogPageSchema) }, 400: err('bad query'), 404: err('session_not_found') },
   },

@@ -17,8 +17,8 @@
 import type pg from 'pg';
 import type { DialogAgg } from '../../../core/dialogs/aggregate.js';
 import type { StoredEvent } from '../../../core/schema/index.js';
-import { foldDialogs } from '../dialog-fold.js';
-import type { DialogWrite } from '../dialog-fold.js';
+import { batchCallIds, foldDialogs, legNeighbours } from '../dialog-fold.js';
+import type { DialogRow, DialogWrite } from '../dialog-fold.js';
 import type { IngestItem, IngestOutcome, IngestPolicy } from '../types.js';
 import { noNul, noNulOrNull } from './pool.js';
 
@@ -224,39 +224,59 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
 }
 
 /**
- * The call list (dialog-fold.ts): the rows of every call in the batch read in one query, folded in
- * memory, written back in one multi-row upsert — two round trips per batch, under the session locks
- * taken above, so two centers never fold the same call at once.
+ * The call list (dialog-fold.ts): the rows of every call in the batch (and of the legs its events link
+ * to) read in one query, folded in memory, written back in one multi-row upsert — two round trips per
+ * batch, under the session locks taken above, so two centers never fold the same call at once. A batch
+ * touching a call of several legs reads the rest of that call in one more query (groups are stars:
+ * one step from any leg reaches the head, and the head names every leg).
  */
 async function foldBatchDialogs(c: pg.PoolClient, inserted: StoredEvent[]): Promise<void> {
-  const keys = new Map<string, [string, string]>();
-  for (const e of inserted) if (e.call_id !== null && e.call_id !== '') keys.set(`${e.session_id}\n${e.call_id}`, [e.session_id, e.call_id]);
-  if (keys.size === 0) return;
-  const pairs = [...keys.values()];
-  const found = await c.query(
-    `SELECT d.id, d.session_id, d.call_id, d.data FROM dialogs d
-     JOIN unnest($1::text[], $2::text[]) AS k(sid, cid) ON d.session_id = k.sid AND d.call_id = k.cid`,
-    [pairs.map((p) => p[0]), pairs.map((p) => noNul(p[1]))],
-  );
-  const rows = new Map<string, { id: number; dialog: DialogAgg }>();
-  for (const r of found.rows as { id: string; session_id: string; call_id: string; data: string }[]) {
-    rows.set(`${r.session_id}\n${r.call_id}`, { id: Number(r.id), dialog: JSON.parse(r.data) as DialogAgg });
+  const rows = new Map<string, DialogRow | null>();
+  let want = batchCallIds(inserted);
+  for (let round = 0; round < 3 && want.size > 0; round++) {
+    const sids: string[] = [];
+    const cids: string[] = [];
+    for (const [sid, ids] of want) {
+      for (const cid of ids) {
+        sids.push(sid);
+        cids.push(cid);
+        rows.set(`${sid}\n${cid}`, null);
+      }
+    }
+    const found = await c.query(
+      `SELECT d.id, d.version, d.session_id, d.call_id, d.data FROM dialogs d
+       JOIN unnest($1::text[], $2::text[]) AS k(sid, cid) ON d.session_id = k.sid AND d.call_id = k.cid`,
+      [sids, cids.map(noNul)],
+    );
+    want = new Map();
+    for (const r of found.rows as { id: string; version: string; session_id: string; call_id: string; data: string }[]) {
+      const dialog = JSON.parse(r.data) as DialogAgg;
+      rows.set(`${r.session_id}\n${r.call_id}`, { id: Number(r.id), version: Number(r.version), dialog });
+      for (const l of legNeighbours(dialog)) {
+        if (rows.has(`${r.session_id}\n${l}`)) continue;
+        let s = want.get(r.session_id);
+        if (!s) want.set(r.session_id, (s = new Set()));
+        s.add(l);
+      }
+    }
   }
+  if (rows.size === 0) return;
   const writes: DialogWrite[] = [];
   foldDialogs(inserted, (sid, cid) => rows.get(`${sid}\n${cid}`) ?? null, (w) => writes.push(w));
   await c.query(
-    `INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+    `INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data, leg_of)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
      ON CONFLICT (session_id, call_id) DO UPDATE SET started_at = excluded.started_at, state = excluded.state,
-       version = excluded.version, search = excluded.search, data = excluded.data`,
+       version = excluded.version, search = excluded.search, data = excluded.data, leg_of = excluded.leg_of`,
     [
       writes.map((w) => w.session_id),
       writes.map((w) => noNul(w.call_id)),
-      writes.map((w) => w.dialog.started_at),
-      writes.map((w) => w.dialog.state),
+      writes.map((w) => w.started_at),
+      writes.map((w) => w.state),
       writes.map((w) => w.version),
       writes.map((w) => noNul(w.search)),
       writes.map((w) => JSON.stringify(w.dialog)),
+      writes.map((w) => (w.leg_of === null ? null : noNul(w.leg_of))),
     ],
   );
 }

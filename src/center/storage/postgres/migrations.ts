@@ -230,6 +230,16 @@ CREATE INDEX oidc_logins_expiry ON oidc_logins(expires_at);
 CREATE INDEX audit_at ON audit(at);
 `,
   },
+  {
+    version: 5,
+    name: 'call legs',
+    // B2BUA legs grouped in the call list (storage/dialog-fold.ts): a leg listed under another row
+    // names it here. Rows folded before stay one per Call-ID.
+    sql: `
+ALTER TABLE dialogs ADD COLUMN leg_of TEXT;
+CREATE INDEX dialogs_legs ON dialogs(session_id, leg_of) WHERE leg_of IS NOT NULL;
+`,
+  },
 ];
 
 /** any constant both centers agree on; "tunaio" in ASCII */

@@ -600,7 +600,8 @@ export class PostgresStorage implements Storage {
   async listDialogs(sessionId: string, query: DialogQuery): Promise<{ dialogs: DialogRecord[]; more: boolean } | null> {
     const args: unknown[] = [sessionId];
     const arg = (v: unknown): string => `$${args.push(v)}`;
-    const where = ['d.session_id = $1'];
+    // a leg listed under its call's first leg is no row of its own (dialog-fold.ts)
+    const where = ['d.session_id = $1', 'd.leg_of IS NULL'];
     if (query.after > 0) {
       const [c] = await this.q('SELECT started_at FROM dialogs WHERE id = $1 AND session_id = $2', [query.after, sessionId]);
       if (!c) return null;
@@ -611,7 +612,7 @@ export class PostgresStorage implements Storage {
     if (query.q !== undefined && query.q !== '') {
       // as in SQLite: the row's own text, or any SIP message / log line of the call (JSON text of the event)
       where.push(
-        `(d.search ILIKE ${arg(likePattern(query.q, false))} ESCAPE '\\' OR d.call_id IN (SELECT e.call_id FROM events e WHERE e.session_id = $1 AND e.call_id IS NOT NULL AND e.kind IN ('sip', 'webrtc', 'log') AND e.body ILIKE ${arg(likePattern(query.q, true))} ESCAPE '\\'))`,
+        `(d.search ILIKE ${arg(likePattern(query.q, false))} ESCAPE '\\' OR d.call_id IN (SELECT COALESCE(m.leg_of, m.call_id) FROM dialogs m WHERE m.session_id = $1 AND m.call_id IN (SELECT e.call_id FROM events e WHERE e.session_id = $1 AND e.call_id IS NOT NULL AND e.kind IN ('sip', 'webrtc', 'log') AND e.body ILIKE ${arg(likePattern(query.q, true))} ESCAPE '\\')))`,
       );
     }
     const rows = await this.q(
