@@ -225,8 +225,8 @@ describe('two centers on one PostgreSQL', () => {
   it('one reconciler at a time: the lock has one holder; it passes on when the holder goes', async () => {
     const database = await server.createDatabase();
     await (await createCenter({ database, dataDir: tempDataDir(), logLevel: 'silent', scryptLog2N: 10 })).close(); // schema
-    const l1 = new PostgresLeadership(database);
-    const l2 = new PostgresLeadership(database);
+    const l1 = new PostgresLeadership(database, 0);
+    const l2 = new PostgresLeadership(database, 0);
     try {
       expect(await l1.isLeader()).toBe(true);
       expect(await l2.isLeader()).toBe(false);

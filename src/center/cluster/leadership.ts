@@ -2,9 +2,10 @@
 // SQLite mode has one center: it always leads. PostgreSQL mode: the center holding a session-level
 // advisory lock on its own connection leads. The lock lives as long as that connection: when the
 // leading center dies (kill -9, crash, power), the server sees the connection close and frees the
-// lock, and the next center that asks (every reconcile period) takes it — failover within one
-// reconcile period plus the time the server needs to notice the dead connection (TCP keepalive
-// bounds it when the host vanishes without closing the socket).
+// lock, and the next center that asks takes it: at its reconcile tick (--reconcile-seconds), or at
+// once a second at most while it takes uploads (see retryMs) — failover within one reconcile period
+// plus the time the server needs to notice the dead connection (immediate when the process dies and
+// its host closes the socket; TCP keepalive bounds it when the host vanishes).
 import type pg from 'pg';
 import { openClient } from '../storage/postgres/pool.js';
 
@@ -27,13 +28,24 @@ export class PostgresLeadership implements Leadership {
   private leading = false;
   private closed = false;
   private trying: Promise<boolean> | null = null;
+  private lastTry = 0;
 
-  constructor(private readonly url: string) {}
+  /**
+   * `retryMs`: while another center leads, the lock is asked for at most this often. Besides the
+   * reconcile tick, the ingest path asks (call-follow announcements, agents/commander.ts), so a
+   * center taking uploads takes over within about this long after the leader dies.
+   */
+  constructor(
+    private readonly url: string,
+    private readonly retryMs = 1000,
+  ) {}
 
   isLeader(): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     if (this.leading && this.client) return Promise.resolve(true);
+    if (this.trying === null && Date.now() - this.lastTry < this.retryMs) return Promise.resolve(false);
     this.trying ??= this.tryLock().finally(() => {
+      this.lastTry = Date.now();
       this.trying = null;
     });
     return this.trying;
