@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, REPO, corpusByName } from './corpus/corpora.js';
 import { decodeBench } from './decode.js';
+import { fanoutBench } from './fanout.js';
 import { filterBench } from './filter.js';
 import { ingestBench } from './ingest.js';
 import { latencyBench } from './latency.js';
@@ -18,7 +19,7 @@ import type { BenchResult, Benchmark } from './lib/bench.js';
 import { load, machine, mdTable, textTable, updateSection } from './lib/report.js';
 import { run } from './lib/proc.js';
 
-const ALL: Benchmark[] = [decodeBench, filterBench, liveBench, ingestBench, uploadBench, latencyBench, memoryBench, uiBench];
+const ALL: Benchmark[] = [decodeBench, filterBench, liveBench, ingestBench, fanoutBench, uploadBench, latencyBench, memoryBench, uiBench];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
