@@ -1,13 +1,13 @@
 // Test support: the Kamailio configuration the HEP tests run — a stateful proxy that relays every
-// request to one next hop, mirrors all SIP as HEP through `siptrace`, and logs each request's
+// request to one next hop, mirrors all SIP as HEP through `siptrace` (when given a HEP port), and logs each request's
 // Call-ID with xlog (MACHINE-NOTES "Kamailio as a real HEP source"). `npm test` installs Kamailio
 // (scripts/ensure-system-deps.sh), so tests that use it never skip.
 
 export interface KamailioTraceOptions {
   /** UDP port Kamailio listens on (127.0.0.1) */
   listenPort: number;
-  /** where siptrace sends HEP (127.0.0.1) */
-  hepPort: number;
+  /** where siptrace sends HEP (127.0.0.1); without it, no siptrace (a plain proxy) */
+  hepPort?: number;
   /** where requests are relayed (127.0.0.1) */
   nextHopPort: number;
   hepVersion?: 2 | 3;
@@ -25,6 +25,15 @@ const relayRoute = (nextHopPort: number): string => `request_route {
 }
 `;
 
+const siptrace = (hepPort: number, version: number, captureId: number): string => `loadmodule "siptrace.so"
+modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${hepPort}")
+modparam("siptrace", "hep_mode_on", 1)
+modparam("siptrace", "hep_version", ${version})
+modparam("siptrace", "hep_capture_id", ${captureId})
+modparam("siptrace", "trace_mode", 1)
+modparam("siptrace", "trace_to_database", 0)
+modparam("siptrace", "trace_on", 1)`;
+
 export const kamailioTraceConfig = (o: KamailioTraceOptions): string => `#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -39,13 +48,5 @@ loadmodule "pv.so"
 loadmodule "siputils.so"
 loadmodule "textops.so"
 loadmodule "xlog.so"
-loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${o.hepPort}")
-modparam("siptrace", "hep_mode_on", 1)
-modparam("siptrace", "hep_version", ${o.hepVersion ?? 3})
-modparam("siptrace", "hep_capture_id", ${o.captureId ?? 2001})
-modparam("siptrace", "trace_mode", 1)
-modparam("siptrace", "trace_to_database", 0)
-modparam("siptrace", "trace_on", 1)
-
+${o.hepPort === undefined ? '' : siptrace(o.hepPort, o.hepVersion ?? 3, o.captureId ?? 2001)}
 ${o.routes ?? relayRoute(o.nextHopPort)}`;

@@ -34,6 +34,15 @@ const fold = (events: DialogEvent[]) => {
 };
 
 describe('call list fold', () => {
+  it('SIP over WebSocket: the webrtc twin of a sip event is not another message', () => {
+    const inv = req('INVITE', 1);
+    const ok = res(200, 1);
+    const twin = (e: DialogEvent): DialogEvent => ({ ...e, kind: 'webrtc', payload: null });
+    const { d, states } = fold([inv, twin(inv), ok, twin(ok)]);
+    expect(states).toEqual(['calling', 'calling', 'answered', 'answered']);
+    expect([d.messages, d.retransmissions]).toEqual([2, 0]);
+  });
+
   it('INVITE: calling → ringing → answered → completed; 100 Trying does not ring', () => {
     const { d, states } = fold([req('INVITE', 1), res(100, 1), res(180, 1), res(200, 1), req('ACK', 1), req('BYE', 2), res(200, 2, 'BYE')]);
     expect(states).toEqual(['calling', 'calling', 'ringing', 'answered', 'answered', 'completed', 'completed']);

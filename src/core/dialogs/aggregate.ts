@@ -136,8 +136,10 @@ export function applyEvent(d: DialogAgg, e: DialogEvent): void {
     if (mos !== null && mos !== undefined && (d.mos === null || mos < d.mos)) d.mos = mos;
     return;
   }
+  // a `webrtc` event is the twin of a `sip` event of SIP over WebSocket (DESIGN §5: the agent sends
+  // both, the message once): counting it too made every WebSocket message two
   const sip = e.sip;
-  if (sip === null || (e.kind !== 'sip' && e.kind !== 'webrtc')) return;
+  if (sip === null || e.kind !== 'sip') return;
   d.messages++;
   const text = e.payload ?? '';
   const parsed = text !== '' ? readSipText(text, HEADERS) : null;
