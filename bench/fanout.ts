@@ -18,9 +18,11 @@
 // seconds per run after a 3 s warm-up, default 30).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import pg from 'pg';
 import { startPostgres } from '../test/support/postgres.js';
 import { REPO } from './corpus/corpora.js';
 import { json, restOf, templates } from './ingest.js';
@@ -80,43 +82,120 @@ function startCenter(database: string, dataDir: string): Promise<Center> {
   });
 }
 
-function cpuS(pid: number): number {
+/** user + system CPU seconds of a process (with `children`: plus its reaped children's), from /proc */
+function cpuS(pid: number, children = false): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) / 100;
 }
 
-/** An SSE client that keeps, per event, its id and the latency arrival − ts. */
-function sseClient(url: string): { ids: number[]; lat: { at: number; ms: number }[]; close(): void; opened: Promise<void> } {
-  const ids: number[] = [];
-  const lat: { at: number; ms: number }[] = [];
-  let req: http.ClientRequest | undefined;
-  const opened = new Promise<void>((resolve, reject) => {
-    req = http.request(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${OPERATOR_TOKEN}` } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`fanout: SSE ${url} answered ${res.statusCode}`));
-      resolve();
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        const at = nowMs();
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let data: string | undefined;
-          for (const line of block.split('\n')) if (line.startsWith('data: ')) data = line.slice(6);
-          if (data === undefined || block.includes('event: status')) continue;
-          const e = JSON.parse(data) as { id: number; ts: number };
-          ids.push(e.id);
-          lat.push({ at, ms: at - e.ts / 1000 });
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
+/** CPU seconds of the whole PostgreSQL server: the postmaster, its live processes and the ended ones */
+function pgCpuS(postmaster: number): number {
+  let n = cpuS(postmaster, true);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) n += cpuS(Number(d));
+    } catch {
+      // ended meanwhile (its time is in the postmaster's children's time once reaped)
+    }
+  }
+  return n;
+}
+
+/** The postmaster's pid: the parent of a backend. */
+async function postmasterPid(database: string): Promise<number> {
+  const c = new pg.Client({ connectionString: database });
+  await c.connect();
+  try {
+    const backend = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0] as { pid: number };
+    const stat = readFileSync(`/proc/${backend.pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } finally {
+    await c.end();
+  }
+}
+
+// The SSE clients run in worker threads (plain JavaScript, evaluated): parsing 2 × RATE events/s on
+// the main thread, which also builds and posts the load, would delay their arrival times on a busy
+// machine and measure the benchmark instead of the centers. Times are epoch ms on both sides
+// (performance.timeOrigin + performance.now()).
+const SSE_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+const ids = [];
+const lat = [];
+const req = http.request(workerData.url, { headers: { accept: 'text/event-stream', authorization: workerData.auth } }, (res) => {
+  parentPort.postMessage({ type: 'open', status: res.statusCode });
+  let buf = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk) => {
+    const at = performance.timeOrigin + performance.now();
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf('\\n\\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (block.includes('event: status')) continue;
+      let data;
+      for (const line of block.split('\\n')) if (line.startsWith('data: ')) data = line.slice(6);
+      if (data === undefined) continue;
+      const e = JSON.parse(data);
+      ids.push(e.id);
+      lat.push(at, at - e.ts / 1000);
+    }
   });
-  return { ids, lat, opened, close: () => req?.destroy() };
+});
+req.on('error', (e) => parentPort.postMessage({ type: 'error', message: String(e) }));
+req.end();
+parentPort.on('message', (m) => {
+  if (m === 'count') parentPort.postMessage({ type: 'count', n: ids.length });
+  else if (m === 'report') parentPort.postMessage({ type: 'report', ids, lat: Float64Array.from(lat) });
+  else if (m === 'close') { req.destroy(); parentPort.close(); }
+});
+`;
+
+interface SseWorker {
+  opened: Promise<void>;
+  count(): Promise<number>;
+  /** ids in arrival order, and per event [arrival, latency] */
+  report(): Promise<{ ids: number[]; lat: { at: number; ms: number }[] }>;
+  close(): void;
+}
+
+function sseClient(url: string): SseWorker {
+  const w = new Worker(SSE_WORKER, { eval: true, workerData: { url, auth: `Bearer ${OPERATOR_TOKEN}` } });
+  const waiting: ((m: { type: string; [k: string]: unknown }) => void)[] = [];
+  let failed: string | null = null;
+  const opened = new Promise<void>((resolve, reject) => {
+    w.on('message', (m: { type: string; status?: number; message?: string }) => {
+      if (m.type === 'open') return m.status === 200 ? resolve() : reject(new Error(`fanout: SSE ${url} answered ${m.status}`));
+      if (m.type === 'error') {
+        failed = m.message ?? 'error';
+        return reject(new Error(`fanout: SSE ${url}: ${failed}`));
+      }
+      waiting.shift()?.(m);
+    });
+    w.on('error', reject);
+  });
+  const ask = <T>(cmd: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      if (failed !== null) return reject(new Error(`fanout: SSE ${url}: ${failed}`));
+      waiting.push((m) => resolve(m as T));
+      w.postMessage(cmd);
+    });
+  return {
+    opened,
+    count: async () => (await ask<{ n: number }>('count')).n,
+    async report() {
+      const r = await ask<{ ids: number[]; lat: Float64Array }>('report');
+      const lat: { at: number; ms: number }[] = [];
+      for (let k = 0; k < r.lat.length; k += 2) lat.push({ at: r.lat[k], ms: r.lat[k + 1] });
+      return { ids: r.ids, lat };
+    },
+    close: () => void w.terminate(),
+  };
 }
 
 /** Throws unless `ids` are exactly `want`, in order. */
@@ -146,6 +225,9 @@ interface RunFigures {
   postP99: number;
   cpuA: number;
   cpuB: number;
+  cpuPg: number;
+  /** this benchmark's own process (load, SSE workers) */
+  cpuBench: number;
   failoverMs: number;
 }
 
@@ -223,15 +305,16 @@ async function oneRun(database: string, work: string, i: number, rests: string[]
       }
     };
 
-    const cpu0 = { a: cpuS(a.child.pid!), b: cpuS(b.child.pid!) };
+    const postmaster = await postmasterPid(database);
+    const cpuNow = () => ({ a: cpuS(a.child.pid!), b: cpuS(b!.child.pid!), pg: pgCpuS(postmaster), bench: process.cpuUsage(), at: nowMs() });
     const t0 = nowMs();
     const total = Math.round(RATE * (WARMUP_S + SECONDS));
     let queued = 0;
     let next = 0;
-    let cpuMark: { a: number; b: number; at: number } | null = null;
+    let cpuMark: ReturnType<typeof cpuNow> | null = null;
     while (queued < total && failure === null) {
       const elapsed = nowMs() - t0;
-      if (cpuMark === null && elapsed >= WARMUP_S * 1000) cpuMark = { a: cpuS(a.child.pid!), b: cpuS(b.child.pid!), at: nowMs() };
+      if (cpuMark === null && elapsed >= WARMUP_S * 1000) cpuMark = cpuNow();
       const due = Math.min(total, Math.floor((RATE * elapsed) / 1000));
       for (; queued < due; queued++) lanes[next++ % lanes.length].pending++;
       for (const l of lanes) if (!l.busy && l.pending > 0) void post(l);
@@ -244,8 +327,8 @@ async function oneRun(database: string, work: string, i: number, rests: string[]
     }
     if (failure) throw failure;
     const sent = nowMs() - t0;
-    const cpu1 = { a: cpuS(a.child.pid!), b: cpuS(b.child.pid!), at: nowMs() };
-    const mark = cpuMark ?? { ...cpu0, at: t0 };
+    const cpu1 = cpuNow();
+    const mark = cpuMark ?? cpu1;
     // every stored event, once, in order, on both clients
     const stored: number[] = [];
     for (let after = 0, guard = 0; guard < 10_000; guard++) {
@@ -255,12 +338,13 @@ async function oneRun(database: string, work: string, i: number, rests: string[]
       if (!page.more) break;
     }
     if (stored.length !== total) throw new Error(`fanout: ${stored.length} events stored, ${total} sent`);
-    for (let w = 0; (onA.ids.length < total || onB.ids.length < total) && w < 300; w++) await sleep(100);
-    checkOnceInOrder('SSE client on center B', onB.ids, stored);
-    checkOnceInOrder('SSE client on center A', onA.ids, stored);
+    for (let w = 0; ((await onA.count()) < total || (await onB.count()) < total) && w < 300; w++) await sleep(100);
+    const [repA, repB] = [await onA.report(), await onB.report()];
+    checkOnceInOrder('SSE client on center B', repB.ids, stored);
+    checkOnceInOrder('SSE client on center A', repA.ids, stored);
     const measured = (l: { at: number; ms: number }[]): number[] => l.filter((x) => x.at >= t0 + WARMUP_S * 1000).map((x) => x.ms);
-    const latB = measured(onB.lat);
-    const latA = measured(onA.lat);
+    const latB = measured(repB.lat);
+    const latA = measured(repA.lat);
     const posts = measured(postMs);
     for (const c of clients) c.close();
 
@@ -292,17 +376,19 @@ async function oneRun(database: string, work: string, i: number, rests: string[]
       events: total,
       bP50: pct(latB, 50),
       bP99: pct(latB, 99),
-      bMax: Math.max(...latB),
+      bMax: latB.reduce((x, y) => Math.max(x, y), 0),
       aP50: pct(latA, 50),
       aP99: pct(latA, 99),
       postP99: pct(posts, 99),
       cpuA: ((cpu1.a - mark.a) / ((cpu1.at - mark.at) / 1000)) * 100,
       cpuB: ((cpu1.b - mark.b) / ((cpu1.at - mark.at) / 1000)) * 100,
+      cpuPg: ((cpu1.pg - mark.pg) / ((cpu1.at - mark.at) / 1000)) * 100,
+      cpuBench: ((cpu1.bench.user + cpu1.bench.system - mark.bench.user - mark.bench.system) / 1e6 / ((cpu1.at - mark.at) / 1000)) * 100,
       failoverMs,
     };
     process.stderr.write(
       `fanout run ${i + 1}: ${fmtRate(fig.eps)} events to A; SSE on B p50 ${fig.bP50.toFixed(1)} ms, p99 ${fig.bP99.toFixed(1)} ms, max ${fig.bMax.toFixed(0)} ms; ` +
-        `on A p99 ${fig.aP99.toFixed(1)} ms; CPU A ${fig.cpuA.toFixed(0)} %, B ${fig.cpuB.toFixed(0)} %; failover ${(fig.failoverMs / 1000).toFixed(2)} s\n`,
+        `on A p99 ${fig.aP99.toFixed(1)} ms; CPU A ${fig.cpuA.toFixed(0)} %, B ${fig.cpuB.toFixed(0)} %, PostgreSQL ${fig.cpuPg.toFixed(0)} %, benchmark ${fig.cpuBench.toFixed(0)} %; failover ${(fig.failoverMs / 1000).toFixed(2)} s\n`,
     );
     return fig;
   } finally {
@@ -347,6 +433,8 @@ export const fanoutBench: SystemBenchmark = {
         ['POST /api/ingest p99', `${m('postP99').toFixed(1)} ms`, ms('postP99')],
         ['center A CPU (% of one core)', `${m('cpuA').toFixed(0)} %`, figs.map((f) => f.cpuA.toFixed(0)).join(', ')],
         ['center B CPU (% of one core)', `${m('cpuB').toFixed(0)} %`, figs.map((f) => f.cpuB.toFixed(0)).join(', ')],
+        ['PostgreSQL CPU, all its processes (% of one core)', `${m('cpuPg').toFixed(0)} %`, figs.map((f) => f.cpuPg.toFixed(0)).join(', ')],
+        ['this benchmark\'s CPU: load and SSE clients (% of one core)', `${m('cpuBench').toFixed(0)} %`, figs.map((f) => f.cpuBench.toFixed(0)).join(', ')],
         [`reconciler failover, kill -9 → other center leads (target ≤ ${FAILOVER_TARGET_S} s)`, `${(m('failoverMs') / 1000).toFixed(2)} s`, figs.map((f) => (f.failoverMs / 1000).toFixed(2)).join(', ')],
       ],
     };
