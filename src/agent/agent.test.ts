@@ -80,7 +80,28 @@ describe('agent: replay, RTP, logs, upload', () => {
     for (const e of samples) bySsrc.set(e.rtp!.ssrc, (bySsrc.get(e.rtp!.ssrc) ?? 0) + 1);
     // tshark: 0x446E4B53 has 248 packets, 0x2D7B0B2C has 261 → 10 + 4 and 10 + 5 samples
     expect(Object.fromEntries(bySsrc)).toEqual({ [0x446e4b53]: 14, [0x2d7b0b2c]: 15 });
-    expect(samples.every((e) => e.rtp!.codec === 'PCMA' && e.frame !== null)).toBe(true);
+    // their frames travel on the frames path (below), not with the samples
+    expect(samples.every((e) => e.rtp!.codec === 'PCMA' && e.frame === null)).toBe(true);
+  });
+
+  it('uploads every RTP/RTCP frame of the call on the frames path, in capture order, as tshark counts them', async () => {
+    // tshark (rtp heuristics on): 509 RTP/RTCP frames in the capture, all of this call
+    const oracle = execFileSync('tshark', ['-r', FILE, '-o', 'rtp.heuristic_rtp:TRUE', '-Y', 'rtp or rtcp', '-T', 'fields', '-e', 'frame.time_epoch'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .trim()
+      .split('\n');
+    expect(oracle.length).toBe(509);
+    await agent.frameUploader.flush();
+    expect(await waitFor(() => center.framesOf(S_FROM).length >= oracle.length)).toBe(true);
+    const frames = center.framesOf(S_FROM);
+    expect(frames.map((f) => f.tsUs)).toEqual(oracle.map((t) => Math.round(Number(t) * 1e6)));
+    expect(frames.every((f) => f.linkType === 1 && f.data.length === f.origLen)).toBe(true);
+    // numbered without a gap, nothing sent twice; nothing for the session without capture_rtp
+    expect(frames.map((f) => f.seq - frames[0].seq)).toEqual(frames.map((_, i) => i));
+    expect(center.frameDuplicates).toBe(0);
+    expect(center.framesOf(S_TEXT)).toEqual([]);
   });
 
   it('correlates appended log lines by Call-ID, matches `text` on log lines, and skips history', async () => {

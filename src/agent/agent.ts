@@ -22,6 +22,7 @@ import type { Source } from './sources/source.js';
 import { CollectorHost, managerSink, type HostedOptions } from './collectors/host.js';
 import { loadCollectorModule } from './collectors/module.js';
 import { DIR_MODE, Spool } from './spool.js';
+import { FrameUploader } from './frame-upload.js';
 import { Uploader } from './upload.js';
 
 export interface AgentConfig {
@@ -80,6 +81,8 @@ export class Agent {
   readonly cfg: AgentConfig;
   readonly manager: CaptureManager;
   readonly uploader: Uploader;
+  /** frames-only path for the PCAP (full RTP/RTCP, earlier frames of split SIP messages) */
+  readonly frameUploader: FrameUploader;
   readonly spool: Spool | undefined;
   /** every collector, built-in or not; statuses come from the host, which contains their failures */
   readonly host: CollectorHost;
@@ -105,8 +108,14 @@ export class Agent {
       countersFor: (id) => manager.countersFor(id),
       log,
     });
+    this.frameUploader = new FrameUploader({
+      token: cfg.token,
+      // frames lost (queue full, refused past the session's byte cap…) count as the session's drops
+      onDrop: (id, reason, n) => manager.countDrop(id, reason, n),
+    });
     const manager = new CaptureManager({
       uploader: this.uploader,
+      frames: this.frameUploader,
       tenantHeaders: cfg.tenantHeaders,
       xcidHeaders: cfg.xcidHeaders,
       rtpSampleFirst: cfg.rtpSampleFirst,
@@ -290,6 +299,7 @@ export class Agent {
     this.manager.stop();
     // Last events (final RTP stats) go out now when the center is there; otherwise to the spool.
     if (this.uploader.centerReachable) await this.uploader.flush(3).catch(() => undefined);
+    await this.frameUploader.close();
     await this.uploader.close();
   }
 

@@ -14,6 +14,7 @@ import { captureCommandSchema, type CaptureCommand } from '../core/schema/comman
 import type { AgentCounters, Rtcp, SipSummary } from '../core/schema/event.js';
 import { LINKED_CALL_IDS_MAX, PAYLOAD_MAX_BYTES, TRANSPORTS } from '../core/schema/event.js';
 import { writeStateFile } from './spool.js';
+import type { FrameUploader } from './frame-upload.js';
 import type { OutgoingEvent, Uploader } from './upload.js';
 import { CallMetaBuffer, type CallMeta } from './collectors/call-meta.js';
 
@@ -44,6 +45,12 @@ export interface PacketInput {
 
 export interface CaptureManagerOptions {
   uploader: Pick<Uploader, 'enqueue' | 'closeSession' | 'stats' | 'heartbeat'>;
+  /**
+   * The frames-only path (frame-upload.ts) for capture_pcap sessions: every RTP/RTCP frame of the
+   * matched dialogs (capture_rtp) and the earlier frames of split SIP messages. Without it, sampled
+   * RTP/RTCP events carry their own frame (and only those reach the PCAP).
+   */
+  frames?: Pick<FrameUploader, 'enqueue' | 'closeSession'>;
   /** whether the agent can capture at all (sources failed, none configured), sent with the counters */
   health?: () => { state: 'capturing' | 'failed'; reason?: string };
   /**
@@ -226,6 +233,7 @@ export class CaptureManager {
     this.ended.set(id, { ...v, ended: why });
     if (this.ended.size > 100) this.ended.delete(this.ended.keys().next().value as string);
     this.o.uploader.closeSession(id);
+    this.o.frames?.closeSession(id);
     this.saveState();
     this.o.log?.(`capture ${id} ${why === 'expired' ? 'expired' : 'stopped'}`);
     return true;
@@ -453,6 +461,14 @@ export class CaptureManager {
     return cache.v;
   }
 
+  /** The packet's frame on the frames path (capture_pcap sessions); a packet without one sends nothing. */
+  private sendFrame(c: Capture, p: PacketInput, cache: { raw?: FrameBytes | null }): void {
+    if (!p.frame) return;
+    if (cache.raw === undefined) cache.raw = p.frame();
+    const f = cache.raw;
+    if (f && f.data.length > 0) this.o.frames!.enqueue(c.cmd.session_id, c.cmd.ingest_url, { linkType: f.linkType, tsUs: Math.max(0, Math.trunc(p.tsUs)), origLen: f.origLen, data: f.data });
+  }
+
   private send(c: Capture, ev: OutgoingEvent): void {
     c.emitted++;
     this.dirty = true;
@@ -484,12 +500,15 @@ export class CaptureManager {
   }
 
   private onMediaHit(hit: MediaHit, p: PacketInput): void {
-    const frameCache: { v?: OutgoingEvent['frame'] } = {};
+    const frameCache: { v?: OutgoingEvent['frame']; raw?: FrameBytes | null } = {};
     let rtcp: Rtcp | null | undefined;
     for (const id of hit.sessions) {
       const c = this.captures.get(id);
       if (!c) continue;
       c.matched++;
+      // Full media in the PCAP: every matched packet's frame goes on the frames path, in capture order.
+      const full = this.o.frames !== undefined && c.cmd.capture_pcap;
+      if (full) this.sendFrame(c, p, frameCache);
       // Samples only: every matched packet counts in the stream statistics, a few travel as events.
       if (!hit.sample) continue;
       const ev = this.base(id, p);
@@ -506,7 +525,8 @@ export class CaptureManager {
         };
       }
       if (hit.kind === 'rtcp') ev.rtcp = rtcp === undefined ? (rtcp = rtcpSummary(p.payload)) : rtcp;
-      ev.frame = this.frameFor(c, p, frameCache);
+      // with the frames path the sample's frame is already on its way there (not twice in the PCAP)
+      ev.frame = full ? null : this.frameFor(c, p, frameCache);
       this.send(c, ev);
     }
   }

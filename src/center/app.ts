@@ -23,6 +23,7 @@ import type { RegisteredRoute } from './http/auth.js';
 import { MAX_PATH_SEGMENT, clientErrorHandler, frameworkErrors, registerHardening, requestSerializer } from './http/hardening.js';
 import { sessionRoutes } from './routes/sessions/routes.js';
 import { agentRoutes } from './routes/agents/routes.js';
+import { ingestFramesRoutes } from './routes/ingest/frames.js';
 import { ingestRoutes } from './routes/ingest/routes.js';
 import { authRoutes } from './routes/auth/routes.js';
 import { orgRoutes } from './routes/orgs/routes.js';
@@ -163,6 +164,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   sessionRoutes(app, ctx);
   agentRoutes(app, ctx);
   ingestRoutes(app, ctx);
+  ingestFramesRoutes(app, ctx);
   authRoutes(app, ctx);
   orgRoutes(app, ctx);
   exportRoutes(app, ctx);

@@ -67,6 +67,8 @@ const EXPECT: Record<string, Expect> = {
   'GET /api/agents': { url: () => '/api/agents', ok: 200 },
   'POST /api/agents': { url: () => '/api/agents', ok: 200, body: () => ({ name: 'a', url: 'http://127.0.0.1:9070' }) },
   'POST /api/ingest': { url: () => '/api/ingest', ok: 200, body: () => ({ events: [] }) },
+  // binary body (application/vnd.tunaio.frames, not JSON): sent empty here, a JSON body is refused (400)
+  'POST /api/ingest/frames': { url: (x) => `/api/ingest/frames?session_id=${x.running}&first_seq=0`, ok: 200, badQuery: 'first_seq=abc' },
   'POST /api/login': { url: () => '/api/login', ok: 200, body: () => ({ username: 'admin', password: ADMIN_PASSWORD }) },
   'POST /api/logout': { url: () => '/api/logout', ok: 204 },
   'GET /api/sessions/:id/export.tar': { url: (x) => `/api/sessions/${x.stopped}/export.tar`, ok: 200 },
@@ -167,7 +169,7 @@ function badInput(r: RegisteredRoute, e: Expect, bad: Bad, url: string): { url: 
       return { url, payload: '{"events": [1, 2', outcome: { status: 400, code: 'bad_request' } };
     case 'oversized-body': {
       if (r.method === 'GET') return null;
-      const limit = r.url === '/api/ingest' ? 8 * 1024 * 1024 : 1024 * 1024;
+      const limit = r.url.startsWith('/api/ingest') ? 8 * 1024 * 1024 : 1024 * 1024;
       return { url, payload: `{"pad":"${'x'.repeat(limit)}"}`, outcome: { status: 413, code: 'payload_too_large' } };
     }
     case 'wrong-types':

@@ -115,6 +115,7 @@ const CASES: Case[] = [
   })),
   ...perOrg((o) => ({ method: 'POST', route: '/api/agents/{id}/tags', url: (w) => `/api/agents/${w.agent[o].id}/tags`, body: () => ({ tags: ['edge'] }), org: o, ok: 200 }) as Case),
   { method: 'POST', route: '/api/ingest', url: () => '/api/ingest', body: () => ({ events: [] }), ok: 200 },
+  { method: 'POST', route: '/api/ingest/frames', url: (w) => `/api/ingest/frames?session_id=${w.running.A}&first_seq=0`, ok: 200 },
   // organisations, users, tokens, audit
   { method: 'POST', route: '/api/orgs', url: () => '/api/orgs', body: () => ({ name: `org ${++made}` }), ok: 201 },
   { method: 'GET', route: '/api/orgs', url: () => '/api/orgs', ok: 200 },

@@ -1,11 +1,13 @@
 // Test support: a small real HTTP server that speaks the center's ingest contract (POST
 // /api/ingest, Bearer agent token, {events, counters?} → {accepted, duplicates, rejected}), checks
-// every event against the core ingest schema, dedupes on (session_id, seq) like the center, and
+// every event against the core ingest schema, dedupes on (session_id, seq) like the center, takes
+// frames-only batches (POST /api/ingest/frames, deduped on the frame number like the center), and
 // records what arrived. It can be stopped and started again on the same port to play an outage.
 // Not shipped (tsconfig.build excludes src/**/testing/**).
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ingestBodySchema, ingestEventSchema, type AgentCounters, type IngestEvent } from '../../core/schema/event.js';
+import { decodeFrames, type WireFrame } from '../../core/schema/frames.js';
 
 export class IngestServer {
   readonly token: string;
@@ -17,6 +19,12 @@ export class IngestServer {
   requests = 0;
   private server: Server | undefined;
   private readonly seen = new Set<string>();
+  /** frames-only uploads by session, in arrival order, with their numbers */
+  frames = new Map<string, (WireFrame & { seq: number })[]>();
+  frameDuplicates = 0;
+  /** answer frames batches with this status instead (an outage of the frames path only) */
+  framesStatus = 200;
+  private readonly frameNext = new Map<string, number>();
 
   constructor(token: string) {
     this.token = token;
@@ -34,6 +42,10 @@ export class IngestServer {
         this.requests++;
         if (req.headers.authorization !== `Bearer ${this.token}`) {
           res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"code":"unauthorized","message":"bad token"}}');
+          return;
+        }
+        if (req.url?.startsWith('/api/ingest/frames')) {
+          this.takeFrames(new URL(req.url, 'http://x').searchParams, Buffer.concat(chunks), res);
           return;
         }
         let body;
@@ -78,6 +90,29 @@ export class IngestServer {
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private takeFrames(q: URLSearchParams, body: Buffer, res: ServerResponse): void {
+    const sid = q.get('session_id') ?? '';
+    const first = Number(q.get('first_seq'));
+    const frames = decodeFrames(body);
+    if (this.framesStatus !== 200 || typeof frames === 'string' || !Number.isSafeInteger(first)) {
+      const status = this.framesStatus !== 200 ? this.framesStatus : 400;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'bad_request', message: String(frames) } }));
+      return;
+    }
+    const next = this.frameNext.get(sid) ?? 0;
+    const dup = Math.min(frames.length, Math.max(0, next - first));
+    const list = this.frames.get(sid) ?? [];
+    frames.slice(dup).forEach((f, i) => list.push({ ...f, data: Buffer.from(f.data), seq: first + dup + i }));
+    this.frames.set(sid, list);
+    this.frameNext.set(sid, Math.max(next, first + frames.length));
+    this.frameDuplicates += dup;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: frames.length - dup, duplicates: dup, rejected: 0 }));
+  }
+
+  framesOf(sessionId: string): (WireFrame & { seq: number })[] {
+    return this.frames.get(sessionId) ?? [];
   }
 
   of(sessionId: string): IngestEvent[] {

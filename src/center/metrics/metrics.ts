@@ -41,6 +41,11 @@ export class Metrics {
     'counter',
     'ingested events by result (accepted, duplicate, rejected)',
   );
+  readonly ingestFrames = new Family(
+    'tunaio_ingest_frames_total',
+    'counter',
+    'frames of frames-only batches (POST /api/ingest/frames) by result: accepted, duplicate, session_capped, or the refusal (no_pcap, unknown_session, not_assigned, session_closed)',
+  );
   readonly ingestBatches = new Family('tunaio_ingest_batches_total', 'counter', 'ingest batches received');
   readonly sseClients = new Family('tunaio_sse_clients', 'gauge', 'connected SSE clients');
   readonly sessions = new Family('tunaio_sessions', 'gauge', 'sessions by status');
@@ -83,6 +88,7 @@ export class Metrics {
 
   constructor() {
     for (const r of ['accepted', 'duplicate', 'rejected']) this.ingestEvents.inc({ result: r }, 0);
+    for (const r of ['accepted', 'duplicate', 'session_capped']) this.ingestFrames.inc({ result: r }, 0);
     this.sseClients.set({}, 0);
     this.loginFailures.inc({}, 0);
     this.auditPruned.inc({}, 0);
@@ -112,6 +118,7 @@ export class Metrics {
         this.httpRequests,
         this.ingestBatches,
         this.ingestEvents,
+        this.ingestFrames,
         this.sseClients,
         this.sessions,
         this.loginFailures,

@@ -63,7 +63,7 @@ export class PcapRecorder {
   /** sessions known to have capture_pcap on or off (fixed when a session is created) */
   private readonly pcapOn = new Map<string, boolean>();
 
-  private async capturesPcap(sessionId: string): Promise<boolean> {
+  async capturesPcap(sessionId: string): Promise<boolean> {
     const known = this.pcapOn.get(sessionId);
     if (known !== undefined) return known;
     const s = await this.storage.getSession(sessionId);

@@ -212,4 +212,12 @@ ALTER TABLE dialogs ADD COLUMN leg_of TEXT;
 CREATE INDEX dialogs_legs ON dialogs(session_id, leg_of) WHERE leg_of IS NOT NULL;
 `,
   },
+  {
+    version: 6,
+    name: 'frames_next_seq',
+    // frames-only uploads (frames-admission.ts): the number after the last frame judged, per agent of a session
+    sql: `
+ALTER TABLE session_agents ADD COLUMN frames_next_seq INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

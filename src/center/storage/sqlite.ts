@@ -13,6 +13,8 @@ import { DEFAULT_ORG_ID } from '../../core/schema/index.js';
 import type { DialogAgg } from '../../core/dialogs/aggregate.js';
 import { foldDialogs, likePattern } from './dialog-fold.js';
 import type { DialogRow, DialogWrite } from './dialog-fold.js';
+import { judgeFrames } from './frames-admission.js';
+import type { FramesAdmission, FramesPolicy } from './frames-admission.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import type {
@@ -783,6 +785,42 @@ export class SqliteStorage implements Storage {
     const out = run();
     this.checkpointer?.guard();
     return out;
+  }
+
+  async admitFrames(agentId: number, sessionId: string, firstSeq: number, sizes: readonly number[], policy: FramesPolicy): Promise<FramesAdmission> {
+    return this.db.transaction((): FramesAdmission => {
+      const r = this.stmt(
+        `SELECT s.status, s.expires_at, s.stopped_at, s.capped, s.capped_reason, s.ingested_bytes, sa.frames_next_seq
+         FROM sessions s LEFT JOIN session_agents sa ON sa.session_id = s.id AND sa.agent_id = ?
+         WHERE s.id = ? AND s.org_id = (SELECT org_id FROM agents WHERE id = ?)`,
+      ).get(agentId, sessionId, agentId) as Row | undefined;
+      const a = judgeFrames(
+        r
+          ? {
+              status: String(r.status),
+              expires_at: num(r.expires_at),
+              stopped_at: numOrNull(r.stopped_at),
+              capped: r.capped === 1,
+              capped_reason: (r.capped_reason as string | null) ?? null,
+              ingested_bytes: num(r.ingested_bytes),
+              assigned: r.frames_next_seq !== null,
+              next_seq: num(r.frames_next_seq ?? 0),
+            }
+          : null,
+        firstSeq,
+        sizes,
+        policy,
+      );
+      if (a.refused !== null) return a;
+      this.stmt('UPDATE sessions SET ingested_bytes = ?, capped = ?, capped_reason = ? WHERE id = ?').run(
+        a.next.ingested_bytes,
+        a.next.capped ? 1 : 0,
+        a.next.capped_reason,
+        sessionId,
+      );
+      this.stmt('UPDATE session_agents SET frames_next_seq = ? WHERE session_id = ? AND agent_id = ?').run(a.next.next_seq, sessionId, agentId);
+      return a;
+    })();
   }
 
   async reportCounters(agentId: number, counters: AgentCounters[], _now: number): Promise<void> {

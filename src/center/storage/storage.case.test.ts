@@ -67,7 +67,7 @@ export const CONTRACT_METHODS = [
   'deleteWebSession', 'deleteExpiredWebSessions', 'listAgents', 'getAgentByName', 'getAgentByTokenHash',
   'upsertAgent', 'touchAgent', 'createSession', 'getSession', 'listSessions', 'listRunningSessions',
   'countSessionsByStatus', 'listOverdueSessions', 'endSession', 'getSessionAgents', 'countEventsByKind',
-  'hasFrames', 'purgeSession', 'ingest', 'reportCounters', 'listEvents', 'deleteHistoryEndedBefore',
+  'hasFrames', 'purgeSession', 'ingest', 'admitFrames', 'reportCounters', 'listEvents', 'deleteHistoryEndedBefore',
   'deleteFramesEndedBefore', 'putShare', 'getShareByTokenHash', 'deleteShare', 'listDialogs',
   'createOrg', 'getOrg', 'listOrgs', 'getUser', 'listUsers', 'deleteUser', 'countUsersWithRole', 'createApiToken',
   'getApiTokenByHash', 'getApiToken', 'listApiTokens', 'deleteApiToken', 'appendAudit', 'listAudit', 'setAgentTags',
@@ -355,6 +355,31 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       const rb = await s.ingest(a.id, [0, 1, 2].map((i) => ev(y.id, i)), policy({ max_bytes_per_session: 250 }));
       expect(rb.inserted.length).toBe(2);
       expect((await s.getSession(y.id))?.capped_reason).toMatch(/max_bytes_per_session/);
+    }));
+
+    it('admitFrames: refusals, re-sent heads as duplicates, the byte cap shared with events, closed after the grace', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const b = await agent(s, 'b');
+      const x = await s.createSession(newSessionRec([a.id]));
+      expect((await s.admitFrames(a.id, 'f'.repeat(20), 0, [10], policy())).refused).toBe('unknown_session');
+      expect((await s.admitFrames(b.id, x.id, 0, [10], policy())).refused).toBe('not_assigned');
+      expect((await s.admitFrames(a.id, x.id, 0, [10], policy({ now: T0 + 60_000 + 30_001 }))).refused).toBe('session_closed');
+      const p = policy({ max_bytes_per_session: 1000 });
+      expect(await s.admitFrames(a.id, x.id, 100, [100, 100, 100], p)).toMatchObject({ refused: null, duplicates: 0, accepted: 3, capped: 0, newly_capped: false });
+      // the same batch again, then one that starts inside it: only the new tail is taken
+      expect(await s.admitFrames(a.id, x.id, 100, [100, 100, 100], p)).toMatchObject({ duplicates: 3, accepted: 0 });
+      expect(await s.admitFrames(a.id, x.id, 102, [100, 100], p)).toMatchObject({ duplicates: 1, accepted: 1 });
+      expect((await s.getSession(x.id))?.ingested_bytes).toBe(400);
+      // an event's 100 bytes and the frames share the cap: 900 used, a 200-byte frame caps the session
+      await s.ingest(a.id, [0, 1, 2, 3, 4].map((i) => ev(x.id, i)), p);
+      const capped = await s.admitFrames(a.id, x.id, 104, [50, 200, 10], p);
+      expect(capped).toMatchObject({ accepted: 1, capped: 2, newly_capped: true });
+      expect(await s.getSession(x.id)).toMatchObject({ capped: true, ingested_bytes: 950, capped_reason: 'max_bytes_per_session (1000 bytes) reached' });
+      expect(await s.admitFrames(a.id, x.id, 107, [1], p)).toMatchObject({ accepted: 0, capped: 1, newly_capped: false });
+      // each agent has its own numbering
+      const y = await s.createSession(newSessionRec([a.id, b.id]));
+      expect(await s.admitFrames(a.id, y.id, 5, [1], p)).toMatchObject({ accepted: 1 });
+      expect(await s.admitFrames(b.id, y.id, 5, [1], p)).toMatchObject({ accepted: 1, duplicates: 0 });
     }));
 
     it('ingest: duplicates never count against a cap, below it, at it and across it; a given body is what is listed', withStorage(async (s) => {

@@ -15,6 +15,7 @@ import type {
   SessionStatus,
   StoredEvent,
 } from '../../core/schema/index.js';
+import type { FramesAdmission, FramesPolicy } from './frames-admission.js';
 
 export interface OrgRecord {
   id: number;
@@ -316,6 +317,12 @@ export interface Storage {
    * (dialog-fold.ts: one read and one write per call touched by the batch).
    */
   ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome>;
+  /**
+   * Judges a frames-only batch (frames `firstSeq …` of these sizes, frames-admission.ts) and, in one
+   * transaction holding the session's row, adds its accepted bytes to the session's byte cap and
+   * moves the agent's frame high-water mark. The caller writes the accepted frames to the PCAP store.
+   */
+  admitFrames(agentId: number, sessionId: string, firstSeq: number, sizes: readonly number[], policy: FramesPolicy): Promise<FramesAdmission>;
   reportCounters(agentId: number, counters: AgentCounters[], now: number): Promise<void>;
   /** ascending by id, id > after; `more` tells whether another page exists */
   listEvents(sessionId: string, after: number, limit: number, query?: EventQuery): Promise<{ events: StoredEvent[]; more: boolean }>;

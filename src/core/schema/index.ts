@@ -9,3 +9,4 @@ export * from './auth.js';
 export * from './seed-examples.js';
 export * from './dialog.js';
 export * from './org.js';
+export * from './frames.js';

@@ -8,6 +8,10 @@ import {
   dialogsQuerySchema,
   errorBodySchema,
   eventPageSchema,
+  FRAMES_CONTENT_TYPE,
+  FRAMES_MAX_PER_BATCH,
+  framesQuerySchema,
+  framesResultSchema,
   ingestBodySchema,
   ingestEventSchema,
   ingestResultSchema,
@@ -43,6 +47,8 @@ export interface RouteDoc {
   auth: Auth;
   summary: string;
   body?: z.ZodType;
+  /** a body that is not JSON: its content type (described as binary) */
+  bodyType?: string;
   query?: z.ZodObject;
   responses: Record<number, { description: string; schema?: z.ZodType; type?: string }>;
 }
@@ -144,6 +150,22 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: { description: 'batch result', ...S(ingestResultSchema) },
       400: err('validation_failed'),
+      413: err('payload_too_large'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/ingest/frames',
+    auth: 'agent',
+    summary:
+      'Agents post frames-only batches for the per-agent PCAP (every RTP/RTCP frame of capture_pcap + capture_rtp sessions, the earlier frames of ' +
+      'split SIP messages): binary records (u16 link type, u16 0, u32 s, u32 µs, u32 original length, u32 captured length, bytes; little-endian), ' +
+      `≤${FRAMES_MAX_PER_BATCH} frames, ≤8 MB; idempotent on (session_id, agent, frame number from first_seq); frames count against the session byte cap`,
+    bodyType: FRAMES_CONTENT_TYPE,
+    query: framesQuerySchema,
+    responses: {
+      200: { description: 'how the frames were judged: refused whole (reason no_pcap, unknown_session, not_assigned, session_closed) or the tail past the byte cap (session_capped)', ...S(framesResultSchema) },
+      400: err('bad_request: malformed body or query'),
       413: err('payload_too_large'),
     },
   },
@@ -448,7 +470,9 @@ export function openApiDocument(version: string): unknown {
       parameters,
       ...(r.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: json(r.body, 'input') } } } }
-        : {}),
+        : r.bodyType
+          ? { requestBody: { required: true, content: { [r.bodyType]: { schema: { type: 'string', format: 'binary' } } } } }
+          : {}),
       responses,
     };
   }

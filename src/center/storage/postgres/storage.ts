@@ -30,6 +30,8 @@ import type {
   Storage,
   UserRecord,
 } from '../types.js';
+import type { FramesAdmission, FramesPolicy } from '../frames-admission.js';
+import { admitFramesBatch } from './frames.js';
 import { ingestBatch } from './ingest.js';
 import { migrate } from './migrations.js';
 import { inTransaction, noNul, noNulOrNull, openPool } from './pool.js';
@@ -559,6 +561,10 @@ export class PostgresStorage implements Storage {
 
   async ingest(agentId: number, items: IngestItem[], policy: IngestPolicy): Promise<IngestOutcome> {
     return inTransaction(this.pool, (c) => ingestBatch(c, agentId, items, policy));
+  }
+
+  async admitFrames(agentId: number, sessionId: string, firstSeq: number, sizes: readonly number[], policy: FramesPolicy): Promise<FramesAdmission> {
+    return inTransaction(this.pool, (c) => admitFramesBatch(c, agentId, sessionId, firstSeq, sizes, policy));
   }
 
   async reportCounters(agentId: number, counters: AgentCounters[], _now: number): Promise<void> {
