@@ -14,8 +14,10 @@ import type { DialogAgg } from '../../core/dialogs/aggregate.js';
 import type { DialogState } from '../../core/schema/dialog.js';
 import type { StoredEvent } from '../../core/schema/index.js';
 
-/** legs grouped into one call at most; links past that are kept on the leg's row but not grouped */
+/** legs grouped into one call at most; later legs (by start) are listed as rows of their own */
 export const LEGS_MAX = 8;
+/** rows read to find a call's legs (a bound on hostile link chains) */
+const COMPONENT_MAX = 4 * LEGS_MAX;
 
 /** A stored row as the fold reads it. */
 export interface DialogRow {
@@ -62,13 +64,14 @@ export function legNeighbours(d: DialogAgg): string[] {
 
 /**
  * Folds `inserted` (ascending ids) into the rows `load` returns, and hands each changed row to `save`
- * once. `load` and `save` run inside the store's ingest transaction; a store that reads rows ahead of
- * the fold (PostgreSQL) must have read every row `legNeighbours` reaches from the batch's calls and the
- * Call-IDs the batch's events link to (`batchCallIds`), or `load` would miss a leg's existing row.
+ * once. `load` and `save` run inside the store's ingest transaction. A store that reads rows ahead of
+ * the fold (PostgreSQL) reads the batch's calls and the Call-IDs its events link to (`batchCallIds`),
+ * then what `legNeighbours` reaches from those, and answers undefined for a row it did not read.
  */
 export function foldDialogs(
   inserted: readonly StoredEvent[],
-  load: (sessionId: string, callId: string) => DialogRow | null,
+  /** the stored row, null when there is none, undefined when the store did not read it (a leg left alone) */
+  load: (sessionId: string, callId: string) => DialogRow | null | undefined,
   save: (w: DialogWrite) => void,
 ): void {
   const groups = new Map<string, StoredEvent[]>();
@@ -80,15 +83,13 @@ export function foldDialogs(
     else groups.set(k, [e]);
   }
   if (groups.size === 0) return;
-  const rows = new Map<string, Work | null>();
-  const get = (sessionId: string, callId: string): Work | null => {
+  const rows = new Map<string, Work | null | undefined>();
+  const get = (sessionId: string, callId: string): Work | null | undefined => {
     const k = `${sessionId}\n${callId}`;
-    let w = rows.get(k);
-    if (w === undefined) {
-      const r = load(sessionId, callId);
-      w = r === null ? null : { session_id: sessionId, call_id: callId, id: r.id, version: r.version, dialog: r.dialog, dirty: false };
-      rows.set(k, w);
-    }
+    if (rows.has(k)) return rows.get(k);
+    const r = load(sessionId, callId);
+    const w = r === null || r === undefined ? r : { session_id: sessionId, call_id: callId, id: r.id, version: r.version, dialog: r.dialog, dirty: false };
+    rows.set(k, w);
     return w;
   };
   const touched: Work[] = [];
@@ -96,7 +97,7 @@ export function foldDialogs(
     const { session_id, call_id } = events[0];
     const cid = call_id as string;
     let w = get(session_id, cid);
-    if (w === null) {
+    if (w === null || w === undefined) {
       w = { session_id, call_id: cid, id: null, version: 0, dialog: newDialog(cid, events[0].ts), dirty: true };
       rows.set(`${session_id}\n${cid}`, w);
     }
@@ -111,10 +112,11 @@ export function foldDialogs(
     if (grouped.has(w) || legNeighbours(w.dialog).length === 0) continue;
     // the whole group, breadth first from this leg; legs never seen get a placeholder row
     const members: Work[] = [w];
-    for (let i = 0; i < members.length && members.length < LEGS_MAX; i++) {
+    for (let i = 0; i < members.length && members.length < COMPONENT_MAX; i++) {
       for (const cid of legNeighbours(members[i].dialog)) {
-        if (members.length >= LEGS_MAX) break;
+        if (members.length >= COMPONENT_MAX) break;
         let m = get(w.session_id, cid);
+        if (m === undefined) continue; // not read by the store: that leg is grouped when its row is
         if (m === null) {
           const dialog = newDialog(cid, members[i].dialog.started_at);
           dialog.placeholder = true;
@@ -124,6 +126,7 @@ export function foldDialogs(
         if (!members.includes(m)) members.push(m);
       }
     }
+    if (members.length < 2) continue; // its legs are rows this store did not read: left as they are
     // the head is the leg seen first (placeholders last): the caller's leg of a B2BUA, usually
     members.sort(
       (a, b) =>
@@ -133,14 +136,25 @@ export function foldDialogs(
     );
     const head = members[0];
     const version = Math.max(...members.map((m) => m.version));
+    const legs = members.slice(0, LEGS_MAX);
     for (const m of members) {
       grouped.add(m);
       m.dirty = true;
       delete m.dialog.call;
-      if (m === head) {
+      if (!legs.includes(m)) {
+        // past LEGS_MAX (docs/limits.md): a leg with events is a row of its own; a placeholder, with
+        // nothing to show, is not kept
+        if (m.dialog.placeholder === true && m.id === null) {
+          m.dirty = false;
+          continue;
+        }
+        if (m.dialog.placeholder === true) m.dialog.leg_of = head.call_id;
+        else delete m.dialog.leg_of;
+        m.dialog.legs = [m.call_id];
+      } else if (m === head) {
         delete m.dialog.leg_of;
-        m.dialog.legs = members.map((x) => x.call_id);
-        m.dialog.call = mergeLegs(members.map((x) => x.dialog));
+        m.dialog.legs = legs.map((x) => x.call_id);
+        m.dialog.call = mergeLegs(legs.map((x) => x.dialog));
         m.version = version;
       } else {
         m.dialog.leg_of = head.call_id;
@@ -150,7 +164,7 @@ export function foldDialogs(
   }
 
   for (const w of rows.values()) {
-    if (w === null || !w.dirty) continue;
+    if (!w?.dirty) continue;
     const listed = w.dialog.call ?? w.dialog;
     save({
       session_id: w.session_id,

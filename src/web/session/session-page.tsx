@@ -87,7 +87,8 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
   useEffect(() => setAllCalls(ALL_CALLS_STEP), [q, stateFilter]);
 
   const dialogs = useDialogs(base, q, stateFilter);
-  const row = callParam === null ? undefined : dialogs.rows.find((d) => d.call_id === callParam);
+  // a link to a later leg of a B2BUA call (its Call-ID is not a row's) opens the call's row
+  const row = callParam === null ? undefined : (dialogs.rows.find((d) => d.call_id === callParam) ?? dialogs.rows.find((d) => d.legs.includes(callParam)));
   // the ladder shows the selected call (all its legs); "All" with a search or a state filter shows the
   // calls they keep (the first ones, more on request); plain "All" pages through the session
   const filtered = q !== '' || stateFilter !== '';
@@ -235,7 +236,7 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
         rows={dialogs.rows}
         more={dialogs.more}
         loading={dialogs.loading}
-        selected={callParam}
+        selected={row?.call_id ?? callParam}
         onSelect={chooseCall}
         onEnd={dialogs.loadMore}
         tz={tz}

@@ -227,13 +227,13 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
  * The call list (dialog-fold.ts): the rows of every call in the batch (and of the legs its events link
  * to) read in one query, folded in memory, written back in one multi-row upsert — two round trips per
  * batch, under the session locks taken above, so two centers never fold the same call at once. A batch
- * touching a call of several legs reads the rest of that call in one more query (groups are stars:
+ * touching a call of several legs reads the rest of that call in one or two more (groups are stars:
  * one step from any leg reaches the head, and the head names every leg).
  */
 async function foldBatchDialogs(c: pg.PoolClient, inserted: StoredEvent[]): Promise<void> {
   const rows = new Map<string, DialogRow | null>();
   let want = batchCallIds(inserted);
-  for (let round = 0; round < 3 && want.size > 0; round++) {
+  for (let round = 0; round < 4 && want.size > 0; round++) {
     const sids: string[] = [];
     const cids: string[] = [];
     for (const [sid, ids] of want) {
@@ -262,7 +262,7 @@ async function foldBatchDialogs(c: pg.PoolClient, inserted: StoredEvent[]): Prom
   }
   if (rows.size === 0) return;
   const writes: DialogWrite[] = [];
-  foldDialogs(inserted, (sid, cid) => rows.get(`${sid}\n${cid}`) ?? null, (w) => writes.push(w));
+  foldDialogs(inserted, (sid, cid) => rows.get(`${sid}\n${cid}`), (w) => writes.push(w));
   await c.query(
     `INSERT INTO dialogs (session_id, call_id, started_at, state, version, search, data, leg_of)
      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
