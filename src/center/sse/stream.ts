@@ -39,8 +39,12 @@ export async function serveStream(
   reply: FastifyReply,
   sessionId: string,
   after: number,
-  /** hub tag of this client (e.g. 'share'), so revoking the capability that opened it closes it */
-  tag?: string,
+  /**
+   * The capability that opened this client (a share link): its hub tag, so revoking it closes the
+   * stream (feed.abortTagged), and a check that it still holds, made once the client is subscribed —
+   * a revocation that lands between the route's check and the subscription reaches no subscriber.
+   */
+  capability?: { tag: string; valid: () => Promise<boolean> },
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -109,13 +113,18 @@ export async function serveStream(
       res.end();
     },
   };
-  const unsubscribe = ctx.hub.subscribe(sessionId, sub, tag);
+  const unsubscribe = ctx.hub.subscribe(sessionId, sub, capability?.tag);
   ctx.metrics.sseClients.inc({}, 1);
   const heartbeat = setInterval(() => write(': heartbeat\n\n'), ctx.config.heartbeatSeconds * 1000);
   heartbeat.unref();
   res.on('close', cleanup);
 
   try {
+    if (capability && !(await capability.valid())) {
+      cleanup();
+      res.end();
+      return;
+    }
     // from here on the feed publishes every event the history below does not return (sse/feed.ts)
     await ctx.feed.ready(sessionId);
     for (let page = 0; page < MAX_HISTORY_PAGES && !closed; page++) {

@@ -96,7 +96,7 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
   });
 
   app.get('/api/share/:token/stream', pub, async (req, reply) => {
-    const { s } = await session(req);
+    const { s, token } = await session(req);
     const q = streamQuerySchema.parse(req.query);
     const header = req.headers['last-event-id'];
     let after = q.after ?? 0;
@@ -105,7 +105,8 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
         error: () => 'Last-Event-ID must be an event id',
       });
     }
-    await serveStream(ctx, req, reply, s.id, after, SHARE_STREAM_TAG);
+    const valid = (): Promise<boolean> => sessionOfToken(ctx, token).then(() => true, () => false);
+    await serveStream(ctx, req, reply, s.id, after, { tag: SHARE_STREAM_TAG, valid });
   });
 
   app.get('/api/share/:token/export.tar', pub, async (req, reply) => {

@@ -140,4 +140,22 @@ describe('share links', () => {
     expect((await c.app.inject({ method: 'DELETE', url: `/api/sessions/${id}?purge=1`, headers: op })).statusCode).toBe(204);
     expect((await anon(`/api/share/${token}`)).status).toBe(404);
   });
+  it('a link revoked while its stream opens (after the check, before the subscription) does not stay open', async () => {
+    const { id } = await setup();
+    const { token } = await createShare(id);
+    // the revocation lands right after the route read the share: it finds no subscriber to close
+    const storage = c.ctx.storage;
+    const read = storage.getShareByTokenHash.bind(storage);
+    let reads = 0;
+    storage.getShareByTokenHash = async (digest) => {
+      const share = await read(digest);
+      if (++reads === 1) await storage.deleteShare(id);
+      return share;
+    };
+    const s = await openSse(`${c.url}/api/share/${token}/stream`, {});
+    expect(s.status).toBe(200);
+    await s.waitFor((x) => x.isEnded());
+    expect(s.messages).toEqual([]);
+    expect(reads).toBe(2);
+  });
 });
