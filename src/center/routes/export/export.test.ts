@@ -8,13 +8,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../../protocol/capture-file.js';
 import { Dissector } from '../../../protocol/dissector.js';
 import { isParseError } from '../../../protocol/errors.js';
 import { parseSipDatagram } from '../../../protocol/sip.js';
+import { untar } from '../../../../test/support/tar.js';
 import { op, sipEvent, testCenter, testServer } from '../../testing.js';
 import type { TestCenter } from '../../testing.js';
 
@@ -91,24 +90,6 @@ function eventsOf(file: string, sessionId: string): Record<string, unknown>[] {
   return out;
 }
 
-async function untar(body: Buffer): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const ex = tar.extract();
-  ex.on('entry', (h, stream, next) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (c) => parts.push(c as Buffer));
-    stream.on('end', () => {
-      files.set(h.name, Buffer.concat(parts));
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-    Readable.from([body]).pipe(ex);
-  });
-  return files;
-}
 
 function tshark(file: string, ...args: string[]): string {
   const r = spawnSync('tshark', ['-r', file, '-d', `udp.port==${UAS},sip`, '-d', `udp.port==${UAC},sip`, ...args], { encoding: 'utf8' });

@@ -3,11 +3,10 @@
 // byte cap is shared with events and visible when frames reach it (session, /metrics).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame, FRAMES_CONTENT_TYPE, type WireFrame } from '../../../core/schema/index.js';
 import { readCaptureFile } from '../../../protocol/capture-file.js';
+import { untar } from '../../../../test/support/tar.js';
 import { bearer, op, sipEvent, testCenter } from '../../testing.js';
 import type { TestCenter } from '../../testing.js';
 
@@ -33,21 +32,7 @@ const post = (token: string, sid: string, first: number, frames: WireFrame[] | B
 async function exportedRecords(sid: string): Promise<{ tsUs: number; data: Buffer }[]> {
   const res = await c.app.inject({ url: `/api/sessions/${sid}/export.tar`, headers: op });
   expect(res.statusCode).toBe(200);
-  const files = new Map<string, Buffer>();
-  const ex = tar.extract();
-  ex.on('entry', (h, stream, next) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (d) => parts.push(d as Buffer));
-    stream.on('end', () => {
-      files.set(h.name, Buffer.concat(parts));
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-    Readable.from([res.rawPayload]).pipe(ex);
-  });
+  const files = await untar(res.rawPayload);
   return readCaptureFile(files.get('edge.pcap')!).records.map((r) => ({ tsUs: r.tsUs, data: Buffer.from(r.data) }));
 }
 
