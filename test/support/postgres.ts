@@ -18,6 +18,8 @@ export interface TestPostgres {
   port: number;
   /** creates an empty database and returns its URL */
   createDatabase(): Promise<string>;
+  /** the postmaster's process id (bench/ingest.ts counts the server's CPU) */
+  serverPid(): number;
   stop(): Promise<void>;
 }
 
@@ -40,7 +42,11 @@ const asPostgres = (args: string[]): ReturnType<typeof spawnSync> =>
 
 let dbCounter = 0;
 
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * `durable`: fsync and full-page writes on (the server a benchmark measures); commits stay
+ * asynchronous (synchronous_commit off). Tests leave it off: nothing they write must survive a crash.
+ */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<TestPostgres> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunaio-pg-'));
   const data = path.join(dir, 'data');
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
@@ -52,7 +58,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     port = await freePort();
     const start = asPostgres([
       `${BIN}/pg_ctl`, '-D', data, '-l', path.join(dir, 'pg.log'), '-w', '-t', '30',
-      '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
+      '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} ${opts.durable === true ? '' : '-c fsync=off -c full_page_writes=off '}-c synchronous_commit=off -c max_connections=200`,
       'start',
     ]);
     if (start.status === 0) break;
@@ -73,6 +79,9 @@ export async function startPostgres(): Promise<TestPostgres> {
         await c.end();
       }
       return `${baseUrl}${name}`;
+    },
+    serverPid() {
+      return Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     },
     async stop() {
       if (stopped) return;
