@@ -9,21 +9,38 @@
 // worth of inserts; batches of different sessions run in parallel. The same lock makes the cap
 // checks exact across centers (the counters read are the committed ones and nobody else can move them).
 //
-// The write itself: every new event of the batch in ONE multi-row INSERT … SELECT FROM unnest(arrays)
-// … ON CONFLICT DO NOTHING RETURNING: one statement and one round trip per batch, whatever its size;
-// the unique key (session_id, agent_id, seq) finds re-sent events (the idempotency key). Then one
+// The write itself: every new event of the batch binary-COPYed into a staging table, then ONE
+// INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING into `events`: a fixed number of round trips
+// per batch, whatever its size; the unique key (session_id, agent_id, seq) finds re-sent events (the
+// idempotency key). Then one
 // UPDATE per session for its counters, and a NOTIFY per session carrying only the batch's highest id
 // (a watermark), delivered at commit: other centers' live followers fetch after it (cluster/feed.ts).
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { DialogAgg } from '../../../core/dialogs/aggregate.js';
 import type { StoredEvent } from '../../../core/schema/index.js';
 import { batchCallIds, foldDialogs, legNeighbours } from '../dialog-fold.js';
 import type { DialogRow, DialogWrite } from '../dialog-fold.js';
 import type { IngestItem, IngestOutcome, IngestPolicy } from '../types.js';
+import { frameBytes } from '../../../core/schema/event-fast.js';
+import { copyBinary } from './copy-binary.js';
+import type { CopyType, CopyValue } from './copy-binary.js';
 import { noNul, noNulOrNull } from './pool.js';
 
 /** channel of the per-batch watermarks */
 export const EVENTS_CHANNEL = 'tunaio_events';
+
+/**
+ * A batch's new events before they go into `events`: a temporary table of the connection (made once
+ * per connection; IF NOT EXISTS because a pooled connection outlives any one batch, and a rollback of
+ * the batch that made it unmakes it), emptied at every commit or rollback.
+ */
+const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
+  sid TEXT, seq BIGINT, ts BIGINT, kind TEXT, call_id TEXT, body TEXT, frame BYTEA, lt INTEGER, ol INTEGER, ord INTEGER
+) ON COMMIT DELETE ROWS`;
+const STAGE_TYPES: readonly CopyType[] = ['text', 'int8', 'int8', 'text', 'text', 'text', 'bytea', 'int4', 'int4', 'int4'];
 
 interface Tally {
   status: string;
@@ -154,27 +171,22 @@ export async function ingestBatch(c: pg.PoolClient, agentId: number, items: Inge
   }
 
   if (toInsert.length > 0) {
-    const frames = toInsert.map((it) => it.event.frame);
+    // the new events go to a per-connection staging table by binary COPY (copy-binary.ts), then into
+    // `events` by one INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING, in batch order (ids follow it)
+    await c.query(STAGE_DDL);
+    const rows: CopyValue[][] = [];
+    for (let k = 0; k < toInsert.length; k++) {
+      const e = toInsert[k].event;
+      const f = e.frame;
+      rows.push([e.session_id, e.seq, e.ts, e.kind, noNulOrNull(e.call_id), bodies[k], f ? frameBytes(f) : null, f?.link_type ?? null, f?.orig_len ?? null, k]);
+    }
+    await pipeline(Readable.from([copyBinary(STAGE_TYPES, rows)]), c.query(copyFrom('COPY ingest_stage FROM STDIN (FORMAT binary)')));
     const res = await c.query(
       `INSERT INTO events (session_id, agent_id, seq, ts, kind, call_id, body, frame, frame_link_type, frame_orig_len)
-       SELECT t.sid, $1, t.seq, t.ts, t.kind, t.call_id, t.body, t.frame, t.lt, t.ol
-       FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $10::int[])
-         WITH ORDINALITY AS t(sid, seq, ts, kind, call_id, body, frame, lt, ol, ord)
-       ORDER BY t.ord
+       SELECT sid, $1, seq, ts, kind, call_id, body, frame, lt, ol FROM ingest_stage ORDER BY ord
        ON CONFLICT DO NOTHING
        RETURNING id, session_id, seq`,
-      [
-        agentId,
-        toInsert.map((it) => it.event.session_id),
-        toInsert.map((it) => it.event.seq),
-        toInsert.map((it) => it.event.ts),
-        toInsert.map((it) => it.event.kind),
-        toInsert.map((it) => noNulOrNull(it.event.call_id)),
-        bodies,
-        frames.map((f) => (f ? Buffer.from(f.data, 'base64') : null)),
-        frames.map((f) => f?.link_type ?? null),
-        frames.map((f) => f?.orig_len ?? null),
-      ],
+      [agentId],
     );
     const ids = new Map<string, number>();
     for (const r of res.rows as { id: number; session_id: string; seq: number }[]) ids.set(`${r.session_id}/${Number(r.seq)}`, Number(r.id));

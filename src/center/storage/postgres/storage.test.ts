@@ -1,10 +1,15 @@
 // The storage contract on a real PostgreSQL 15 (a throwaway server per file, a fresh database per
 // test), and what only PostgreSQL has: concurrent start-up, partitions dropped by retention.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres } from '../../../../test/support/postgres.js';
 import type { TestPostgres } from '../../../../test/support/postgres.js';
 import { runStorageContract, untestedMethods } from '../storage.case.test.js';
+import { copyBinary } from './copy-binary.js';
+import type { CopyValue } from './copy-binary.js';
 import { MIGRATIONS } from './migrations.js';
 import { PostgresStorage } from './storage.js';
 
@@ -62,6 +67,30 @@ describe('postgres storage', () => {
       expect(await s.purgeSession('a0000000000000000002')).toBe(true);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('binary COPY rows (copy-binary.ts, the ingest write path)', () => {
+  it('reads back exactly what was laid out: NULLs, the int8 range, multi-byte text, empty values', async () => {
+    const url = await server.createDatabase();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('CREATE TABLE t (a TEXT, b BIGINT, c INTEGER, d BYTEA, k INTEGER)');
+      const rows: CopyValue[][] = [
+        ['plain', 0, 0, Buffer.from([0, 1, 255]), 0],
+        ['é ☎ 𝄞 "quoted" \\ back\ttab\r\nline', Number.MAX_SAFE_INTEGER, 2147483647, Buffer.alloc(0), 1],
+        ['', -Number.MAX_SAFE_INTEGER, -2147483648, null, 2],
+        [null, 4294967296, -1, Buffer.from('frame'), 3],
+        [null, null, null, null, 4],
+        ['', 1764806400123456, 1, Buffer.alloc(70_000, 0xab), 5],
+      ];
+      await pipeline(Readable.from([copyBinary(['text', 'int8', 'int4', 'bytea', 'int4'], rows)]), c.query(copyFrom('COPY t FROM STDIN (FORMAT binary)')));
+      const back = (await c.query({ text: 'SELECT a, b::text AS b, c, d, k FROM t ORDER BY k', rowMode: 'array' })).rows as unknown[][];
+      expect(back).toEqual(rows.map(([a, b, cc, d, k]) => [a, b === null ? null : String(b), cc, d, k]));
+    } finally {
+      await c.end();
     }
   });
 });
