@@ -79,4 +79,20 @@ describe('B2BUA legs in the call list', () => {
     await page.goto(`${stack.url}/sessions/${sid}?call=${encodeURIComponent(ids[1])}`);
     await expect.poll(() => page.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBe(14);
   }, 120_000);
+
+  it('live: a B leg seen first is its own row until its earlier A leg arrives, then the call is one row under the A leg', async () => {
+    const live = (await stack.api('POST', '/api/sessions', { label: 'legs live', criteria: { domain: 'example.com' }, agent_ids: [stack.agent.id] })).json.id as string;
+    const [a, b] = ids.slice(0, 2);
+    const rename = (c: string) => `live-${c}`;
+    const leg = (c: string, other: string): WireEvent[] =>
+      generatedCalls(14)
+        .filter((e) => e.call_id === c)
+        .map((e) => ({ ...e, call_id: rename(c), payload: String(e.payload).replace(c, rename(c)), linked_call_ids: [rename(other)] }));
+    await stack.ingest(forSession(live, leg(b, a)));
+    await page.goto(`${stack.url}/sessions/${live}`);
+    const shown = () => page.getByTestId('call-row').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-call-id')}|${e.getAttribute('data-legs')}`));
+    await expect.poll(shown, { timeout: 30_000 }).toEqual([`${rename(b)}|${rename(b)} ${rename(a)}`]);
+    await stack.ingest(forSession(live, leg(a, b)));
+    await expect.poll(shown, { timeout: 30_000 }).toEqual([`${rename(a)}|${rename(a)} ${rename(b)}`]);
+  }, 120_000);
 });
