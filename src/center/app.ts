@@ -27,6 +27,8 @@ import { ingestFramesRoutes } from './routes/ingest/frames.js';
 import { ingestRoutes } from './routes/ingest/routes.js';
 import { authRoutes } from './routes/auth/routes.js';
 import { orgRoutes } from './routes/orgs/routes.js';
+import { ssoRoutes } from './routes/auth/sso.js';
+import { OidcProvider } from './auth/oidc.js';
 import { systemRoutes } from './routes/system/routes.js';
 import { registerWebUi } from './web-ui.js';
 import { PcapRecorder } from './pcap/recorder.js';
@@ -93,6 +95,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
       onAnswerTooLarge: (agent) => metrics.agentAnswersTooLarge.inc({ agent }),
       freshFollows: (sid, ids) => ctx.follower.fresh(sid, ids),
     }),
+    oidc: config.oidc ? new OidcProvider(config.oidc) : null,
     follower: new CallFollower({ pushFollow: (sid, from, ids) => ctx.agents.pushFollow(sid, from, ids) }),
   };
   backend.onForwarded((cmd) => void ctx.agents.onForwarded(cmd));
@@ -166,6 +169,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
   ingestRoutes(app, ctx);
   ingestFramesRoutes(app, ctx);
   authRoutes(app, ctx);
+  ssoRoutes(app, ctx);
   orgRoutes(app, ctx);
   exportRoutes(app, ctx);
   shareRoutes(app, ctx);

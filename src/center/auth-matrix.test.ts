@@ -70,6 +70,10 @@ const EXPECT: Record<string, Expect> = {
   // binary body (application/vnd.tunaio.frames, not JSON): sent empty here, a JSON body is refused (400)
   'POST /api/ingest/frames': { url: (x) => `/api/ingest/frames?session_id=${x.running}&first_seq=0`, ok: 200, badQuery: 'first_seq=abc' },
   'POST /api/login': { url: () => '/api/login', ok: 200, body: () => ({ username: 'admin', password: ADMIN_PASSWORD }) },
+  // single sign-on is not configured here: 404 for everyone (sso.test.ts runs it against a real provider)
+  'GET /api/sso': { url: () => '/api/sso', ok: 200 },
+  'GET /api/sso/login': { url: () => '/api/sso/login', ok: 404 },
+  'GET /api/sso/callback': { url: () => '/api/sso/callback?code=x&state=y', ok: 404 },
   'POST /api/logout': { url: () => '/api/logout', ok: 204 },
   'GET /api/sessions/:id/export.tar': { url: (x) => `/api/sessions/${x.stopped}/export.tar`, ok: 200 },
   'GET /api/sessions/:id/ladder.svg': { url: (x) => `/api/sessions/${x.stopped}/ladder.svg`, ok: 200, badQuery: 'call_id=' },

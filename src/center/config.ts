@@ -1,6 +1,7 @@
 // The command center's configuration: what the composition root (cli) passes to startCenter().
 // Nothing in center reads the environment; defaults live here, in one place.
 import type { Storage } from './storage/types.js';
+import type { OidcConfig } from './auth/oidc.js';
 
 export interface CenterConfig {
   /** data folder: `tunaio.db` (SQLite) and `pcap/<session>/` */
@@ -61,9 +62,11 @@ export interface CenterConfig {
   agentTimeoutSeconds?: number;
   /** the center's URL as agents and people reach it (agents' ingest_url, share links); default: the listen address / the request's Host */
   publicUrl?: string;
+  /** single sign-on by OpenID Connect (docs/organisations.md); password logins keep working */
+  oidc?: OidcConfig;
 }
 
-type Optional = 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl' | 'logDestination' | 'metricsToken';
+type Optional = 'adminPassword' | 'adminToken' | 'webRoot' | 'publicUrl' | 'logDestination' | 'metricsToken' | 'oidc';
 export type ResolvedConfig = Required<Omit<CenterConfig, Optional | 'storage' | 'database'>> & Pick<CenterConfig, Optional>;
 
 export const CENTER_DEFAULTS = {
@@ -104,6 +107,7 @@ export function resolveConfig(c: CenterConfig): ResolvedConfig {
     publicUrl: c.publicUrl,
     logDestination: c.logDestination,
     metricsToken: c.metricsToken,
+    oidc: c.oidc,
     eventRetentionHours: pick('eventRetentionHours'),
     pcapRetentionHours: pick('pcapRetentionHours'),
     auditRetentionDays: pick('auditRetentionDays'),

@@ -12,6 +12,7 @@ import type { LoginGuard } from './auth/rate-limit.js';
 import type { PcapRecorder } from './pcap/recorder.js';
 import type { AgentCommander } from './agents/commander.js';
 import type { CallFollower } from './agents/follow.js';
+import type { OidcProvider } from './auth/oidc.js';
 
 export interface CenterContext {
   config: ResolvedConfig;
@@ -33,6 +34,8 @@ export interface CenterContext {
   agents: AgentCommander;
   /** tells a session's other agents the dialogs one of them captured (agents/follow.ts) */
   follower: CallFollower;
+  /** the single sign-on provider, when configured */
+  oidc: OidcProvider | null;
 }
 
 /** Data folder layout: `<data>/tunaio.db`, `<data>/pcap/<session id>/`. */

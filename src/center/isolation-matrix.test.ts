@@ -164,6 +164,10 @@ const CASES: Case[] = [
   { method: 'GET', route: '/metrics', url: () => '/metrics', ok: 200 },
   { method: 'GET', route: '/api/docs', url: () => '/api/docs', ok: 200 },
   { method: 'GET', route: '/api/health', url: () => '/api/health', ok: 200 },
+  // single sign-on is not configured here (sso.test.ts covers it)
+  { method: 'GET', route: '/api/sso', url: () => '/api/sso', ok: 200 },
+  { method: 'GET', route: '/api/sso/login', url: () => '/api/sso/login', ok: 404 },
+  { method: 'GET', route: '/api/sso/callback', url: () => '/api/sso/callback?code=x&state=y', ok: 404 },
   { method: 'POST', route: '/api/login', url: () => '/api/login', body: () => ({ username: 'admin', password: ADMIN_PASSWORD }), ok: 200 },
   // last: ends the login sessions of the cookie cells
   { method: 'POST', route: '/api/logout', url: () => '/api/logout', ok: 204 },

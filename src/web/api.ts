@@ -1,6 +1,8 @@
 // The browser's client of the center API (DESIGN §3): JSON in and out, the login cookie sent by the
 // browser (never a token in storage), errors as ApiError with the API's code and message. A 401 on
 // an operator route tells the app to show the login page.
+import { orgView } from './orgs/me.js';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -16,11 +18,16 @@ export const UNAUTHORIZED_EVENT = 'tunaio:unauthorized';
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown; quiet401?: boolean } = {}): Promise<T> {
   let res: Response;
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  // a platform admin's organisation view (orgs/me.ts)
+  const view = orgView();
+  if (view !== null) headers['x-tunaio-org'] = String(view);
   try {
     res = await fetch(path, {
       method: init.method ?? 'GET',
       credentials: 'same-origin',
-      headers: init.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers,
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
   } catch {

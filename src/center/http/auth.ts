@@ -136,14 +136,29 @@ export interface Caller {
   role: Role;
   via: 'token' | 'cookie';
   token: ApiTokenRecord | null;
-  /** the organisations whose rows this caller sees: its own, or every one for a platform admin */
+  /** the organisations whose rows this caller sees: its own, or every one for a platform admin (or the one of its view) */
   scope: OrgScope;
+  /** the organisation new users and agents go to by default: the caller's own, or a platform admin's view */
+  org: number;
 }
+
+/**
+ * A platform admin may look at the center as one organisation sees it (the UI's organisation picker):
+ * `X-TunaIO-Org: <id>` narrows every list to that organisation, answers 404 for others' resources and
+ * makes it the default organisation of new users and agents. Nobody else may send it.
+ */
+export const ORG_VIEW_HEADER = 'x-tunaio-org';
 
 export function caller(req: FastifyRequest): Caller {
   const p = req.principal;
   if (p?.kind !== 'user') throw new TunaError('forbidden', 'user credentials required');
-  return { user: p.user, role: p.role, via: p.via, token: p.token, scope: p.role === 'platform_admin' ? 'all' : p.user.org_id };
+  const base = { user: p.user, role: p.role, via: p.via, token: p.token };
+  const view = req.headers[ORG_VIEW_HEADER];
+  if (view === undefined) return { ...base, scope: p.role === 'platform_admin' ? 'all' : p.user.org_id, org: p.user.org_id };
+  if (p.role !== 'platform_admin') throw new TunaError('forbidden', `the ${ORG_VIEW_HEADER} header (an organisation view) needs the role platform_admin`);
+  const id = typeof view === 'string' && /^[1-9][0-9]{0,15}$/.test(view) ? Number(view) : NaN;
+  if (!Number.isSafeInteger(id)) throw new TunaError('bad_request', `${ORG_VIEW_HEADER} must be an organisation id, got ${JSON.stringify(view).slice(0, 40)}`);
+  return { ...base, scope: id, org: id };
 }
 
 /** whether a row of organisation `orgId` exists for this caller */

@@ -20,6 +20,13 @@ export const MAX_PATH_SEGMENT = 256;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The origins a state-changing browser request may come from: --public-url's, and the Host it was sent to. */
+/** The center's own URL as the caller reaches it: the configured public URL (behind a proxy), else the request's scheme and Host; null for a malformed Host. */
+export function centerUrl(req: FastifyRequest, publicUrl: string | undefined): string | null {
+  if (publicUrl !== undefined) return publicUrl;
+  const host = req.headers.host;
+  return host !== undefined && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(host) ? `${req.protocol}://${host}` : null;
+}
+
 export function isSameOrigin(req: FastifyRequest, publicUrl: string | undefined): boolean {
   const site = req.headers['sec-fetch-site'];
   // Fetch Metadata (every current browser): decisive when present. `none` is a user action

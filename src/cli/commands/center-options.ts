@@ -1,11 +1,13 @@
 // Options shared by `tunaio center` and `tunaio standalone` (DESIGN §1, §7), and their translation
 // into the center's configuration. This is the composition root: the only place that reads the
-// environment for the center (TUNAIO_ADMIN_PASSWORD / TUNAIO_ADMIN_TOKEN / TUNAIO_METRICS_TOKEN are environment-only, so
-// secrets never appear in a process listing).
+// environment for the center (TUNAIO_ADMIN_PASSWORD / TUNAIO_ADMIN_TOKEN / TUNAIO_METRICS_TOKEN /
+// TUNAIO_OIDC_CLIENT_SECRET are environment-only, so secrets never appear in a process listing).
 import { fileURLToPath } from 'node:url';
 import type { OptionSpec, OptionValues } from '../options.js';
 import { UsageError } from '../options.js';
 import { CENTER_DEFAULTS } from '../../center/config.js';
+import { OIDC_DEFAULTS } from '../../center/auth/oidc.js';
+import type { OidcConfig } from '../../center/auth/oidc.js';
 import type { CenterConfig } from '../../center/index.js';
 
 export const centerOptions: OptionSpec[] = [
@@ -116,6 +118,36 @@ export const centerOptions: OptionSpec[] = [
     help: 'the center URL as agents and browsers reach it: agents upload to it, share links point to it (default: the listen address; share links use the Host of the request)',
   },
   { name: 'cookie-secure', type: 'boolean', help: 'mark the login cookie Secure (when served over HTTPS)' },
+  {
+    name: 'oidc-issuer',
+    type: 'string',
+    arg: 'URL',
+    help: 'single sign-on: the OpenID Connect provider\'s issuer URL (https; http only on loopback); with --oidc-client-id and TUNAIO_OIDC_CLIENT_SECRET. The provider redirects to <public URL>/api/sso/callback (docs/organisations.md)',
+  },
+  { name: 'oidc-client-id', type: 'string', arg: 'ID', help: 'single sign-on: this center\'s client id at the provider' },
+  {
+    name: 'oidc-org-claim',
+    type: 'string',
+    default: OIDC_DEFAULTS.orgClaim,
+    arg: 'CLAIM',
+    help: 'single sign-on: the claim naming the user\'s organisation (an existing organisation\'s name; unknown ones are refused)',
+  },
+  {
+    name: 'oidc-role-claim',
+    type: 'string',
+    default: OIDC_DEFAULTS.roleClaim,
+    arg: 'CLAIM',
+    help: 'single sign-on: the claim naming the user\'s role: viewer, operator or org_admin, or a list holding some (the strongest wins); anything else is refused',
+  },
+  {
+    name: 'oidc-username-claim',
+    type: 'string',
+    default: OIDC_DEFAULTS.usernameClaim,
+    arg: 'CLAIM',
+    help: 'single sign-on: the claim giving the user name (sub when missing)',
+  },
+  { name: 'oidc-scopes', type: 'string', default: OIDC_DEFAULTS.scopes, arg: 'SCOPES', help: 'single sign-on: the scopes asked for (space-separated, openid first); add the one releasing the organisation and role claims' },
+  { name: 'oidc-name', type: 'string', default: OIDC_DEFAULTS.name, arg: 'TEXT', help: 'single sign-on: the provider\'s name on the login button ("Log in with TEXT")' },
   { name: 'log-level', type: 'string', default: CENTER_DEFAULTS.logLevel, arg: 'LEVEL', help: 'log level: fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -158,6 +190,41 @@ function database(v: OptionValues[string]): string | undefined {
   return raw;
 }
 
+/** --oidc-* (and the environment-only TUNAIO_OIDC_CLIENT_SECRET): all three of issuer, client id and secret, or none */
+function oidc(values: OptionValues, env: NodeJS.ProcessEnv): OidcConfig | undefined {
+  const str = (name: string): string => (typeof values[name] === 'string' ? (values[name] as string).trim() : '');
+  const issuer = str('oidc-issuer');
+  const clientId = str('oidc-client-id');
+  const clientSecret = env.TUNAIO_OIDC_CLIENT_SECRET ?? '';
+  if (issuer === '' && clientId === '') return undefined;
+  if (issuer === '' || clientId === '' || clientSecret === '') {
+    throw new UsageError('single sign-on needs --oidc-issuer, --oidc-client-id and TUNAIO_OIDC_CLIENT_SECRET (environment only), all three');
+  }
+  let u: URL;
+  try {
+    u = new URL(issuer);
+  } catch {
+    throw new UsageError(`--oidc-issuer must be a URL such as https://login.example.com/realms/noc, got "${issuer}"`);
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new UsageError(`--oidc-issuer must be https (plain http only on loopback), got "${issuer}"`);
+  const scopes = str('oidc-scopes');
+  if (!scopes.split(/\s+/).includes('openid')) throw new UsageError(`--oidc-scopes must include openid, got "${scopes}"`);
+  for (const name of ['oidc-org-claim', 'oidc-role-claim', 'oidc-username-claim', 'oidc-name']) {
+    if (str(name) === '') throw new UsageError(`--${name} must not be empty`);
+  }
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    orgClaim: str('oidc-org-claim'),
+    roleClaim: str('oidc-role-claim'),
+    usernameClaim: str('oidc-username-claim'),
+    scopes,
+    name: str('oidc-name'),
+  };
+}
+
 /** Options + environment → the center's configuration. */
 export function centerConfigFrom(values: OptionValues, env: NodeJS.ProcessEnv): CenterConfig {
   const port = values.port;
@@ -195,6 +262,7 @@ export function centerConfigFrom(values: OptionValues, env: NodeJS.ProcessEnv): 
     reconcileSeconds: positive(values, 'reconcile-seconds'),
     publicUrl: publicUrl(values['public-url']),
     cookieSecure: values['cookie-secure'] === true,
+    oidc: oidc(values, env),
     logLevel,
     // the built UI (`dist/web` at the repository root), from src/cli/commands and dist/cli/commands alike
     webRoot: fileURLToPath(new URL('../../../dist/web/', import.meta.url)),

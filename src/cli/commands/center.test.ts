@@ -68,7 +68,27 @@ describe('center options', () => {
     expect(centerOptions.find((o) => o.name.includes('admin'))).toBeUndefined();
   });
 
+  it('single sign-on from --oidc-* and their twins, the client secret from the environment only; off when not asked for', () => {
+    const { values } = parseCommand(center.spec, ['--oidc-issuer', 'https://idp.example/realms/noc'], { TUNAIO_OIDC_CLIENT_ID: 'tunaio', TUNAIO_OIDC_ROLE_CLAIM: 'groups' });
+    expect(centerConfigFrom(values, { TUNAIO_OIDC_CLIENT_SECRET: 's3cret' }).oidc).toEqual({
+      issuer: 'https://idp.example/realms/noc',
+      clientId: 'tunaio',
+      clientSecret: 's3cret',
+      orgClaim: 'tunaio_org',
+      roleClaim: 'groups',
+      usernameClaim: 'preferred_username',
+      scopes: 'openid profile',
+      name: 'single sign-on',
+    });
+    expect(centerConfigFrom(parseCommand(center.spec, [], {}).values, {}).oidc).toBeUndefined();
+    expect(centerOptions.find((o) => o.name.includes('secret'))).toBeUndefined();
+  });
+
   it.each([
+    [['--oidc-issuer', 'https://idp.example', '--oidc-client-id', 'x'], {}],
+    [['--oidc-issuer', 'http://idp.example', '--oidc-client-id', 'x'], { TUNAIO_OIDC_CLIENT_SECRET: 's' }],
+    [['--oidc-client-id', 'x'], { TUNAIO_OIDC_CLIENT_SECRET: 's' }],
+    [['--oidc-issuer', 'https://idp.example', '--oidc-client-id', 'x', '--oidc-scopes', 'profile'], { TUNAIO_OIDC_CLIENT_SECRET: 's' }],
     [['--port', '70000'], {}],
     [['--max-session-events', '1.5'], {}],
     [['--event-retention-hours', '0'], {}],

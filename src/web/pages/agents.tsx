@@ -5,6 +5,7 @@ import { api, ApiError, fieldOfError } from '../api.js';
 import type { AgentView } from '../../core/schema/agent.js';
 import { usePoll } from '../hooks.js';
 import { when } from '../format.js';
+import { useCan } from '../orgs/me.js';
 
 export function AgentsPage() {
   const list = usePoll(() => api<{ agents: AgentView[] }>('/api/agents'), 5000, []);
@@ -12,6 +13,8 @@ export function AgentsPage() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState<string | null>(null);
   const agents = list.data?.agents ?? [];
+  // adding and changing agents is an org admin's
+  const admin = useCan('org_admin');
   const existing = agents.some((a) => a.name === form.name.trim());
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -74,15 +77,18 @@ export function AgentsPage() {
                 <td className="mono small">{a.url}</td>
                 <td className="small">{a.version ?? '—'}</td>
                 <td>
-                  <button type="button" className="link" onClick={() => edit(a)}>
-                    edit
-                  </button>
+                  {admin && (
+                    <button type="button" className="link" onClick={() => edit(a)}>
+                      edit
+                    </button>
+                  )}
                 </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {admin && (
       <form onSubmit={(e) => void submit(e)} className="card agent-form" data-testid="agent-form">
         <h2>{existing ? `Update ${form.name.trim()}` : 'Add an agent'}</h2>
         {(['name', 'url', 'token', 'tags'] as const).map((k) => (
@@ -118,6 +124,7 @@ export function AgentsPage() {
         {saved && <p className="ok">{saved}</p>}
         <button type="submit">{existing ? 'Update agent' : 'Add agent'}</button>
       </form>
+      )}
     </section>
   );
 }

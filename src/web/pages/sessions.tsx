@@ -4,6 +4,7 @@ import type { SessionList } from '../../core/schema/session.js';
 import { useNow, usePoll } from '../hooks.js';
 import { countdown, when } from '../format.js';
 import { Link, navigate } from '../router.js';
+import { useCan } from '../orgs/me.js';
 
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`status status-${status}`}>{status}</span>;
@@ -13,20 +14,28 @@ export function SessionsPage() {
   const list = usePoll(() => api<SessionList>('/api/sessions?limit=100'), 3000, []);
   const now = useNow();
   const sessions = list.data?.sessions ?? [];
+  const operator = useCan('operator');
   return (
     <section>
       <div className="page-head">
         <h1>Capture sessions</h1>
-        <Link href="/sessions/new" className="button">
-          New capture
-        </Link>
+        {operator && (
+          <Link href="/sessions/new" className="button">
+            New capture
+          </Link>
+        )}
       </div>
       {list.error && <p className="error">Could not load the sessions: {list.error.message}</p>}
       {list.loading && !list.data ? (
         <p className="muted">Loading sessions…</p>
       ) : sessions.length === 0 ? (
         <div className="empty">
-          No capture sessions yet. <Link href="/sessions/new">Start one</Link>: pick agents and a number, a domain or a Call-ID.
+          No capture sessions yet.{' '}
+          {operator && (
+            <>
+              <Link href="/sessions/new">Start one</Link>: pick agents and a number, a domain or a Call-ID.
+            </>
+          )}
         </div>
       ) : (
         <table className="grid" data-testid="sessions-table">

@@ -8,6 +8,7 @@ import type { StreamState } from '../hooks.js';
 import { countdown, when } from '../format.js';
 import { navigate } from '../router.js';
 import { StatusBadge } from '../pages/sessions.js';
+import { useCan } from '../orgs/me.js';
 
 /** The share API may answer the session itself or `{session: …}`; only allow-listed fields are there. */
 export type SessionView = Partial<SessionDetail> & Pick<SessionDetail, 'id'>;
@@ -26,6 +27,9 @@ export function SessionHeader({
   reload(): void;
 }) {
   const now = useNow();
+  // stop, purge and share are an operator's; a viewer is not offered them
+  const canOperate = useCan('operator');
+  const operator = mode === 'operator' && canOperate;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [share, setShare] = useState<{ token: string; url: string } | null>(null);
@@ -108,17 +112,17 @@ export function SessionHeader({
         {s.capped && <span className="badge warn">capped: {s.capped_reason}</span>}
       </div>
       <div className="actions">
-        {mode === 'operator' && running && (
+        {operator && running && (
           <button type="button" disabled={busy} onClick={() => void stop()} data-testid="stop">
             Stop
           </button>
         )}
-        {mode === 'operator' && !running && (
+        {operator && !running && (
           <button type="button" className="danger" disabled={busy} onClick={() => void purge()} data-testid="purge">
             Purge
           </button>
         )}
-        {mode === 'operator' && (
+        {operator && (
           <>
             <button type="button" disabled={busy} onClick={() => void createShare()} data-testid="share-create">
               {s.shared || s.share?.shared ? 'Show share link' : 'Share'}

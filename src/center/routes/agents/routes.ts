@@ -19,7 +19,7 @@ const agentIdParamsSchema = z.object({ id: z.coerce.number().pipe(idSchema) }).s
 
 /** The organisation a new or updated agent goes to: the body's org_id (platform admins only) or the caller's. */
 async function agentOrg(ctx: CenterContext, who: Caller, orgId: number | undefined): Promise<number> {
-  if (orgId === undefined) return who.user.org_id;
+  if (orgId === undefined) return who.org;
   if (who.role !== 'platform_admin') {
     if (orgId === who.user.org_id) return orgId;
     throw new TunaError('forbidden', 'org_id: only a platform_admin adds agents to another organisation');

@@ -2,7 +2,7 @@
 // (stored as its sha256 digest, with an expiry), is HttpOnly, SameSite=Strict, Path=/. Failed logins
 // are limited per address + username and per address (429 with Retry-After), and password checks
 // are gated (auth/rate-limit.ts).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TunaError } from '../../../core/errors.js';
 import { loginSchema } from '../../../core/schema/index.js';
 import { hashToken, newToken, verifyPassword } from '../../auth/secrets.js';
@@ -12,6 +12,20 @@ import { SESSION_COOKIE, caller } from '../../http/auth.js';
 
 // verified when the user does not exist, so timing does not reveal user names
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+/** A login session for the user: the random cookie, its sha256 stored with an expiry (password and single sign-on logins alike). */
+export async function startWebSession(ctx: CenterContext, reply: FastifyReply, userId: number): Promise<void> {
+  const token = newToken();
+  const ttl = ctx.config.webSessionHours * 3_600_000;
+  await ctx.storage.createWebSession(hashToken(token), userId, ctx.config.now() + ttl);
+  void reply.setCookie(SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'strict',
+    path: '/',
+    secure: ctx.config.cookieSecure,
+    maxAge: Math.floor(ttl / 1000),
+  });
+}
 
 export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
   app.post('/api/login', { config: { auth: 'public' } }, async (req, reply) => {
@@ -28,16 +42,7 @@ export function authRoutes(app: FastifyInstance, ctx: CenterContext): void {
       throw new TunaError('unauthorized', 'wrong username or password');
     }
     await ctx.loginLimiter.succeed(req.ip, body.username);
-    const token = newToken();
-    const ttl = ctx.config.webSessionHours * 3_600_000;
-    await ctx.storage.createWebSession(hashToken(token), user.id, now + ttl);
-    void reply.setCookie(SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'strict',
-      path: '/',
-      secure: ctx.config.cookieSecure,
-      maxAge: Math.floor(ttl / 1000),
-    });
+    await startWebSession(ctx, reply, user.id);
     await audit(ctx, req, { action: 'login', org_id: user.org_id, actor: user.username, resource: `user:${user.id}` });
     return { username: user.username, role: user.role, org_id: user.org_id };
   });

@@ -200,3 +200,21 @@ describe('changing a role', () => {
     ]);
   });
 });
+
+describe('organisation view (X-TunaIO-Org)', () => {
+  it("narrows a platform admin's lists to one organisation and makes it the default of new users; nobody else may send it", async () => {
+    const view = (id: number | string) => ({ ...op, 'x-tunaio-org': String(id) });
+    const users = (await req('GET', '/api/users', view(orgB))).json().users as { username: string; org_id: number }[];
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.every((u) => u.org_id === orgB)).toBe(true);
+    const made = await req('POST', '/api/users', view(orgB), { username: 'b-viewed', password: PW, role: 'viewer' });
+    expect(made.json()).toMatchObject({ username: 'b-viewed', org_id: orgB });
+    // another organisation's user, seen from B: not found
+    const aOp = ((await req('GET', '/api/users', op)).json().users as { id: number; username: string }[]).find((u) => u.username === 'a-op')!;
+    expect((await req('DELETE', `/api/users/${aOp.id}`, view(orgB))).statusCode).toBe(404);
+    expect((await req('GET', '/api/users', view('abc'))).statusCode).toBe(400);
+    const refused = await req('GET', '/api/sessions', { ...(await cookieOf('a-admin')), 'x-tunaio-org': String(orgB) });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.message).toMatch(/platform_admin/);
+  });
+});

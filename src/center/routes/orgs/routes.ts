@@ -66,7 +66,7 @@ export function orgRoutes(app: FastifyInstance, ctx: CenterContext): void {
   app.post('/api/users', orgAdmin, async (req, reply) => {
     const who = caller(req);
     const body = userCreateSchema.parse(req.body ?? {});
-    const orgId = body.org_id ?? who.user.org_id;
+    const orgId = body.org_id ?? who.org;
     if (!sees(who, orgId) || !(await ctx.storage.getOrg(orgId))) throw new TunaError('not_found', `org_id: no organisation ${orgId}`);
     if (roleAllows(body.role, 'org_admin') && who.role !== 'platform_admin') {
       throw new TunaError('forbidden', `creating a user with the role ${body.role} needs the role platform_admin`);

@@ -17,6 +17,7 @@ import { digestsEqual, hashToken, newToken } from '../../auth/secrets.js';
 import type { CenterContext } from '../../context.js';
 import { audit } from '../../auth/audit.js';
 import { caller } from '../../http/auth.js';
+import { centerUrl } from '../../http/hardening.js';
 import { serveStream } from '../../sse/stream.js';
 import type { SessionRecord } from '../../storage/types.js';
 import { sendLadder } from '../export/ladder.js';
@@ -48,10 +49,7 @@ export async function sessionOfToken(ctx: CenterContext, token: string): Promise
 
 /** The link to hand out: on the configured public URL when there is one (behind a proxy), else on the host the operator called. */
 function shareUrl(ctx: CenterContext, req: FastifyRequest, token: string): string {
-  const path = `/share/${token}`;
-  if (ctx.config.publicUrl !== undefined) return `${ctx.config.publicUrl}${path}`;
-  const host = req.headers.host;
-  return host !== undefined && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(host) ? `${req.protocol}://${host}${path}` : path;
+  return `${centerUrl(req, ctx.config.publicUrl) ?? ''}/share/${token}`;
 }
 
 export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {

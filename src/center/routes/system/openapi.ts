@@ -182,6 +182,32 @@ export const ROUTES: RouteDoc[] = [
     },
   },
   {
+    method: 'GET',
+    path: '/api/sso',
+    auth: 'public',
+    summary: 'Whether single sign-on (OpenID Connect) is configured, and the name of its login button',
+    responses: { 200: { description: 'single sign-on', ...S(z.object({ enabled: z.boolean(), name: z.string().nullable() })) } },
+  },
+  {
+    method: 'GET',
+    path: '/api/sso/login',
+    auth: 'public',
+    summary: 'Start a single sign-on login: 302 to the identity provider (state, nonce and PKCE verifier kept in the database for 10 minutes)',
+    responses: {
+      302: { description: 'to the identity provider' },
+      404: err('not_found: single sign-on is not configured'),
+      503: err('unavailable: the identity provider cannot be reached'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/sso/callback',
+    auth: 'public',
+    summary:
+      "The identity provider's redirect: 303 to / with the login cookie, or to /login?sso_error=<reason> when refused (unknown organisation or role, expired state, another browser)",
+    responses: { 303: { description: 'to the UI, logged in or with the reason of the refusal' }, 404: err('not_found: single sign-on is not configured') },
+  },
+  {
     method: 'POST',
     path: '/api/logout',
     auth: 'viewer',
