@@ -84,7 +84,7 @@ export function App() {
   let page;
   const session = /^\/sessions\/([0-9a-f]{20})\/?$/.exec(path);
   if (path === '/' || path === '/sessions') page = <SessionsPage />;
-  else if (path === '/sessions/new') page = <NewSessionPage />;
+  else if (path === '/sessions/new' && can('operator')) page = <NewSessionPage />;
   else if (session) page = <SessionPage mode="operator" id={session[1]} />;
   else if (path === '/agents') page = <AgentsPage />;
   else if (path === '/users' && can('org_admin')) page = <UsersPage />;

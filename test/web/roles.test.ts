@@ -96,8 +96,10 @@ describe('what each role is offered', () => {
     await page.goto(`${c.url}/agents`);
     await page.getByTestId('agents-table').waitFor();
     expect(await page.getByTestId('agent-form').count()).toBe(0);
-    await page.goto(`${c.url}/users`);
-    await page.getByText('No page here').waitFor();
+    for (const p of ['/users', '/tokens', '/sessions/new']) {
+      await page.goto(`${c.url}${p}`);
+      await page.getByText('No page here').waitFor();
+    }
     await page.context().close();
   });
 

@@ -185,6 +185,19 @@ describe('single sign-on on SQLite, in Chromium', () => {
     await page.context().close();
   });
 
+  it('the claims set the role again at every login; a single sign-on user is never made platform_admin here', async () => {
+    const users = (await adminApi(c, 'GET', '/api/users')).json.users as { id: number; username: string }[];
+    const alice = users.find((u) => u.username === 'alice')!;
+    expect((await adminApi(c, 'PATCH', `/api/users/${alice.id}`, { role: 'viewer' })).json.role).toBe('viewer');
+    const refused = await adminApi(c, 'PATCH', `/api/users/${alice.id}`, { role: 'platform_admin' });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error.message).toMatch(/single sign-on/);
+    const page = await ssoLogin(f.url, 'alice');
+    await page.getByRole('heading', { name: 'Capture sessions' }).waitFor();
+    expect(await page.getByTestId('whoami-role').textContent()).toBe('operator');
+    await page.context().close();
+  });
+
   it.each([
     ['mallory', /organisation "no-such-org" \(claim "tunaio_org"\) does not exist on this center/],
     ['eve', /asks for platform_admin, which single sign-on never gives/],
@@ -211,7 +224,7 @@ describe('single sign-on on SQLite, in Chromium', () => {
     await ctx.close();
     const entries = (await adminApi(c, 'GET', '/api/audit?limit=500')).json.entries as { action: string; actor: string; detail: string | null }[];
     const sso = entries.filter((e) => e.detail?.startsWith('single sign-on'));
-    expect(sso.filter((e) => e.action === 'login').map((e) => e.actor)).toEqual(['alice', 'olga']);
+    expect(sso.filter((e) => e.action === 'login').map((e) => e.actor)).toEqual(['alice', 'olga', 'alice']);
     expect(sso.find((e) => e.actor === 'alice')?.detail).toBe(`single sign-on (${idp.issuer}) as operator`);
     expect(sso.filter((e) => e.action === 'login.failed').map((e) => e.actor)).toEqual(['mallory', 'single sign-on', 'single sign-on', 'admin']);
     expect(entries.some((e) => e.action === 'login' && e.actor === 'admin' && e.detail === null)).toBe(true);

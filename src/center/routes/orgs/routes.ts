@@ -99,6 +99,10 @@ export function orgRoutes(app: FastifyInstance, ctx: CenterContext): void {
         throw new TunaError('forbidden', `changing the role of a user to or from ${r} needs the role platform_admin`);
       }
     }
+    // single sign-on never gives platform_admin, and the provider's claims set the role again at each login
+    if (role === 'platform_admin' && user.oidc_subject !== null) {
+      throw new TunaError('conflict', `${user.username} logs in by single sign-on, which never has the role platform_admin`);
+    }
     if (role === user.role) return presentUser(user);
     if (user.role === 'platform_admin' && (await ctx.storage.countUsersWithRole('platform_admin')) <= 1) {
       throw new TunaError('conflict', 'this is the last platform_admin');

@@ -395,7 +395,7 @@ export const ROUTES: RouteDoc[] = [
       400: err('validation_failed'),
       403: err('forbidden: the role given or taken needs platform_admin'),
       404: err('not_found'),
-      409: err('conflict: yourself, or the last platform_admin'),
+      409: err('conflict: yourself, the last platform_admin, or platform_admin for a single sign-on user'),
     },
   },
   {
