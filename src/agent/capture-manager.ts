@@ -27,6 +27,10 @@ export interface FrameBytes {
   linkType: number;
   data: Buffer;
   origLen: number;
+  /** the frame's own capture time when it is not the packet's (an earlier segment or fragment) */
+  tsUs?: number;
+  /** the frame's number in its source's stream, when it has one (tells a frame listed twice) */
+  no?: number;
 }
 
 /** One transport payload from any source (a pcap unit, a HEP packet). */
@@ -41,6 +45,8 @@ export interface PacketInput {
   frame?: () => FrameBytes | null;
   /** already parsed SIP (HEP says the payload is SIP) */
   sip?: SipMessage;
+  /** the other frames that carried the payload (earlier TCP segments, IP fragments), in capture order */
+  earlierFrames?: () => FrameBytes[];
 }
 
 export interface CaptureManagerOptions {
@@ -86,7 +92,12 @@ interface Capture {
   matched: number;
   emitted: number;
   dropped: Record<string, number>;
+  /** frames (number/time) sent lately: a frame that ends one message and starts the next, split, goes once */
+  recentFrames: string[];
 }
+
+/** split-message frames remembered per capture to send each once */
+const RECENT_FRAMES = 64;
 
 export interface CaptureView {
   session_id: string;
@@ -213,6 +224,7 @@ export class CaptureManager {
         matched: 0,
         emitted: 0,
         dropped: {},
+        recentFrames: [],
       });
       this.ended.delete(cmd.session_id);
       this.o.log?.(`capture ${cmd.session_id} started (${describeCriteria(cmd)})`);
@@ -469,6 +481,23 @@ export class CaptureManager {
     if (f && f.data.length > 0) this.o.frames!.enqueue(c.cmd.session_id, c.cmd.ingest_url, { linkType: f.linkType, tsUs: Math.max(0, Math.trunc(p.tsUs)), origLen: f.origLen, data: f.data });
   }
 
+  /** false when the frame (its number in its source and its time) went to this capture's PCAP lately */
+  private rememberFrame(c: Capture, key: string): boolean {
+    if (c.recentFrames.includes(key)) return false;
+    c.recentFrames.push(key);
+    if (c.recentFrames.length > RECENT_FRAMES) c.recentFrames.shift();
+    return true;
+  }
+
+  private sendSplitFrames(c: Capture, p: PacketInput): void {
+    const last = p.frame?.();
+    const all = [...p.earlierFrames!(), ...(last ? [last] : [])];
+    for (const f of all) {
+      if (f.no !== undefined && !this.rememberFrame(c, `${f.no}/${f.tsUs}`)) continue;
+      this.o.frames!.enqueue(c.cmd.session_id, c.cmd.ingest_url, { linkType: f.linkType, tsUs: Math.max(0, Math.trunc(f.tsUs ?? p.tsUs)), origLen: f.origLen, data: f.data });
+    }
+  }
+
   private send(c: Capture, ev: OutgoingEvent): void {
     c.emitted++;
     this.dirty = true;
@@ -492,7 +521,16 @@ export class CaptureManager {
       ev.payload = payload;
       if (hit.legs !== undefined) ev.linked_call_ids = hit.legs.slice(0, LINKED_CALL_IDS_MAX).map((l) => l.slice(0, 1024));
       if (hit.legsInferred === true) ev.linked_inferred = true;
-      ev.frame = this.frameFor(c, p, frameCache);
+      // A message split over several frames (TCP segments, IP fragments) travels as all of them, in
+      // capture order, on the frames path (Wireshark reassembles them from the export); one frame
+      // stays with its event.
+      if (p.earlierFrames && c.cmd.capture_pcap && this.o.frames) this.sendSplitFrames(c, p);
+      else {
+        ev.frame = this.frameFor(c, p, frameCache);
+        // this frame may also start the next message, split: it is then not sent again
+        const f = ev.frame && this.o.frames ? p.frame?.() : undefined;
+        if (f?.no !== undefined) this.rememberFrame(c, `${f.no}/${f.tsUs}`);
+      }
       this.send(c, ev);
       // SIP over WebSocket is also a webrtc event (DESIGN §5); the frame travels once, with the sip event.
       if (hit.webrtc) this.send(c, { ...ev, kind: 'webrtc', payload: null, frame: null });

@@ -57,6 +57,11 @@ export interface Unit {
   readonly payloadEnd: number;
   /** the capture record of `frame` (for PCAP export) */
   readonly frameData: CaptureRecord;
+  /**
+   * With `keepFrames`: copies of the other frames that carried this unit (earlier IP fragments, earlier
+   * TCP segments of a message split over several), in capture order; null when `frame` alone did.
+   */
+  readonly earlierFrames: readonly CaptureRecord[] | null;
 }
 
 /**
@@ -64,6 +69,7 @@ export interface Unit {
  * lazily, so a consumer that drops most packets (RTP when looking for SIP) never pays for them.
  */
 class LazyUnit implements Unit {
+  earlierFrames: readonly CaptureRecord[] | null = null;
   private s: Endpoint | null;
   private d: Endpoint | null;
   private p: Buffer | null = null;
@@ -107,6 +113,7 @@ class LazyUnit implements Unit {
     this.s = null;
     this.d = null;
     this.p = null;
+    this.earlierFrames = null;
   }
 
   get src(): Endpoint {
@@ -133,6 +140,33 @@ export interface DissectorOptions {
   framing?: Partial<FramerLimits>;
   /** nested encapsulations followed before giving up (IP-in-IP, GRE, …) */
   maxTunnelDepth?: number;
+  /**
+   * Keep copies of the frames of units that span several (IP fragments, TCP segments) in
+   * `Unit.earlierFrames`, so a PCAP export holds every original frame of a message. Costs a copy of
+   * each fragment and of each segment that leaves a message incomplete (bounded below); the agent
+   * turns it on, `decode`/`filter` do not need it.
+   */
+  keepFrames?: boolean;
+}
+
+/** bounds on frames kept for `keepFrames`: per message or datagram, and flows/datagrams remembered */
+const KEPT_FRAMES_PER_UNIT = 256;
+const KEPT_FRAME_KEYS = 4096;
+
+/** A frame record that outlives the reader's chunk. */
+function copyRecord(r: CaptureRecord): CaptureRecord {
+  return { frame: r.frame, linkType: r.linkType, tsUs: r.tsUs, tsSec: r.tsSec, tsNsec: r.tsNsec, caplen: r.caplen, origLen: r.origLen, data: Buffer.from(r.data), interfaceId: r.interfaceId };
+}
+
+/** Appends to a bounded map of frame lists (the oldest key goes first when full; a list keeps its last frames). */
+function keepFrame(m: Map<string, CaptureRecord[]>, key: string, frames: readonly CaptureRecord[]): void {
+  let l = m.get(key);
+  if (l === undefined) {
+    if (m.size >= KEPT_FRAME_KEYS) m.delete(m.keys().next().value as string);
+    m.set(key, (l = []));
+  }
+  l.push(...frames);
+  if (l.length > KEPT_FRAMES_PER_UNIT) l.splice(0, l.length - KEPT_FRAMES_PER_UNIT);
 }
 
 export interface DissectorStats {
@@ -195,6 +229,14 @@ export class Dissector {
   private readonly h: IpHeader = newIpHeader();
   // per-packet context
   private rec: CaptureRecord | null = null;
+  private readonly keepFrames: boolean;
+  /** keepFrames: earlier fragments' frames by datagram key; TCP segments held back (out of order) by flow */
+  private readonly fragFrames = new Map<string, CaptureRecord[]>();
+  private readonly parkedSegments = new Map<string, CaptureRecord[]>();
+  /** the earlier fragments of the datagram being handled (while its reassembled payload is dissected) */
+  private curFragFrames: CaptureRecord[] | null = null;
+  /** set when the TCP segment being handled delivered bytes to its stream */
+  private delivered = false;
   private out: Unit[] = NONE;
   // pushEach: units collected in one reused array, UDP datagrams in one reused unit
   private reuse = false;
@@ -204,6 +246,7 @@ export class Dissector {
   private udpUsed = false;
 
   constructor(opts: DissectorOptions = {}) {
+    this.keepFrames = opts.keepFrames === true;
     this.ipr = new IpReassembler(opts.ip);
     this.framerLimits = { maxMessageBytes: 256 * 1024, maxProbeSegments: 8, ...opts.framing };
     const framing = newFramingStats();
@@ -335,8 +378,22 @@ export class Dissector {
     if (h.fragment) {
       const key = this.fragKey(h);
       const whole = this.ipr.add(key, h.fragOffset, h.fragMore, b.subarray(h.payloadOff, h.payloadEnd), this.rec!.tsUs);
-      if (whole === null) return;
-      return this.l4(h, whole, 0, whole.length, depth);
+      if (!this.keepFrames) {
+        if (whole === null) return;
+        return this.l4(h, whole, 0, whole.length, depth);
+      }
+      if (whole === null) {
+        keepFrame(this.fragFrames, key, [copyRecord(this.rec!)]);
+        return;
+      }
+      const earlier = this.fragFrames.get(key) ?? null;
+      this.fragFrames.delete(key);
+      this.curFragFrames = earlier;
+      try {
+        return this.l4(h, whole, 0, whole.length, depth);
+      } finally {
+        this.curFragFrames = null;
+      }
     }
     this.l4(h, b, h.payloadOff, h.payloadEnd, depth);
   }
@@ -406,11 +463,12 @@ export class Dissector {
       this.udpUsed = true;
       const u = this.udpUnit;
       u.setUdp(rec, h.version, h.buf, h.srcOff, h.dstOff, sport, dport, b, off + 8, pend);
+      u.earlierFrames = this.curFragFrames;
       return this.emit(u);
     }
-    this.emit(
-      new LazyUnit(rec.frame, rec.tsUs, 'udp', h.version, rec, this.addrs, h.buf, h.srcOff, h.dstOff, sport, dport, b, off + 8, pend, null, null),
-    );
+    const u = new LazyUnit(rec.frame, rec.tsUs, 'udp', h.version, rec, this.addrs, h.buf, h.srcOff, h.dstOff, sport, dport, b, off + 8, pend, null, null);
+    u.earlierFrames = this.curFragFrames;
+    this.emit(u);
   }
 
   // TCP: the stream key carries the endpoints, so the consumer can label its messages.
@@ -427,8 +485,13 @@ export class Dissector {
     this.curH = h;
     this.curSport = u16(b, off);
     this.curDport = u16(b, off + 2);
-    this.tcp.segment(flowKey(h, b, off), b.readUInt32BE(off + 4), b[off + 13], b.subarray(off + doff, end), this.rec!.tsUs);
+    const key = flowKey(h, b, off);
+    this.delivered = false;
+    this.tcp.segment(key, b.readUInt32BE(off + 4), b[off + 13], b.subarray(off + doff, end), this.rec!.tsUs);
     this.curH = null;
+    // a segment with data that delivered nothing was held back (out of order) or repeated bytes
+    // (a retransmission): its frame goes with the next message of the flow
+    if (this.keepFrames && !this.delivered && end - off > doff) keepFrame(this.parkedSegments, key, [...(this.curFragFrames ?? []), copyRecord(this.rec!)]);
   }
 
   /**
@@ -436,27 +499,55 @@ export class Dissector {
    * first bytes are "HEP3": then it is HEP over TCP (Kamailio/heplify `tcp:` transport) and each HEP
    * packet becomes a unit (transport 'tcp'; the consumer decodes the HEP).
    */
-  private newStreamConsumer(_key: string): StreamConsumer {
+  private newStreamConsumer(key: string): StreamConsumer {
     const h = this.curH!;
     const src = this.endpoint(h, true, this.curSport);
     const dst = this.endpoint(h, false, this.curDport);
     const ipVersion = h.version;
     let sip: SipStreamFramer | null = null;
     let hep: HepStreamFramer | null = null;
+    /**
+     * keepFrames: copies of the frames whose bytes the framer holds (a message begun, not finished).
+     * The first message a delivery completes was carried by them, by the parked and fragment frames,
+     * and by the current frame; a later message of the same delivery by the current frame (and its
+     * fragments) only. A frame that ends one message and starts the next is listed for both (the
+     * agent sends a frame once per session).
+     */
+    let held: CaptureRecord[] = [];
+    let earlier: CaptureRecord[] | null = null;
     const onMessage = (payload: Buffer, kind: FramedKind): void => {
       const rec = this.rec;
       if (rec === null) return;
-      this.emit(this.messageUnit(rec, kind, ipVersion, src, dst, payload));
+      const u = this.messageUnit(rec, kind, ipVersion, src, dst, payload);
+      if (earlier !== null) {
+        u.earlierFrames = earlier.length > 0 ? earlier : null;
+        earlier = this.curFragFrames ?? [];
+      }
+      this.emit(u);
+    };
+    const framed = (data: Buffer): void => {
+      if (sip === null && hep === null) {
+        if (data.length >= 4 && data[0] === 0x48 && data[1] === 0x45 && data[2] === 0x50 && data[3] === 0x33) hep = new HepStreamFramer();
+        else sip = new SipStreamFramer(this.stats.framing, this.framerLimits);
+      }
+      if (sip !== null) return sip.push(data, onMessage);
+      for (const p of hep!.push(data)) onMessage(p, 'tcp');
+      if (hep!.pending > this.framerLimits.maxMessageBytes) hep = new HepStreamFramer(); // bounded
     };
     return {
       push: (data: Buffer) => {
-        if (sip === null && hep === null) {
-          if (data.length >= 4 && data[0] === 0x48 && data[1] === 0x45 && data[2] === 0x50 && data[3] === 0x33) hep = new HepStreamFramer();
-          else sip = new SipStreamFramer(this.stats.framing, this.framerLimits);
-        }
-        if (sip !== null) return sip.push(data, onMessage);
-        for (const p of hep!.push(data)) onMessage(p, 'tcp');
-        if (hep!.pending > this.framerLimits.maxMessageBytes) hep = new HepStreamFramer(); // bounded
+        this.delivered = true;
+        if (!this.keepFrames) return framed(data);
+        const parked = this.parkedSegments.get(key);
+        if (parked !== undefined) this.parkedSegments.delete(key);
+        earlier = [...held, ...(parked ?? []), ...(this.curFragFrames ?? [])];
+        const before = earlier;
+        framed(data);
+        const completed = earlier !== before;
+        earlier = null;
+        // what the framer still holds began in the frames since the last completed message
+        const pendingBytes = sip !== null ? sip.bufferedBytes : hep !== null ? hep.pending : 0;
+        held = pendingBytes === 0 ? [] : [...(completed ? (this.curFragFrames ?? []) : before), copyRecord(this.rec!)].slice(-KEPT_FRAMES_PER_UNIT);
       },
       gap: () => {
         if (sip !== null) sip.gap();
@@ -468,7 +559,7 @@ export class Dissector {
     };
   }
 
-  private messageUnit(rec: CaptureRecord, transport: Transport, ipVersion: 4 | 6, src: Endpoint, dst: Endpoint, payload: Buffer): Unit {
+  private messageUnit(rec: CaptureRecord, transport: Transport, ipVersion: 4 | 6, src: Endpoint, dst: Endpoint, payload: Buffer): LazyUnit {
     return new LazyUnit(rec.frame, rec.tsUs, transport, ipVersion, rec, this.addrs, payload, 0, 0, src.port, dst.port, payload, 0, payload.length, src, dst);
   }
 

@@ -8,7 +8,8 @@ import type { PacketInput } from '../capture-manager.js';
 
 export class PacketPipeline {
   private reader: CaptureReader = createCaptureReader();
-  private dissector = new Dissector();
+  // keepFrames: a SIP message split over TCP segments or IP fragments is exported as all its frames
+  private dissector = new Dissector({ keepFrames: true });
   private readonly onPacket: (p: PacketInput) => void;
   readonly counters = { frames: 0, units: 0, consumer_errors: 0 };
   /** malformed frames by reason, and what was not decoded by kind, summed over every stream this pipeline read */
@@ -24,7 +25,7 @@ export class PacketPipeline {
     for (const [k, v] of Object.entries(this.dissector.stats.malformed)) this.malformedBase[k] = (this.malformedBase[k] ?? 0) + v;
     for (const [k, v] of Object.entries(this.dissector.stats.undecoded)) this.undecodedBase[k] = (this.undecodedBase[k] ?? 0) + v;
     this.reader = createCaptureReader();
-    this.dissector = new Dissector();
+    this.dissector = new Dissector({ keepFrames: true });
   }
 
   /** Feeds bytes; returns the reader's error message once the stream is unreadable (then stop feeding). */
@@ -75,7 +76,8 @@ export class PacketPipeline {
         src: u.src,
         dst: u.dst,
         payload: u.payload,
-        frame: () => ({ linkType: rec.linkType, data: rec.data, origLen: rec.origLen }),
+        frame: () => ({ linkType: rec.linkType, data: rec.data, origLen: rec.origLen, tsUs: rec.tsUs, no: rec.frame }),
+        ...(u.earlierFrames !== null ? { earlierFrames: () => u.earlierFrames!.map((r) => ({ linkType: r.linkType, data: r.data, origLen: r.origLen, tsUs: r.tsUs, no: r.frame })) } : {}),
       });
     } catch {
       this.counters.consumer_errors++;

@@ -418,3 +418,49 @@ export function sipResponse(code: number, reason: string, callId: string, cseq: 
       `Call-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\nContent-Length: 0\r\n\r\n`,
   );
 }
+
+/**
+ * An IPv4 packet cut into fragments whose payloads are at most `chunk` bytes (a multiple of 8,
+ * RFC 791 §3.2), same id, addresses and protocol; the packet itself when it fits in one.
+ */
+export function fragmentIpv4(packet: Buffer, chunk: number): Buffer[] {
+  const ihl = (packet[0] & 0x0f) * 4;
+  const payload = packet.subarray(ihl, packet.readUInt16BE(2));
+  if (payload.length <= chunk) return [packet];
+  const src = [...packet.subarray(12, 16)].join('.');
+  const dst = [...packet.subarray(16, 20)].join('.');
+  const out: Buffer[] = [];
+  for (let off = 0; off < payload.length; off += chunk) {
+    const part = payload.subarray(off, off + chunk);
+    out.push(ipv4({ src, dst, proto: packet[9], id: packet.readUInt16BE(4), fragOffset: off, more: off + chunk < payload.length, ttl: packet[8] }, part));
+  }
+  return out;
+}
+
+/**
+ * An IPv4 TCP segment cut into `pieces` segments of its payload (sequence numbers advanced, options
+ * kept, lengths and checksums recomputed); the segment itself when it carries too few bytes.
+ */
+export function segmentTcp4(packet: Buffer, pieces: number): Buffer[] {
+  const ihl = (packet[0] & 0x0f) * 4;
+  const end = packet.readUInt16BE(2);
+  const doff = (packet[ihl + 12] >> 4) * 4;
+  const data = packet.subarray(ihl + doff, end);
+  if (data.length < pieces * 2) return [packet];
+  const size = Math.ceil(data.length / pieces);
+  const out: Buffer[] = [];
+  const seq = packet.readUInt32BE(ihl + 4);
+  for (let off = 0; off < data.length; off += size) {
+    const hdr = Buffer.from(packet.subarray(ihl, ihl + doff));
+    hdr.writeUInt32BE((seq + off) >>> 0, 4);
+    hdr.writeUInt16BE(0, 16);
+    const seg = Buffer.concat([hdr, data.subarray(off, off + size)]);
+    seg.writeUInt16BE(fold(sum16(seg, sum16(pseudo(packet.subarray(12, 16), packet.subarray(16, 20), 6, seg.length)))), 16);
+    const ip = Buffer.from(packet.subarray(0, ihl));
+    ip.writeUInt16BE(ihl + seg.length, 2);
+    ip.writeUInt16BE(0, 10);
+    ip.writeUInt16BE(fold(sum16(ip)), 10);
+    out.push(Buffer.concat([ip, seg]));
+  }
+  return out;
+}
