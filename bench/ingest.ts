@@ -1,23 +1,26 @@
-// ingest benchmark (issue 7 item 5): events/s that a real `tunaio center` process stores in its SQLite
-// file from several concurrent simulated agents over real HTTP on 127.0.0.1.
-// - Each run starts a fresh center (`node bin/tunaio.js center --port 0`, data folder under the work
-//   dir), registers AGENTS agents through POST /api/agents (each with its own token) and opens
-//   SESSIONS sessions (capture_pcap on) assigned to all of them.
+// ingest benchmark (issue 7 item 5, issue 11 item 5): events/s that real `tunaio center` processes
+// store from several concurrent simulated agents over real HTTP on 127.0.0.1, on both backends side by
+// side: SQLite (one center, its data folder) and PostgreSQL (two centers on one database of a
+// throwaway PostgreSQL 15 the bench starts, test/support/postgres.ts; runs interleaved).
+// - Each run starts fresh storage and its centers, registers AGENTS agents through POST /api/agents
+//   (each with its own token) and opens SESSIONS sessions (capture_pcap on) assigned to all of them.
 // - Every agent keeps one lane per session, like src/agent/upload.ts: batches of ≤ BATCH events, one
 //   POST in flight per lane, seq strictly increasing per lane, counters and agent info with each batch.
+//   With two centers, lane k posts to center k mod 2.
 // - Events are realistic: SIP events built from the frames of a real capture with our protocol code
 //   (summary as the agent makes it, the message text as payload, the Ethernet frame in base64), RTP
 //   and RTCP samples with their frames, per-stream stats and log lines.
 // - Checked on every run: every POST answers 200 with accepted = batch size, no duplicates, nothing
-//   rejected; the session API counts every event; after the center stopped, the SQLite file holds
+//   rejected; the session API counts every event; after the centers stopped, the database holds
 //   exactly N rows and N distinct (session, agent, seq) keys; a re-sent batch is all duplicates.
-// Figures: events/s stored (first POST sent → last answer), POST latency p50/p99, center CPU (both
-// user and system, % of one core) and peak RSS, SQLite and pcap bytes per million events.
-// Also: center CPU of the main thread alone, and (first run) the store's floor: the same rows inserted
-// again by a bare better-sqlite3 loop (sqliteFloor).
-// Env: TUNAIO_BENCH_INGEST_EVENTS (events per run, default 300 000), TUNAIO_BENCH_INGEST_PROF=DIR
-// (run the center under `node --cpu-prof` and print its top self-time functions),
-// TUNAIO_BENCH_INGEST_BIN (another build's bin/tunaio.js, to compare before and after a change).
+// Figures: events/s stored (first POST sent → last answer), per core of center CPU and per center,
+// POST latency p50/p99, center CPU (user and system, all centers) and peak RSS, PostgreSQL server
+// CPU, database and pcap bytes per million events. Also: center CPU of the main threads alone, and
+// (first SQLite run) the store's floor: the same rows inserted again by a bare better-sqlite3 loop.
+// Env: TUNAIO_BENCH_INGEST_EVENTS (events per run, default 300 000), TUNAIO_BENCH_INGEST_BACKENDS
+// (sqlite,postgres by default), TUNAIO_BENCH_INGEST_PROF=DIR (run the centers under `node --cpu-prof`
+// and print their top self-time functions), TUNAIO_BENCH_INGEST_BIN (another build's bin/tunaio.js,
+// to compare before and after a change).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -541,7 +544,8 @@ export const ingestBench: SystemBenchmark = {
       'Round 1 — changed (≈ 96 → 61 µs of center CPU per event): a hand-written check of the ingest event shapes (`src/core/schema/event-fast.ts`, zod stays the contract and words every rejection; `event-fast.case.test.ts` runs both on ~8 000 valid and invalid events), the event JSON made once and handed to storage, ingest statements prepared once, duplicates found by `INSERT OR IGNORE` alone when the batch cannot reach a cap (the per-event lookup stays where a cap may be reached, so duplicates never count against it), WAL checkpoints on a worker thread (`src/center/storage/sqlite-checkpointer.ts`, PASSIVE every 100 ms, the writer wraps the WAL past 64 MB), no SSE fan-out work when no client listens, frames stripped in place, one pcap writer per file per batch. WAL + synchronous=NORMAL were already set.',
       'Round 2 — profile of the round-1 code (main thread, self time): the SQLite transaction ≈ 19 % (the inserts themselves, already at the bare-loop floor below), Fastify\'s safe JSON parse ≈ 16 % (of which ≈ 2.5 % its `__proto__`/`constructor` regex scans of the whole body), `JSON.stringify` of each event through a rest-copy that drops its frame ≈ 13 %, PCAP recording ≈ 12 % (a session lookup with a statement prepared per batch, each frame decoded from base64 a second time, records copied twice), the fast validator ≈ 8 % (its base64 regex ≈ 3.5 %), statements prepared per request for auth, agent liveness and counters.',
       'Round 2 — changed: POST /api/ingest bodies are parsed with plain `JSON.parse` (src/center/app.ts; the body and every event are read through validators that copy known keys only, so a `__proto__` key pollutes nothing — ingest.test.ts posts them), frames are checked as base64 by decoding them once (exact-length rule, `event-fast.ts`; the decoded bytes go to the PCAP store through `frameBytes`), a hand-written serializer for the fast path\'s events (`fastEventJsonWithoutFrame`, same text as `JSON.stringify`, checked on every case of event-fast.case.test.ts), the frame taken off the event before serializing (no copy), capture_pcap remembered per session, one buffer laid out per pcap file per batch, statements of the per-request paths prepared once. Before/after on the same machine, interleaved (round-1 build from `git archive HEAD` vs this one, 4 × 3 runs, load 2–10): center CPU per event 57.5 → 56 µs (medians), main thread 49.9 → 47.0 µs; the other threads (WAL checkpoint worker, GC helpers) 6–10 µs in both.',
-      'Target ≥ 120 k events/s (≈ 8 µs of CPU per event): not reached, and not reachable with this storage: the table row "bare SQLite insert of the same rows" is the same rows (≈ 1 KB: the event JSON with its SIP text, two indexes, AUTOINCREMENT) inserted by a bare better-sqlite3 loop in batches of 500 — ≈ 11–14 µs per row on this machine, i.e. ≤ 80 k rows/s for SQLite alone with nothing else. The rest of the center\'s main thread per event: `JSON.parse` of ≈ 1.4 KB of body (≈ 4–8 µs), the validator (≈ 4–5 µs, half of it the base64 decode the pcap needs anyway), the event JSON for storage (≈ 3–5 µs, mostly escaping the SIP text), pcap records (≈ 3 µs), Fastify/HTTP and GC. Reaching 120 k/s needs another storage design (several events per row, or an append-only event log with a small index, frames and bodies not re-encoded) and parsing off the main thread (a worker per core for parse + validate + serialize); measured here: bare SQLite insert ≈ 11.5 µs/row without checkpoints, 7.4 µs for 100-byte rows; one index fewer ≈ −2 µs, no AUTOINCREMENT ≈ −1.5 µs, integer session keys ≈ −0.4 µs, multi-row INSERT … RETURNING no gain.',
+      'PostgreSQL — profile of two centers (`TUNAIO_BENCH_INGEST_PROF`, 2026-12-04, load average 15–20): the insert built its parameters as unnest() arrays (pg escaping every event body into an array literal, every frame hex-encoded; PostgreSQL parsing them back). Changed: the new events of a batch go by one binary COPY (`src/center/storage/postgres/copy-binary.ts`) into a per-connection staging table, then one INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING into `events` (idempotency, id order and the session-row locks unchanged). Measured in isolation (500-row batches of ~1.4 KB): client ≈ 17 → 10 µs and server ≈ 28 → 19 µs per row; in this benchmark, before/after interleaved (2 × 2 runs of 40 000 events, load 15–18): centers 93 → 84 µs per event, PostgreSQL server 43.6 → 40.6 µs. What remains per event on a center has no single hot spot: socket writes to PostgreSQL (writev ≈ 10–13 % of a center\'s time: every event travels as a ~1 KB row, and on loopback the kernel\'s TCP work is charged to the sender), GC ≈ 10 %, then JSON.parse, the validator and serializer as on SQLite, the PCAP chunks (a second transaction per batch) and the call-list fold. Target ≥ 60 k events/s per center: two centers and PostgreSQL on 2 cores leave ≈ 16 µs of CPU per event for all three; not reached, and not reachable with one row per event — the same redesign as SQLite\'s below is needed.',
+      'SQLite target ≥ 120 k events/s (≈ 8 µs of CPU per event): not reached, and not reachable with this storage: the table row "bare SQLite insert of the same rows" is the same rows (≈ 1 KB: the event JSON with its SIP text, two indexes, AUTOINCREMENT) inserted by a bare better-sqlite3 loop in batches of 500 — ≈ 11–14 µs per row on the AMD EPYC machine of 2026-11-26 (≈ 7 µs on the Intel Xeon one of 2026-12-04), i.e. ≤ 80–140 k rows/s for SQLite alone with nothing else, where the whole center must fit in 8 µs. The rest of the center\'s main thread per event: `JSON.parse` of ≈ 1.4 KB of body (≈ 4–8 µs), the validator (≈ 4–5 µs, half of it the base64 decode the pcap needs anyway), the event JSON for storage (≈ 3–5 µs, mostly escaping the SIP text), pcap records (≈ 3 µs), Fastify/HTTP and GC. Reaching 120 k/s needs another storage design (several events per row, or an append-only event log with a small index, frames and bodies not re-encoded) and parsing off the main thread (a worker per core for parse + validate + serialize); measured here: bare SQLite insert ≈ 11.5 µs/row without checkpoints, 7.4 µs for 100-byte rows; one index fewer ≈ −2 µs, no AUTOINCREMENT ≈ −1.5 µs, integer session keys ≈ −0.4 µs, multi-row INSERT … RETURNING no gain.',
     );
     return {
       table,
