@@ -12,19 +12,19 @@
 // The write itself: every new event of the batch binary-COPYed into a staging table, then ONE
 // INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING into `events`: a fixed number of round trips
 // per batch, whatever its size; the unique key (session_id, agent_id, seq) finds re-sent events (the
-// idempotency key). Then one
-// UPDATE per session for its counters, and a NOTIFY per session carrying only the batch's highest id
-// (a watermark), delivered at commit: other centers' live followers fetch after it (cluster/feed.ts).
+// idempotency key). Then one UPDATE per session for its counters, and a NOTIFY per session carrying
+// only the batch's highest id (a watermark), delivered at commit: other centers' live followers fetch
+// after it (cluster/feed.ts).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { DialogAgg } from '../../../core/dialogs/aggregate.js';
+import { frameBytes } from '../../../core/schema/event-fast.js';
 import type { StoredEvent } from '../../../core/schema/index.js';
 import { batchCallIds, foldDialogs, legNeighbours } from '../dialog-fold.js';
 import type { DialogRow, DialogWrite } from '../dialog-fold.js';
 import type { IngestItem, IngestOutcome, IngestPolicy } from '../types.js';
-import { frameBytes } from '../../../core/schema/event-fast.js';
 import { copyBinary } from './copy-binary.js';
 import type { CopyType, CopyValue } from './copy-binary.js';
 import { noNul, noNulOrNull } from './pool.js';
