@@ -129,6 +129,8 @@ export class Agent {
       log,
     });
     this.manager = manager;
+    // several packet sources may see one message (lo and Kamailio's HEP copy, two interfaces)
+    manager.multiSource = (cfg.interfaces?.length ?? 0) + (cfg.hep?.length ?? 0) + (cfg.read ? 1 : 0) >= 2;
     const host = (this.host = new CollectorHost(managerSink(manager), log));
     for (const iface of cfg.interfaces ?? []) {
       this.builtin(

@@ -47,6 +47,29 @@ export interface PacketInput {
   sip?: SipMessage;
   /** the other frames that carried the payload (earlier TCP segments, IP fragments), in capture order */
   earlierFrames?: () => FrameBytes[];
+  /** the source that saw it (its name: `live:lo`, `hep:udp:…`), set by the collector host */
+  source?: string;
+}
+
+/**
+ * One message, one row: the same SIP message (same bytes) seen by a second packet source of the
+ * agent (live capture on `lo` plus Kamailio's HEP copy, two interfaces) within this window of capture
+ * time is one event listing both sources, not a second event. Why 50 ms: a mirror copy (HEP from the
+ * proxy, a second tap) is sent as the proxy handles the message, within a few ms even under load,
+ * while a real retransmission comes at the earliest after Timer A/E's T1 = 500 ms (RFC 3261
+ * §17.1.1.2, §17.1.2.2), ten times the window, so it stays a second event (marked as a
+ * retransmission). A message repeated by the *same* source is never merged.
+ */
+export const DUPLICATE_WINDOW_US = 50_000;
+/** messages remembered for the window (the oldest go first when more arrive within it) */
+const RECENT_SIP_MAX = 10_000;
+
+interface RecentSip {
+  tsUs: number;
+  /** sources that saw it; the held events of the message list this very array */
+  sources: string[];
+  /** captures its events went to (their merged duplicates are counted) */
+  captures: Capture[];
 }
 
 export interface CaptureManagerOptions {
@@ -92,6 +115,8 @@ interface Capture {
   matched: number;
   emitted: number;
   dropped: Record<string, number>;
+  /** SIP messages a second source also saw (one event each, both sources listed) */
+  merged: number;
   /** frames (number/time) sent lately: a frame that ends one message and starts the next, split, goes once */
   recentFrames: string[];
 }
@@ -114,6 +139,8 @@ export interface CaptureView {
     events_queued: number;
     events_spooled: number;
     dialogs: number;
+    /** SIP messages seen by two sources and kept as one event (`sources` lists both) */
+    duplicates_merged: number;
     dropped: Record<string, number>;
   };
   upload_error?: string;
@@ -147,7 +174,17 @@ export class CaptureManager {
   private dirty = false;
   /** when false (a replay runs), the engine clock follows packet time only */
   wallClockAdvance = true;
-  readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, call_meta: 0, events: 0, internal_errors: 0 };
+  readonly counters = { packets: 0, sip_parse_errors: 0, log_lines: 0, call_meta: 0, events: 0, internal_errors: 0, sip_duplicates_merged: 0 };
+  /**
+   * More than one packet source (set by the agent): SIP messages are then deduplicated across
+   * sources (DUPLICATE_WINDOW_US) and their events held for the window so they can list every source.
+   */
+  multiSource = false;
+  private readonly recentSip = new Map<string, RecentSip>();
+  /** the message being matched (multiSource): its events are held and list its sources */
+  private current: RecentSip | null = null;
+  private held: { at: number; c: Capture; ev: OutgoingEvent }[] = [];
+  private heldTimer: NodeJS.Timeout | undefined;
   /** call state and route events that came before their dialog was known: retried for a few seconds */
   readonly pendingMeta = new CallMetaBuffer();
   /** log lines no session took, kept briefly for a follow command that comes just after them */
@@ -180,6 +217,7 @@ export class CaptureManager {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.engine.flush();
+    this.releaseHeld(Infinity);
   }
 
   /** Local expiry and clock: called every second. */
@@ -224,6 +262,7 @@ export class CaptureManager {
         matched: 0,
         emitted: 0,
         dropped: {},
+        merged: 0,
         recentFrames: [],
       });
       this.ended.delete(cmd.session_id);
@@ -240,6 +279,7 @@ export class CaptureManager {
     if (!c) return false;
     // Final stream summaries are emitted by the engine while the capture is still known.
     this.engine.removeSession(id);
+    this.releaseHeld(Infinity);
     const v = this.view(id)!;
     this.captures.delete(id);
     this.ended.set(id, { ...v, ended: why });
@@ -293,6 +333,7 @@ export class CaptureManager {
         events_queued: up?.queued ?? 0,
         events_spooled: up?.spooled ?? 0,
         dialogs: ec?.dialogs ?? 0,
+        duplicates_merged: c.merged,
         dropped,
       },
       ...(up?.last_error ? { upload_error: up.last_error } : {}),
@@ -337,6 +378,7 @@ export class CaptureManager {
     this.counters.packets++;
     if (this.captures.size === 0) return;
     try {
+      if (this.multiSource && p.source !== undefined && sipLike(p) && this.seenElsewhere(p)) return;
       const meta = { tsUs: p.tsUs, transport: p.transport, src: p.src, dst: p.dst };
       const hit = p.sip ? this.engine.onSip(meta, p.sip) : this.engine.onDatagram(meta, p.payload);
       if (hit === null) return;
@@ -345,7 +387,59 @@ export class CaptureManager {
     } catch (e) {
       this.counters.internal_errors++;
       this.o.log?.(`internal error while matching a packet: ${(e as Error).message}`);
+    } finally {
+      this.current = null;
     }
+  }
+
+  /**
+   * True when another source saw the same message within the window: it is then that message's
+   * event (its sources grow), counted, and not matched again. Otherwise the message is remembered
+   * and becomes `current`, so its events are held for the window and list its sources.
+   */
+  private seenElsewhere(p: PacketInput): boolean {
+    const key = p.payload.toString('latin1');
+    const r = this.recentSip.get(key);
+    if (r !== undefined && Math.abs(p.tsUs - r.tsUs) <= DUPLICATE_WINDOW_US) {
+      if (!r.sources.includes(p.source!)) {
+        if (r.sources.length < 8) r.sources.push(p.source!);
+        this.counters.sip_duplicates_merged++;
+        for (const c of r.captures) c.merged++;
+        return true;
+      }
+    }
+    // a new message (or the same bytes from the same source: a retransmission, its own event)
+    this.recentSip.delete(key);
+    for (const [k, old] of this.recentSip) {
+      if (this.recentSip.size < RECENT_SIP_MAX && p.tsUs - old.tsUs <= 4 * DUPLICATE_WINDOW_US) break;
+      this.recentSip.delete(k);
+    }
+    this.current = { tsUs: p.tsUs, sources: [p.source!], captures: [] };
+    this.recentSip.set(key, this.current);
+    return false;
+  }
+
+  /** Sends the held events whose window ended by `nowMs` (all with Infinity), in order. */
+  private releaseHeld(nowMs: number): void {
+    let n = 0;
+    while (n < this.held.length && this.held[n].at <= nowMs) n++;
+    if (n === 0) return;
+    const out = this.held.splice(0, n);
+    for (const h of out) this.o.uploader.enqueue(h.c.cmd.session_id, h.c.cmd.ingest_url, h.ev);
+    if (this.held.length === 0 && this.heldTimer) {
+      clearTimeout(this.heldTimer);
+      this.heldTimer = undefined;
+    }
+  }
+
+  private armHeld(): void {
+    if (this.heldTimer || this.held.length === 0) return;
+    this.heldTimer = setTimeout(() => {
+      this.heldTimer = undefined;
+      this.releaseHeld(Date.now());
+      this.armHeld();
+    }, Math.max(0, this.held[0].at - Date.now()));
+    this.heldTimer.unref();
   }
 
   /** One log line from any log source; `callId` when the source knows it (structured logs). Never throws. */
@@ -502,6 +596,15 @@ export class CaptureManager {
     c.emitted++;
     this.dirty = true;
     this.counters.events++;
+    const cur = this.current;
+    if (cur !== null && (ev.kind === 'sip' || ev.kind === 'webrtc')) {
+      // held for the window: a second source's copy may still come and be listed (same array)
+      ev.sources = cur.sources;
+      if (!cur.captures.includes(c)) cur.captures.push(c);
+      this.held.push({ at: Date.now() + DUPLICATE_WINDOW_US / 1000, c, ev });
+      this.armHeld();
+      return;
+    }
     this.o.uploader.enqueue(c.cmd.session_id, c.cmd.ingest_url, ev);
   }
 
@@ -674,6 +777,13 @@ function describeCriteria(cmd: CaptureCommand): string {
   if (cmd.capture_rtp) parts.push('rtp');
   if (cmd.capture_pcap) parts.push('pcap');
   return parts.join(' ');
+}
+
+/** SIP from HEP, or a datagram/message whose first byte is an upper-case letter (RTP, RTCP, STUN, DTLS never are). */
+function sipLike(p: PacketInput): boolean {
+  if (p.sip !== undefined) return true;
+  const b = p.payload.length > 8 ? p.payload[0] : 0;
+  return b >= 0x41 && b <= 0x5a;
 }
 
 function textPayload(raw: Buffer): string {

@@ -178,6 +178,8 @@ class Hosted {
       name,
       emitPacket: (p) => {
         if (this.stopped || !admit()) return false;
+        // which source saw it: one message seen by two sources is one event (capture-manager.ts)
+        p.source ??= ctx.name;
         guard(() => this.sink.onPacket(p));
         return true;
       },

@@ -170,6 +170,12 @@ const eventFields = {
   linked_call_ids: z.array(shortText(1024)).max(LINKED_CALL_IDS_MAX).optional(),
   /** true when that link was inferred by number and time (no header or platform named it) */
   linked_inferred: z.boolean().optional(),
+  /**
+   * The agent's packet sources that saw this SIP message (`live:<interface>`, `hep:<proto>:<host>:<port>`):
+   * sent by agents with more than one packet source. The same message (same bytes) seen by a second
+   * source within 50 ms is this one event, not a second one (docs/sessions.md "One message, one row").
+   */
+  sources: z.array(shortText(128).min(1)).min(1).max(8).optional(),
 };
 
 /** What an agent posts in `POST /api/ingest` `events[]`. */
