@@ -97,6 +97,7 @@ export async function createCenter(input: CenterConfig): Promise<Center> {
     }),
     oidc: config.oidc ? new OidcProvider(config.oidc) : null,
     follower: new CallFollower({ pushFollow: (sid, from, ids) => ctx.agents.pushFollow(sid, from, ids) }),
+    secrets: backend.tokens,
   };
   backend.onForwarded((cmd) => void ctx.agents.onForwarded(cmd));
 

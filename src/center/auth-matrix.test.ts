@@ -79,6 +79,7 @@ const EXPECT: Record<string, Expect> = {
   'GET /api/sessions/:id/ladder.svg': { url: (x) => `/api/sessions/${x.stopped}/ladder.svg`, ok: 200, badQuery: 'call_id=' },
   'GET /api/sessions/:id/ladder.png': { url: (x) => `/api/sessions/${x.stopped}/ladder.png`, ok: 200, badQuery: 'call_id=' },
   'POST /api/sessions/:id/share': { url: async (x) => `/api/sessions/${await x.fresh()}/share`, ok: 201 },
+  'GET /api/sessions/:id/share': { url: (x) => `/api/sessions/${x.stopped}/share`, ok: 200 },
   'DELETE /api/sessions/:id/share': { url: async (x) => `/api/sessions/${await x.freshShared()}/share`, ok: 204 },
   'GET /api/share/:token': { url: (x) => `/api/share/${x.share}`, ok: 200 },
   'GET /api/share/:token/events': { url: (x) => `/api/share/${x.share}/events`, ok: 200, badQuery: 'limit=abc' },

@@ -3,7 +3,7 @@
 // database, nothing on local disk). Everything that differs between the two is chosen here, once.
 import type { ResolvedConfig } from './config.js';
 import { dbFile, pcapRoot, secureDataDir, serialRunner } from './context.js';
-import type { AgentTokenStore } from './agents/token-vault.js';
+import type { AgentTokenStore, SecretSealer } from './agents/token-vault.js';
 import { TokenVault } from './agents/token-vault.js';
 import type { LoginLimiter } from './auth/rate-limit.js';
 import type { Leadership } from './cluster/leadership.js';
@@ -48,7 +48,7 @@ export interface Backend {
   kind: 'sqlite' | 'postgres';
   storage: Storage;
   pcapStore: PcapStore;
-  tokens: AgentTokenStore;
+  tokens: AgentTokenStore & SecretSealer;
   /** where login failures are counted; in memory when undefined (auth/rate-limit.ts LoginGuard) */
   loginLimiter?: (maxFailures: number, windowMs: number, scope: 'user' | 'address') => LoginLimiter;
   feed: LiveFeed;

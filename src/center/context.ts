@@ -13,6 +13,7 @@ import type { PcapRecorder } from './pcap/recorder.js';
 import type { AgentCommander } from './agents/commander.js';
 import type { CallFollower } from './agents/follow.js';
 import type { OidcProvider } from './auth/oidc.js';
+import type { SecretSealer } from './agents/token-vault.js';
 
 export interface CenterContext {
   config: ResolvedConfig;
@@ -36,6 +37,8 @@ export interface CenterContext {
   follower: CallFollower;
   /** the single sign-on provider, when configured */
   oidc: OidcProvider | null;
+  /** seals secrets the center shows again (share-link tokens) with its secret key */
+  secrets: SecretSealer;
 }
 
 /** Data folder layout: `<data>/tunaio.db`, `<data>/pcap/<session id>/`. */

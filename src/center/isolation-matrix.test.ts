@@ -95,6 +95,15 @@ const CASES: Case[] = [
   ...perOrg((o) => ({ method: 'GET', route: '/api/sessions/{id}/ladder.svg', url: (w) => `/api/sessions/${w.running[o]}/ladder.svg`, org: o, ok: 200 }) as Case),
   ...perOrg((o) => ({ method: 'GET', route: '/api/sessions/{id}/ladder.png', url: (w) => `/api/sessions/${w.running[o]}/ladder.png`, org: o, ok: 200 }) as Case),
   ...perOrg((o) => ({ method: 'POST', route: '/api/sessions/{id}/share', url: (w) => `/api/sessions/${w.stopped[o]}/share`, org: o, ok: 201 }) as Case),
+  ...perOrg((o) => ({
+    method: 'GET',
+    route: '/api/sessions/{id}/share',
+    url: (w) => `/api/sessions/${w.stopped[o]}/share`,
+    org: o,
+    ok: 200,
+    // a link to show, whatever the cells before did to it
+    prepare: async (w) => void (await w.c.app.inject({ method: 'POST', url: `/api/sessions/${w.stopped[o]}/share`, headers: op })),
+  })),
   ...perOrg((o) => ({ method: 'DELETE', route: '/api/sessions/{id}/share', url: (w) => `/api/sessions/${w.stopped[o]}/share`, org: o, ok: 204 }) as Case),
   // share links: public, for whoever holds the link (the token is the credential)
   { method: 'GET', route: '/api/share/{token}', url: (w) => `/api/share/${w.share}`, ok: 200 },

@@ -220,6 +220,20 @@ describe('web UI in Chromium', () => {
     }
     await page.reload();
     await page.getByTestId('share-create').click();
+    const first = await page.getByTestId('share-url').inputValue();
+    // "Show share link" shows the same link again, after a reload too; only "New link" (with a warning) rotates
+    await page.reload();
+    await page.getByTestId('share-show').click();
+    expect(await page.getByTestId('share-url').inputValue()).toBe(first);
+    let warned = '';
+    page.once('dialog', (d) => {
+      warned = d.message();
+      void d.accept();
+    });
+    await page.getByTestId('share-rotate').click();
+    await expect.poll(() => page.getByTestId('share-url').inputValue()).not.toBe(first);
+    expect(warned).toContain('stops working');
+    expect((await fetch(`${stack.url}/api/share/${/\/share\/([^/?#]+)/.exec(first)![1]}`)).status).toBe(404);
     const url = await page.getByTestId('share-url').inputValue();
     const token = /\/share\/([^/?#]+)/.exec(url)![1];
     const anon = await browser.newContext();
@@ -227,7 +241,7 @@ describe('web UI in Chromium', () => {
       const p = await anon.newPage();
       await p.goto(`${stack.url}/share/${token}`);
       await expect.poll(() => p.getByTestId('ladder-arrow').count()).toBe(6);
-      for (const id of ['stop', 'purge', 'share-create', 'share-revoke', 'logout']) expect(await p.getByTestId(id).count()).toBe(0);
+      for (const id of ['stop', 'purge', 'share-create', 'share-show', 'share-rotate', 'share-revoke', 'logout']) expect(await p.getByTestId(id).count()).toBe(0);
       expect(await p.content()).not.toContain('127.0.0.1:9'); // no agent URL
       p.once('dialog', (d) => void d.accept());
       page.once('dialog', (d) => void d.accept());

@@ -90,8 +90,18 @@ export interface AgentTokenStore {
   set(name: string, token: string): Promise<void>;
 }
 
+/**
+ * Seals other secrets the center must show again under the same key: share-link tokens (routes/share),
+ * with `aad` naming what the secret belongs to (an entry copied onto another session does not open).
+ */
+export interface SecretSealer {
+  sealSecret(plaintext: string, aad: string): Promise<string>;
+  /** null when it does not open (another key, tampering, another `aad`) */
+  openSecret(sealed: string, aad: string): Promise<string | null>;
+}
+
 /** Agent name → plaintext token, sealed on disk. Small (one entry per agent); rewritten atomically. */
-export class TokenVault implements AgentTokenStore {
+export class TokenVault implements AgentTokenStore, SecretSealer {
   private readonly key: Buffer;
   private readonly file: string;
   private data: VaultFile;
@@ -111,6 +121,14 @@ export class TokenVault implements AgentTokenStore {
   async get(name: string): Promise<string | null> {
     const e = this.data.agents[name];
     return e ? open(this.key, e.v, name) : null;
+  }
+
+  async sealSecret(plaintext: string, aad: string): Promise<string> {
+    return seal(this.key, plaintext, aad);
+  }
+
+  async openSecret(sealed: string, aad: string): Promise<string | null> {
+    return open(this.key, sealed, aad);
   }
 
   async set(name: string, token: string): Promise<void> {

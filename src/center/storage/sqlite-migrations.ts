@@ -220,4 +220,11 @@ CREATE INDEX dialogs_legs ON dialogs(session_id, leg_of) WHERE leg_of IS NOT NUL
 ALTER TABLE session_agents ADD COLUMN frames_next_seq INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 7,
+    name: 'share token sealed',
+    // the share token sealed with the center's secret key (routes/share): "Show share link" shows the
+    // link again instead of rotating it; links made before stay valid but cannot be shown (NULL)
+    sql: `ALTER TABLE shares ADD COLUMN token_sealed TEXT;`,
+  },
 ];

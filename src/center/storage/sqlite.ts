@@ -633,16 +633,21 @@ export class SqliteStorage implements Storage {
 
   // ---- share links
 
-  async putShare(sessionId: string, tokenHash: string, now: number): Promise<boolean> {
+  async putShare(sessionId: string, tokenHash: string, tokenSealed: string, now: number): Promise<boolean> {
     return this.db.transaction((): boolean => {
       if (this.db.prepare('SELECT 1 FROM sessions WHERE id = ?').get(sessionId) === undefined) return false;
       this.db
         .prepare(
-          'INSERT INTO shares (session_id, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at',
+          'INSERT INTO shares (session_id, token_hash, token_sealed, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET token_hash = excluded.token_hash, token_sealed = excluded.token_sealed, created_at = excluded.created_at',
         )
-        .run(sessionId, tokenHash, now);
+        .run(sessionId, tokenHash, tokenSealed, now);
       return true;
     })();
+  }
+
+  async getShare(sessionId: string): Promise<{ token_sealed: string | null; created_at: number } | null> {
+    const r = this.db.prepare('SELECT token_sealed, created_at FROM shares WHERE session_id = ?').get(sessionId) as Row | undefined;
+    return r ? { token_sealed: r.token_sealed === null ? null : String(r.token_sealed), created_at: num(r.created_at) } : null;
   }
 
   async getShareByTokenHash(tokenHash: string): Promise<{ session_id: string; token_hash: string; created_at: number } | null> {

@@ -68,7 +68,7 @@ export const CONTRACT_METHODS = [
   'upsertAgent', 'touchAgent', 'createSession', 'getSession', 'listSessions', 'listRunningSessions',
   'countSessionsByStatus', 'listOverdueSessions', 'endSession', 'getSessionAgents', 'countEventsByKind',
   'hasFrames', 'purgeSession', 'ingest', 'admitFrames', 'reportCounters', 'listEvents', 'deleteHistoryEndedBefore',
-  'deleteFramesEndedBefore', 'putShare', 'getShareByTokenHash', 'deleteShare', 'listDialogs',
+  'deleteFramesEndedBefore', 'putShare', 'getShare', 'getShareByTokenHash', 'deleteShare', 'listDialogs',
   'createOrg', 'getOrg', 'listOrgs', 'getUser', 'listUsers', 'deleteUser', 'countUsersWithRole', 'createApiToken',
   'getApiTokenByHash', 'getApiToken', 'listApiTokens', 'deleteApiToken', 'appendAudit', 'listAudit', 'setAgentTags',
   'updateUser', 'getUserByOidcSubject', 'putOidcLogin', 'takeOidcLogin', 'deleteExpiredOidcLogins', 'pruneAudit',
@@ -433,21 +433,25 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       expect((await s.getSessionAgents(x.id))[0]).toMatchObject({ state: 'failed', reason: 'no such interface', packets_seen: 11 });
     }));
 
-    it('share: put, rotate (the old hash stops working), look up by hash, delete; purge drops it', withStorage(async (s) => {
+    it('share: put, rotate (the old hash stops working), look up by hash or session, delete; purge drops it', withStorage(async (s) => {
       const a = await agent(s, 'a');
       const x = await s.createSession(newSessionRec([a.id]));
-      expect(await s.putShare('ffffffffffffffffffff', 'h0', 1)).toBe(false);
-      expect(await s.putShare(x.id, 'h1', 1000)).toBe(true);
+      expect(await s.putShare('ffffffffffffffffffff', 'h0', 's0', 1)).toBe(false);
+      expect(await s.getShare(x.id)).toBeNull();
+      expect(await s.putShare(x.id, 'h1', 's1', 1000)).toBe(true);
       expect(await s.getShareByTokenHash('h1')).toEqual({ session_id: x.id, token_hash: 'h1', created_at: 1000 });
+      expect(await s.getShare(x.id)).toEqual({ token_sealed: 's1', created_at: 1000 });
       expect((await s.getSession(x.id))?.shared).toBe(true);
-      expect(await s.putShare(x.id, 'h2', 2000)).toBe(true);
+      expect(await s.putShare(x.id, 'h2', 's2', 2000)).toBe(true);
       expect(await s.getShareByTokenHash('h1')).toBeNull();
       expect((await s.getShareByTokenHash('h2'))?.session_id).toBe(x.id);
+      expect(await s.getShare(x.id)).toEqual({ token_sealed: 's2', created_at: 2000 });
       expect(await s.deleteShare(x.id)).toBe(true);
       expect(await s.deleteShare(x.id)).toBe(false);
       expect(await s.getShareByTokenHash('h2')).toBeNull();
+      expect(await s.getShare(x.id)).toBeNull();
       expect((await s.getSession(x.id))?.shared).toBe(false);
-      await s.putShare(x.id, 'h3', 3000);
+      await s.putShare(x.id, 'h3', 's3', 3000);
       await s.endSession(x.id, 'stopped', 3000);
       await s.purgeSession(x.id);
       expect(await s.getShareByTokenHash('h3')).toBeNull();

@@ -302,9 +302,12 @@ export interface Storage {
   /** deletes the session, its events, call list, agent states and share; true when it existed */
   purgeSession(id: string): Promise<boolean>;
 
-  // share links (routes/share): one per session, only the token's sha256 is kept
-  /** sets the session's share token hash, replacing any previous one (rotation); false when no such session */
-  putShare(sessionId: string, tokenHash: string, now: number): Promise<boolean>;
+  // share links (routes/share): one per session; the token's sha256 (to open the link) and the token
+  // sealed with the center's secret key (to show the link again to an operator, routes/share)
+  /** sets the session's share token, replacing any previous one (rotation); false when no such session */
+  putShare(sessionId: string, tokenHash: string, tokenSealed: string, now: number): Promise<boolean>;
+  /** the session's share: its sealed token (null for a link made before tokens were sealed) and when it was made */
+  getShare(sessionId: string): Promise<{ token_sealed: string | null; created_at: number } | null>;
   /** the session a share token hash opens, or null */
   getShareByTokenHash(tokenHash: string): Promise<{ session_id: string; token_hash: string; created_at: number } | null>;
   /** revokes the session's share; true when there was one */

@@ -59,10 +59,18 @@ export function SessionHeader({
       await api(`${base}?purge=1`, { method: 'DELETE' });
       navigate('/');
     });
-  const createShare = () =>
+  const shared = Boolean(s.shared || s.share?.shared || share);
+  // "Show" reads the link already handed out; only "New link" rotates it (and says so first)
+  const showShare = () =>
     act(async () => {
+      setShare(await api<{ token: string; url: string }>(`${base}/share`));
+    });
+  const createShare = (rotate: boolean) =>
+    act(async () => {
+      if (rotate && !window.confirm('Make a new share link? The current link stops working at once for everyone who has it.')) return;
       const r = await api<{ token: string; url: string }>(`${base}/share`, { method: 'POST' });
       setShare(r);
+      setCopied(false);
       reload();
     });
   const revoke = () =>
@@ -124,12 +132,21 @@ export function SessionHeader({
         )}
         {operator && (
           <>
-            <button type="button" disabled={busy} onClick={() => void createShare()} data-testid="share-create">
-              {s.shared || s.share?.shared ? 'Show share link' : 'Share'}
-            </button>
-            {(s.shared || s.share?.shared || share) && (
-              <button type="button" disabled={busy} onClick={() => void revoke()} data-testid="share-revoke">
-                Revoke link
+            {shared ? (
+              <>
+                <button type="button" disabled={busy} onClick={() => void showShare()} data-testid="share-show">
+                  Show share link
+                </button>
+                <button type="button" disabled={busy} onClick={() => void createShare(true)} data-testid="share-rotate" title="replaces the link: the current one stops working">
+                  New link
+                </button>
+                <button type="button" disabled={busy} onClick={() => void revoke()} data-testid="share-revoke">
+                  Revoke link
+                </button>
+              </>
+            ) : (
+              <button type="button" disabled={busy} onClick={() => void createShare(false)} data-testid="share-create">
+                Share
               </button>
             )}
           </>

@@ -2,8 +2,11 @@
 // holding the token reads that one session — detail, events, live stream, export.tar, ladder — with no
 // credentials. Decisions (docs/api.md "Share links"):
 // - the token is 256 random bits (base64url); only its sha256 is stored, compared in constant time;
-// - a second POST rotates: a new token replaces the old one (the old plaintext is not kept, so it
-//   cannot be returned), and the old link stops working at once;
+// - GET shows the current link again (an operator opening "Show share link" must not break the link
+//   already handed out): the token is kept sealed with the center's secret key (AES-256-GCM, the
+//   session id as associated data, agents/token-vault.ts), so a stolen database alone reveals no
+//   link; a link made before tokens were sealed cannot be shown (409: make a new one);
+// - a POST rotates: a new token replaces the old one, and the old link stops working at once;
 // - DELETE revokes: the token answers 404 from then on, and SSE streams opened through the link are
 //   closed at once, on every center (hub tag 'share', sse/feed.ts abortTagged); DELETE is idempotent
 //   (204 with or without a link);
@@ -11,7 +14,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { TunaError } from '../../../core/errors.js';
-import { sessionIdParamsSchema } from '../../../core/schema/index.js';
+import { isoTime, sessionIdParamsSchema } from '../../../core/schema/index.js';
 import type { DialogPage, EventPage } from '../../../core/schema/index.js';
 import { digestsEqual, hashToken, newToken } from '../../auth/secrets.js';
 import type { CenterContext } from '../../context.js';
@@ -47,6 +50,9 @@ export async function sessionOfToken(ctx: CenterContext, token: string): Promise
   return s;
 }
 
+/** associated data of a sealed share token: it opens only for its session */
+const shareAad = (sessionId: string): string => `share:${sessionId}`;
+
 /** The link to hand out: on the configured public URL when there is one (behind a proxy), else on the host the operator called. */
 function shareUrl(ctx: CenterContext, req: FastifyRequest, token: string): string {
   return `${centerUrl(req, ctx.config.publicUrl) ?? ''}/share/${token}`;
@@ -57,11 +63,27 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
     const { id } = sessionIdParamsSchema.parse(req.params);
     const s = await getSessionOr404(ctx, id, caller(req));
     const token = newToken();
-    if (!(await ctx.storage.putShare(s.id, hashToken(token), ctx.config.now()))) throw new TunaError('session_not_found', `no session ${id}`);
+    const sealed = await ctx.secrets.sealSecret(token, shareAad(s.id));
+    if (!(await ctx.storage.putShare(s.id, hashToken(token), sealed, ctx.config.now()))) throw new TunaError('session_not_found', `no session ${id}`);
     // a rotated link is a revoked link: close what the old one opened
     await ctx.feed.abortTagged(s.id, SHARE_STREAM_TAG);
     await audit(ctx, req, { action: 'share.create', org_id: s.org_id, resource: `session:${s.id}` });
     return reply.status(201).send({ token, url: shareUrl(ctx, req, token) });
+  });
+
+  app.get('/api/sessions/:id/share', { config: { auth: 'operator' } }, async (req) => {
+    const { id } = sessionIdParamsSchema.parse(req.params);
+    const s = await getSessionOr404(ctx, id, caller(req));
+    const share = await ctx.storage.getShare(s.id);
+    if (!share) throw new TunaError('share_not_found', `session ${s.id} has no share link`);
+    const token = share.token_sealed === null ? null : await ctx.secrets.openSecret(share.token_sealed, shareAad(s.id));
+    if (token === null) {
+      throw new TunaError(
+        'conflict',
+        'this share link cannot be shown again (it was made before links were kept, or the secret key changed); make a new link, which stops the old one',
+      );
+    }
+    return { token, url: shareUrl(ctx, req, token), created_at: isoTime(share.created_at) };
   });
 
   app.delete('/api/sessions/:id/share', { config: { auth: 'operator', body: false } }, async (req, reply) => {

@@ -89,6 +89,28 @@ describe('share links', () => {
     expect(url).toBe(`https://tuna.example.net/capture/share/${token}`);
   });
 
+  it('GET shows the current link again without rotating it; the database alone does not reveal it', async () => {
+    const { id, other } = await setup();
+    expect((await c.app.inject({ url: `/api/sessions/${id}/share`, headers: op })).json().error.code).toBe('share_not_found');
+    const made = await createShare(id);
+    const shown = await c.app.inject({ url: `/api/sessions/${id}/share`, headers: op });
+    expect(shown.statusCode).toBe(200);
+    expect(shown.json()).toMatchObject({ token: made.token, url: made.url });
+    expect((await anon(`/api/share/${made.token}`)).status).toBe(200);
+    // a sealed entry copied onto another session does not open there (the session id is associated data)
+    await createShare(other);
+    const db = (c.storage as unknown as { db: { prepare(s: string): { run(...a: unknown[]): unknown; all(): unknown[] } } }).db;
+    expect(JSON.stringify(db.prepare('SELECT * FROM shares').all())).not.toContain(made.token);
+    db.prepare('UPDATE shares SET token_sealed = (SELECT token_sealed FROM shares WHERE session_id = ?) WHERE session_id = ?').run(id, other);
+    const copied = await c.app.inject({ url: `/api/sessions/${other}/share`, headers: op });
+    expect(copied.statusCode).toBe(409);
+    // a link made before tokens were sealed: still valid, cannot be shown
+    db.prepare('UPDATE shares SET token_sealed = NULL WHERE session_id = ?').run(id);
+    expect((await c.app.inject({ url: `/api/sessions/${id}/share`, headers: op })).statusCode).toBe(409);
+    expect((await anon(`/api/share/${made.token}`)).status).toBe(200);
+    expect((await c.app.inject({ url: `/api/sessions/${id}/share`, headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);
+  });
+
   it('a second POST rotates the link: the old token answers 404 at once, the new one works', async () => {
     const { id } = await setup();
     const first = await createShare(id);

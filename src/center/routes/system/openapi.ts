@@ -252,6 +252,17 @@ export const ROUTES: RouteDoc[] = [
     },
   },
   {
+    method: 'GET',
+    path: '/api/sessions/{id}/share',
+    auth: 'operator',
+    summary: 'The current link again (its token is kept sealed with the center key); does not rotate it',
+    responses: {
+      200: { description: 'the link', ...S(z.object({ token: z.string(), url: z.string(), created_at: z.string() })) },
+      404: err('session_not_found, share_not_found'),
+      409: err('conflict: made before links were kept, or the secret key changed: make a new link'),
+    },
+  },
+  {
     method: 'DELETE',
     path: '/api/sessions/{id}/share',
     auth: 'operator',

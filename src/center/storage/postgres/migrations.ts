@@ -248,9 +248,14 @@ CREATE INDEX dialogs_legs ON dialogs(session_id, leg_of) WHERE leg_of IS NOT NUL
 ALTER TABLE session_agents ADD COLUMN frames_next_seq BIGINT NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 7,
+    name: 'share token sealed',
+    // as sqlite-migrations.ts version 7
+    sql: `ALTER TABLE shares ADD COLUMN token_sealed TEXT;`,
+  },
 ];
 
-/** any constant both centers agree on; "tunaio" in ASCII */
 export const MIGRATION_LOCK = 0x74756e61696f;
 
 /** Applies the pending migrations, holding an advisory lock so concurrent centers apply each once. */

@@ -539,13 +539,18 @@ export class PostgresStorage implements Storage {
 
   // ---- share links
 
-  async putShare(sessionId: string, tokenHash: string, now: number): Promise<boolean> {
+  async putShare(sessionId: string, tokenHash: string, tokenSealed: string, now: number): Promise<boolean> {
     const r = await this.run(
-      `INSERT INTO shares (session_id, token_hash, created_at) SELECT id, $2, $3 FROM sessions WHERE id = $1
-       ON CONFLICT (session_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`,
-      [sessionId, tokenHash, now],
+      `INSERT INTO shares (session_id, token_hash, token_sealed, created_at) SELECT id, $2, $3, $4 FROM sessions WHERE id = $1
+       ON CONFLICT (session_id) DO UPDATE SET token_hash = excluded.token_hash, token_sealed = excluded.token_sealed, created_at = excluded.created_at`,
+      [sessionId, tokenHash, tokenSealed, now],
     );
     return r.rowCount === 1;
+  }
+
+  async getShare(sessionId: string): Promise<{ token_sealed: string | null; created_at: number } | null> {
+    const [r] = await this.q('SELECT token_sealed, created_at FROM shares WHERE session_id = $1', [sessionId]);
+    return r ? { token_sealed: r.token_sealed === null ? null : String(r.token_sealed), created_at: num(r.created_at) } : null;
   }
 
   async getShareByTokenHash(tokenHash: string): Promise<{ session_id: string; token_hash: string; created_at: number } | null> {

@@ -7,11 +7,11 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import { open, seal } from '../../agents/token-vault.js';
-import type { AgentTokenStore } from '../../agents/token-vault.js';
+import type { AgentTokenStore, SecretSealer } from '../../agents/token-vault.js';
 
 const KEY_NAME = 'agent_token_key';
 
-export class PostgresTokenVault implements AgentTokenStore {
+export class PostgresTokenVault implements AgentTokenStore, SecretSealer {
   private key: Promise<Buffer> | null = null;
 
   constructor(private readonly pool: pg.Pool) {}
@@ -32,6 +32,14 @@ export class PostgresTokenVault implements AgentTokenStore {
     const key = await this.loadKey();
     const [r] = (await this.pool.query('SELECT sealed FROM agent_tokens WHERE name = $1', [name])).rows as { sealed: string }[];
     return r ? open(key, r.sealed, name) : null;
+  }
+
+  async sealSecret(plaintext: string, aad: string): Promise<string> {
+    return seal(await this.loadKey(), plaintext, aad);
+  }
+
+  async openSecret(sealed: string, aad: string): Promise<string | null> {
+    return open(await this.loadKey(), sealed, aad);
   }
 
   async set(name: string, token: string): Promise<void> {
