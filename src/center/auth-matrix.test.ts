@@ -76,6 +76,8 @@ const EXPECT: Record<string, Expect> = {
   'GET /api/sso/callback': { url: () => '/api/sso/callback?code=x&state=y', ok: 404 },
   'POST /api/logout': { url: () => '/api/logout', ok: 204 },
   'GET /api/sessions/:id/export.tar': { url: (x) => `/api/sessions/${x.stopped}/export.tar`, ok: 200 },
+  'GET /api/sessions/:id/dialog.pcap': { url: (x) => `/api/sessions/${x.stopped}/dialog.pcap?call_id=${encodeURIComponent(XSS)}`, ok: 200, badQuery: 'call_id=' },
+  'GET /api/share/:token/dialog.pcap': { url: (x) => `/api/share/${x.share}/dialog.pcap?call_id=${encodeURIComponent(XSS)}`, ok: 200, badQuery: 'call_id=' },
   'GET /api/sessions/:id/ladder.svg': { url: (x) => `/api/sessions/${x.stopped}/ladder.svg`, ok: 200, badQuery: 'call_id=' },
   'GET /api/sessions/:id/ladder.png': { url: (x) => `/api/sessions/${x.stopped}/ladder.png`, ok: 200, badQuery: 'call_id=' },
   'POST /api/sessions/:id/share': { url: async (x) => `/api/sessions/${await x.fresh()}/share`, ok: 201 },

@@ -92,6 +92,16 @@ const CASES: Case[] = [
   ...perOrg((o) => ({ method: 'DELETE', route: '/api/sessions/{id}', url: (w) => `/api/sessions/${w.stopped[o]}`, org: o, ok: 200 }) as Case),
   ...perOrg((o) => ({ method: 'DELETE', route: '/api/sessions/{id}', url: (w) => `/api/sessions/${w.running[o]}?purge=1`, org: o, ok: 409 }) as Case),
   ...perOrg((o) => ({ method: 'GET', route: '/api/sessions/{id}/export.tar', url: (w) => `/api/sessions/${w.running[o]}/export.tar`, org: o, ok: 200 }) as Case),
+  ...perOrg(
+    (o) =>
+      ({
+        method: 'GET',
+        route: '/api/sessions/{id}/dialog.pcap',
+        url: (w) => `/api/sessions/${w.running[o]}/dialog.pcap?call_id=${o === 'A' ? 'alpha' : 'bravo'}-call-1@test`,
+        org: o,
+        ok: 200,
+      }) as Case,
+  ),
   ...perOrg((o) => ({ method: 'GET', route: '/api/sessions/{id}/ladder.svg', url: (w) => `/api/sessions/${w.running[o]}/ladder.svg`, org: o, ok: 200 }) as Case),
   ...perOrg((o) => ({ method: 'GET', route: '/api/sessions/{id}/ladder.png', url: (w) => `/api/sessions/${w.running[o]}/ladder.png`, org: o, ok: 200 }) as Case),
   ...perOrg((o) => ({ method: 'POST', route: '/api/sessions/{id}/share', url: (w) => `/api/sessions/${w.stopped[o]}/share`, org: o, ok: 201 }) as Case),
@@ -112,6 +122,7 @@ const CASES: Case[] = [
   { method: 'GET', route: '/api/share/{token}/stream', url: (w) => `/api/share/${w.sharedStoppedToken}/stream`, ok: 200 },
   { method: 'GET', route: '/api/share/{token}/export.tar', url: (w) => `/api/share/${w.share}/export.tar`, ok: 200 },
   { method: 'GET', route: '/api/share/{token}/ladder.svg', url: (w) => `/api/share/${w.share}/ladder.svg`, ok: 200 },
+  { method: 'GET', route: '/api/share/{token}/dialog.pcap', url: (w) => `/api/share/${w.share}/dialog.pcap?call_id=alpha-call-1@test`, ok: 200 },
   { method: 'GET', route: '/api/share/{token}/ladder.png', url: (w) => `/api/share/${w.share}/ladder.png`, ok: 200 },
   // agents: an org admin adds to its own organisation only; operators tag
   { method: 'GET', route: '/api/agents', url: () => '/api/agents', ok: 200 },

@@ -21,6 +21,22 @@ let page: Page;
 let webRoot: string;
 let sid = '';
 let busyId = '';
+/** every console error and CSP violation of every page of this file (asserted empty at the end) */
+const consoleErrors: string[] = [];
+const watchConsole = (p: Page): void => {
+  p.on('console', (m) => {
+    // the app asks whether a login is needed (GET /api/sessions?limit=1 → 401 before logging in)
+    if (/status of 401 \(Unauthorized\)/.test(m.text())) return;
+    if (m.type() === 'error' || /Content Security Policy|script-src|default-src/i.test(m.text())) consoleErrors.push(`${p.url()}: ${m.text()}`);
+  });
+  p.on('pageerror', (e) => consoleErrors.push(`${p.url()}: ${e.message}`));
+  // what a violation was about (Chromium's own console line names only the fallback directive)
+  void p.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber} ${e.sample}`),
+    ),
+  );
+};
 
 /** every row of a public (share) call list, page by page */
 async function apiRows(base: string): Promise<Dialog[]> {
@@ -67,6 +83,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   ctx = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
   page = await ctx.newPage();
+  watchConsole(page);
   await page.goto(stack.url + '/');
   await page.getByLabel('User name').fill('admin');
   await page.getByLabel('Password').fill(ADMIN_PASSWORD);
@@ -137,6 +154,7 @@ describe('call list in Chromium', () => {
     const anon = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
     try {
       const p = await anon.newPage();
+      watchConsole(p);
       await p.goto(`${stack.url}/share/${token}`);
       await p.getByTestId('call-row').first().waitFor();
       const shared = await shownRows(p);
@@ -148,6 +166,33 @@ describe('call list in Chromium', () => {
     } finally {
       await anon.close();
     }
+  });
+
+  it('the sessions list finds a session by a Call-ID seen in it, by label, and filters by status, agent and share', async () => {
+    const other = (await stack.api('POST', '/api/sessions', { label: 'unrelated ticket', criteria: { to: 'nobody' }, agent_ids: [stack.agent.id] })).json.id as string;
+    await stack.api('DELETE', `/api/sessions/${other}`);
+    await page.goto(`${stack.url}/`);
+    const labels = () => page.getByTestId('sessions-table').locator('tbody tr td:first-child a').allTextContents();
+    await expect.poll(labels, { timeout: 15_000 }).toEqual(expect.arrayContaining(['three hundred calls', 'unrelated ticket']));
+    await page.getByTestId('sessions-search').fill(busyId);
+    await expect.poll(labels, { timeout: 15_000 }).toEqual(['three hundred calls']);
+    expect(new URL(page.url()).searchParams.get('q')).toBe(busyId);
+    // the filters survive a reload (they are in the URL)
+    await page.reload();
+    await expect.poll(labels, { timeout: 15_000 }).toEqual(['three hundred calls']);
+    await page.getByTestId('sessions-search').fill('UNRELATED');
+    await expect.poll(labels, { timeout: 15_000 }).toEqual(['unrelated ticket']);
+    await page.getByTestId('sessions-status').selectOption('running');
+    await page.getByTestId('sessions-none').waitFor({ timeout: 15_000 });
+    await page.getByTestId('sessions-search').fill('');
+    await expect.poll(labels, { timeout: 15_000 }).toEqual(['three hundred calls']);
+    await page.getByTestId('sessions-status').selectOption('');
+    await page.getByTestId('sessions-shared').selectOption('true'); // the previous test shared the 300-call session
+    await expect.poll(labels, { timeout: 15_000 }).toEqual(['three hundred calls']);
+    await page.getByTestId('sessions-shared').selectOption('');
+    await page.getByTestId('sessions-agent').selectOption(String(stack.agent.id));
+    await expect.poll(labels, { timeout: 15_000 }).toEqual(expect.arrayContaining(['three hundred calls', 'unrelated ticket']));
+    await page.getByTestId('sessions-agent').selectOption('');
   });
 
   it('a generated 100 000-event session opens on its first screen: call rows and the first ladder page, never every event', async () => {
@@ -174,4 +219,8 @@ describe('call list in Chromium', () => {
     await expect.poll(() => page.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBe(5);
     await page.screenshot({ path: path.join(BRIEFS, 'ui-large-session.png') }).catch(() => undefined);
   }, 180_000);
+
+  it('no page of this file logged a console error or a Content Security Policy violation', () => {
+    expect(consoleErrors.join("\n")).toBe("");
+  });
 });

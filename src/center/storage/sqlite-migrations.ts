@@ -222,9 +222,13 @@ ALTER TABLE session_agents ADD COLUMN frames_next_seq INTEGER NOT NULL DEFAULT 0
   },
   {
     version: 7,
-    name: 'share token sealed',
+    name: 'share token sealed, call-id lookup',
     // the share token sealed with the center's secret key (routes/share): "Show share link" shows the
     // link again instead of rotating it; links made before stay valid but cannot be shown (NULL)
-    sql: `ALTER TABLE shares ADD COLUMN token_sealed TEXT;`,
+    sql: `
+ALTER TABLE shares ADD COLUMN token_sealed TEXT;
+-- the sessions list's search by a Call-ID seen in a session (GET /api/sessions?q=)
+CREATE INDEX dialogs_call_id ON dialogs(call_id);
+`,
   },
 ];

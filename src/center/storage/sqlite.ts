@@ -34,6 +34,7 @@ import type {
   OidcLoginRecord,
   OrgRecord,
   OrgScope,
+  SessionFilter,
   SessionAgentRecord,
   SessionRecord,
   Storage,
@@ -547,12 +548,26 @@ export class SqliteStorage implements Storage {
     return r ? toSession(r) : null;
   }
 
-  async listSessions(opts: { scope: OrgScope; limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }> {
+  async listSessions(opts: { scope: OrgScope; limit: number; before?: string } & SessionFilter): Promise<{ sessions: SessionRecord[]; more: boolean }> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (opts.scope !== 'all') {
       where.push('s.org_id = ?');
       args.push(opts.scope);
+    }
+    if (opts.statuses !== undefined && opts.statuses.length > 0) {
+      where.push(`s.status IN (${opts.statuses.map(() => '?').join(', ')})`);
+      args.push(...opts.statuses);
+    }
+    if (opts.agent_id !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM session_agents sa WHERE sa.session_id = s.id AND sa.agent_id = ?)');
+      args.push(opts.agent_id);
+    }
+    if (opts.shared !== undefined) where.push(opts.shared ? 'sh.session_id IS NOT NULL' : 'sh.session_id IS NULL');
+    if (opts.q !== undefined && opts.q !== '') {
+      // label and criteria: a scan of the organisation's sessions (bounded by retention); a Call-ID: the dialogs_call_id index
+      where.push(`(lower(s.label) LIKE ? ESCAPE '\\' OR lower(s.criteria) LIKE ? ESCAPE '\\' OR s.id IN (SELECT d.session_id FROM dialogs d WHERE d.call_id = ?))`);
+      args.push(likePattern(opts.q, false), likePattern(opts.q, false), opts.q);
     }
     if (opts.before !== undefined) {
       const c = this.db.prepare('SELECT created_at, rid FROM sessions WHERE id = ?').get(opts.before) as Row | undefined;

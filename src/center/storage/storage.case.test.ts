@@ -457,6 +457,37 @@ export function runStorageContract(name: string, make: MakeStorage): void {
       expect(await s.getShareByTokenHash('h3')).toBeNull();
     }));
 
+    it('sessions list: search by label, criteria or a Call-ID seen; filters by status, agent and share', withStorage(async (s) => {
+      const a = await agent(s, 'a');
+      const b = await agent(s, 'b');
+      const x = await s.createSession(newSessionRec([a.id], { label: 'Ticket 4711 busy', criteria: { from: '15554430191' } }));
+      const y = await s.createSession(newSessionRec([a.id, b.id], { label: 'other 50%_x', criteria: { to: 'bob' } }));
+      const z = await s.createSession(newSessionRec([b.id], { label: 'third', criteria: { to: 'carol' } }));
+      await s.ingest(a.id, [ev(y.id, 1, { call_id: 'needle-call@h' })], policy());
+      await s.endSession(z.id, 'expired', T0 + 1);
+      await s.putShare(x.id, 'hx', 'sx', T0);
+      const ids = async (f: Partial<Parameters<Storage['listSessions']>[0]>) =>
+        (await s.listSessions({ scope: 'all', limit: 10, ...f })).sessions.map((r) => r.label).sort();
+      expect(await ids({ q: 'TICKET 47' })).toEqual(['Ticket 4711 busy']); // label, any case
+      expect(await ids({ q: '5554430' })).toEqual(['Ticket 4711 busy']); // criteria
+      expect(await ids({ q: 'needle-call@h' })).toEqual(['other 50%_x']); // a Call-ID seen, exactly
+      expect(await ids({ q: 'needle-call' })).toEqual([]);
+      expect(await ids({ q: '50%_' })).toEqual(['other 50%_x']); // LIKE wildcards are literal
+      expect(await ids({ q: '0%x' })).toEqual([]);
+      expect(await ids({ statuses: ['expired'] })).toEqual(['third']);
+      expect(await ids({ statuses: ['running', 'expired'] })).toHaveLength(3);
+      expect(await ids({ agent_id: b.id })).toEqual(['other 50%_x', 'third']);
+      expect(await ids({ shared: true })).toEqual(['Ticket 4711 busy']);
+      expect(await ids({ shared: false, agent_id: a.id })).toEqual(['other 50%_x']);
+      expect(await ids({ q: 'third', statuses: ['running'] })).toEqual([]);
+      // paging with a filter
+      const p1 = await s.listSessions({ scope: 'all', limit: 1, agent_id: b.id });
+      expect(p1.more).toBe(true);
+      const p2 = await s.listSessions({ scope: 'all', limit: 1, agent_id: b.id, before: p1.sessions[0].id });
+      expect(p2.more).toBe(false);
+      expect(new Set([p1.sessions[0].id, p2.sessions[0].id])).toEqual(new Set([y.id, z.id]));
+    }));
+
     it('call list: folded at ingest, start-time order, paging, states, search, changes; events per call', withStorage(async (s) => {
       const a = await agent(s, 'a');
       const b = await agent(s, 'b');

@@ -203,6 +203,16 @@ export interface DialogRecord {
   dialog: DialogAgg;
 }
 
+/** The sessions list's search and filters (GET /api/sessions), all optional, combined with AND. */
+export interface SessionFilter {
+  /** any case, a part of the label or of the criteria, or exactly a Call-ID seen in the session */
+  q?: string;
+  statuses?: SessionStatus[];
+  /** sessions this agent was asked to capture on */
+  agent_id?: number;
+  shared?: boolean;
+}
+
 export interface DialogQuery {
   /**
    * case-insensitive substring of a Call-ID, number, user agent or final reason of the row
@@ -289,7 +299,7 @@ export interface Storage {
   createSession(s: NewSession): Promise<SessionRecord>;
   getSession(id: string): Promise<SessionRecord | null>;
   /** recent first; `before` is a session id (exclusive cursor) */
-  listSessions(opts: { scope: OrgScope; limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }>;
+  listSessions(opts: { scope: OrgScope; limit: number; before?: string } & SessionFilter): Promise<{ sessions: SessionRecord[]; more: boolean }>;
   listRunningSessions(): Promise<SessionRecord[]>;
   countSessionsByStatus(): Promise<Record<SessionStatus, number>>;
   /** running sessions whose expires_at ≤ now */

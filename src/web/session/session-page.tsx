@@ -260,6 +260,17 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
         <a className="button" href={`${base}/ladder.svg${callQuery}`} download={exportName(s.label ?? '', s.id, callParam, 'svg')} data-testid="export-svg">
           SVG
         </a>
+        {callParam !== null && s.pcap_available && (
+          <a
+            className="button"
+            href={`${base}/dialog.pcap?call_id=${encodeURIComponent((row?.legs ?? [callParam]).join(','))}`}
+            download={exportName(s.label ?? '', s.id, callParam, 'pcap')}
+            data-testid="export-call-pcap"
+            title="this call's packets only"
+          >
+            PCAP
+          </a>
+        )}
       </div>
       {exporting && <p className="muted">{exporting}</p>}
       <div className="ladder-area">

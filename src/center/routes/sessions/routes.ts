@@ -3,8 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import * as z from 'zod';
 import { TunaError } from '../../../core/errors.js';
-import { sessionCreateSchema, sessionIdParamsSchema, sessionIdSchema } from '../../../core/schema/index.js';
-import type { DialogPage, EventPage, SessionList } from '../../../core/schema/index.js';
+import { SESSION_STATUSES, sessionCreateSchema, sessionIdParamsSchema, sessionIdSchema } from '../../../core/schema/index.js';
+import type { DialogPage, EventPage, SessionList, SessionStatus } from '../../../core/schema/index.js';
 import type { CenterContext } from '../../context.js';
 import { audit } from '../../auth/audit.js';
 import { caller, sees } from '../../http/auth.js';
@@ -17,6 +17,23 @@ export const listQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
     before: sessionIdSchema.optional(),
+    /** a part of the label or criteria (any case), or a Call-ID seen in the session */
+    q: z.string().trim().max(200, 'q is at most 200 characters').optional(),
+    /** comma-separated: running, stopped, expired */
+    status: z
+      .string()
+      .transform((v, c) => {
+        const list = v.split(',').filter((x) => x !== '');
+        const bad = list.find((x) => !(SESSION_STATUSES as readonly string[]).includes(x));
+        if (bad !== undefined) {
+          c.addIssue({ code: 'custom', message: `status: "${bad}" is not one of ${SESSION_STATUSES.join(', ')}` });
+          return z.NEVER;
+        }
+        return list as SessionStatus[];
+      })
+      .optional(),
+    agent_id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    shared: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   })
   .strict();
 
@@ -44,7 +61,15 @@ export function sessionRoutes(app: FastifyInstance, ctx: CenterContext): void {
     if (q.before !== undefined && !(cursor && sees(who, cursor.org_id))) {
       throw new TunaError('bad_request', `before: no session ${q.before}`);
     }
-    const { sessions, more } = await ctx.storage.listSessions({ scope: who.scope, limit: q.limit, before: q.before });
+    const { sessions, more } = await ctx.storage.listSessions({
+      scope: who.scope,
+      limit: q.limit,
+      before: q.before,
+      q: q.q,
+      statuses: q.status,
+      agent_id: q.agent_id,
+      shared: q.shared,
+    });
     return {
       sessions: sessions.map(presentSummary),
       next_before: more && sessions.length > 0 ? sessions[sessions.length - 1].id : null,

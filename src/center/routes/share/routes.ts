@@ -24,6 +24,7 @@ import { centerUrl } from '../../http/hardening.js';
 import { serveStream } from '../../sse/stream.js';
 import type { SessionRecord } from '../../storage/types.js';
 import { sendLadder } from '../export/ladder.js';
+import { sendDialogPcap } from '../export/dialog-pcap.js';
 import { sendExportTar } from '../export/tar.js';
 import { dialogsPage, eventsPage } from '../sessions/dialogs.js';
 import { streamQuerySchema } from '../sessions/routes.js';
@@ -127,6 +128,13 @@ export function shareRoutes(app: FastifyInstance, ctx: CenterContext): void {
     }
     const valid = (): Promise<boolean> => sessionOfToken(ctx, token).then(() => true, () => false);
     await serveStream(ctx, req, reply, s.id, after, { tag: SHARE_STREAM_TAG, valid });
+  });
+
+  app.get('/api/share/:token/dialog.pcap', pub, async (req, reply) => {
+    const { s } = await session(req);
+    const sent = await sendDialogPcap(ctx, reply, s, req.query);
+    await audit(ctx, req, { action: 'export.download', org_id: s.org_id, resource: `session:${s.id}`, actor: 'share link' });
+    return sent;
   });
 
   app.get('/api/share/:token/export.tar', pub, async (req, reply) => {

@@ -35,6 +35,7 @@ import {
 } from '../../../core/schema/index.js';
 import { deleteQuerySchema, listQuerySchema, streamQuerySchema } from '../sessions/routes.js';
 import { eventsQuerySchema } from '../sessions/dialogs.js';
+import { dialogPcapQuerySchema } from '../export/dialog-pcap.js';
 import { ladderQuerySchema } from '../export/ladder.js';
 import type { AuthRequirement } from '../../http/auth.js';
 
@@ -57,6 +58,15 @@ const S = (schema: z.ZodType) => ({ schema });
 const LADDER_BUSY = 'unavailable: 2 pictures being drawn and 16 waiting; bounded pictures say their cuts in x-ladder-rows / x-ladder-lanes';
 const err = (description: string) => ({ description, schema: errorBodySchema });
 
+const DIALOG_PCAP_RESPONSES = {
+  200: { description: 'the pcap (X-Tunaio-Packets: how many)', type: 'application/vnd.tcpdump.pcap' },
+  400: err('bad query'),
+  404: err('session_not_found / share_not_found, not_found (no such call), no_packets'),
+  409: err('conflict: the call spans link types (take export.tar)'),
+  410: err('gone: PCAP retention deleted the packets'),
+  413: err('payload_too_large: the call is past the bound (take export.tar)'),
+};
+
 export const ROUTES: RouteDoc[] = [
   {
     method: 'POST',
@@ -73,7 +83,7 @@ export const ROUTES: RouteDoc[] = [
     method: 'GET',
     path: '/api/sessions',
     auth: 'viewer',
-    summary: 'List sessions, recent first',
+    summary: 'List sessions, recent first; q (label, criteria, or a Call-ID seen), status, agent_id, shared filter on the center',
     query: listQuerySchema,
     responses: { 200: { description: 'a page of sessions', ...S(sessionListSchema) }, 400: err('bad query') },
   },
@@ -227,6 +237,14 @@ export const ROUTES: RouteDoc[] = [
   },
   {
     method: 'GET',
+    path: '/api/sessions/{id}/dialog.pcap',
+    auth: 'viewer',
+    summary: "One call's packets (its SIP messages and RTP/RTCP samples; ?call_id= one Call-ID or its legs comma-separated) as one classic pcap, in time order",
+    query: dialogPcapQuerySchema,
+    responses: DIALOG_PCAP_RESPONSES,
+  },
+  {
+    method: 'GET',
     path: '/api/sessions/{id}/ladder.svg',
     auth: 'viewer',
     summary: 'The SIP ladder as the UI draws it, rendered server-side (?call_id= picks a dialog)',
@@ -322,6 +340,14 @@ export const ROUTES: RouteDoc[] = [
     summary: 'Ladder PNG of the shared session',
     query: ladderQuerySchema,
     responses: { 200: { description: 'PNG', type: 'image/png' }, 404: err('share_not_found'), 503: err(LADDER_BUSY) },
+  },
+  {
+    method: 'GET',
+    path: '/api/share/{token}/dialog.pcap',
+    auth: 'public',
+    summary: 'One call of the shared session as a pcap (as /api/sessions/{id}/dialog.pcap)',
+    query: dialogPcapQuerySchema,
+    responses: DIALOG_PCAP_RESPONSES,
   },
   {
     method: 'GET',

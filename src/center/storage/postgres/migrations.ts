@@ -250,9 +250,13 @@ ALTER TABLE session_agents ADD COLUMN frames_next_seq BIGINT NOT NULL DEFAULT 0;
   },
   {
     version: 7,
-    name: 'share token sealed',
+    name: 'share token sealed, call-id lookup',
     // as sqlite-migrations.ts version 7
-    sql: `ALTER TABLE shares ADD COLUMN token_sealed TEXT;`,
+    sql: `
+ALTER TABLE shares ADD COLUMN token_sealed TEXT;
+-- the sessions list's search by a Call-ID seen in a session (GET /api/sessions?q=)
+CREATE INDEX dialogs_call_id ON dialogs(call_id);
+`,
   },
 ];
 

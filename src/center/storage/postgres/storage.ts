@@ -25,6 +25,7 @@ import type {
   OidcLoginRecord,
   OrgRecord,
   OrgScope,
+  SessionFilter,
   SessionAgentRecord,
   SessionRecord,
   Storage,
@@ -452,9 +453,24 @@ export class PostgresStorage implements Storage {
     return r ? toSession(r) : null;
   }
 
-  async listSessions(opts: { scope: OrgScope; limit: number; before?: string }): Promise<{ sessions: SessionRecord[]; more: boolean }> {
+  async listSessions(opts: { scope: OrgScope; limit: number; before?: string } & SessionFilter): Promise<{ sessions: SessionRecord[]; more: boolean }> {
     const args = scopeArgs(opts.scope);
     let where = scoped('s.org_id', opts.scope, 1);
+    if (opts.statuses !== undefined && opts.statuses.length > 0) {
+      args.push(opts.statuses);
+      where += ` AND s.status = ANY($${args.length}::text[])`;
+    }
+    if (opts.agent_id !== undefined) {
+      args.push(opts.agent_id);
+      where += ` AND EXISTS (SELECT 1 FROM session_agents sa WHERE sa.session_id = s.id AND sa.agent_id = $${args.length})`;
+    }
+    if (opts.shared !== undefined) where += opts.shared ? ' AND sh.session_id IS NOT NULL' : ' AND sh.session_id IS NULL';
+    if (opts.q !== undefined && opts.q !== '') {
+      // as SqliteStorage.listSessions
+      args.push(likePattern(opts.q, false), opts.q);
+      const p = args.length - 1;
+      where += ` AND (lower(s.label) LIKE $${p} OR lower(s.criteria) LIKE $${p} OR s.id IN (SELECT d.session_id FROM dialogs d WHERE d.call_id = $${p + 1}))`;
+    }
     if (opts.before !== undefined) {
       const [c] = await this.q('SELECT created_at, rid FROM sessions WHERE id = $1', [opts.before]);
       if (!c) return { sessions: [], more: false };
