@@ -31,11 +31,10 @@ const watchConsole = (p: Page): void => {
   });
   p.on('pageerror', (e) => consoleErrors.push(`${p.url()}: ${e.message}`));
   // what a violation was about (Chromium's own console line names only the fallback directive)
-  void p.addInitScript(() =>
-    document.addEventListener('securitypolicyviolation', (e) =>
-      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber} ${e.sample}`),
-    ),
-  );
+  void p.addInitScript({
+    content: `document.addEventListener('securitypolicyviolation', (e) =>
+      console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || '(inline)') + ' at ' + e.sourceFile + ':' + e.lineNumber + ' ' + e.sample));`,
+  });
 };
 
 /** every row of a public (share) call list, page by page */
@@ -72,7 +71,7 @@ beforeAll(async () => {
   ]);
   webRoot = root;
   stack = await startStack(webRoot);
-  const s = await stack.api('POST', '/api/sessions', { label: 'three hundred calls', criteria: { to: 'service' }, agent_ids: [stack.agent.id] });
+  const s = await stack.api('POST', '/api/sessions', { label: 'three hundred calls', criteria: { to: 'service' }, agent_ids: [stack.agent.id], capture_pcap: true });
   sid = s.json.id;
   busyId = busy.find((e) => e.kind === 'sip')!.call_id as string;
   // the busy call in the middle of the others, by time
@@ -166,6 +165,43 @@ describe('call list in Chromium', () => {
     } finally {
       await anon.close();
     }
+  });
+
+  it('compares two messages, and exports the call alone as a PCAP named after the session and the call', async () => {
+    await page.goto(`${stack.url}/sessions/${sid}?call=${encodeURIComponent(busyId)}`);
+    await expect.poll(() => page.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBe(4);
+    await page.locator('[data-arrow="0"]').click();
+    await page.getByTestId('compare-mark').click();
+    await page.getByTestId('compare-hint').waitFor();
+    await page.locator('[data-arrow="2"]').click();
+    const diff = page.getByTestId('message-diff');
+    await diff.waitFor();
+    const removed = await diff.locator('[data-op="-"]').allTextContents();
+    const added = await diff.locator('[data-op="+"]').allTextContents();
+    expect(removed[0]).toMatch(/^- INVITE sip:/);
+    expect(added[0]).toMatch(/^\+ SIP\/2\.0 486 Busy Here/);
+    // the Call-ID line is the same in both: not marked
+    const same = await diff.locator('[data-op=" "]').allTextContents();
+    expect(same.some((l) => l.includes(busyId))).toBe(true);
+    await page.getByTestId('diff-close').click();
+    expect(await diff.count()).toBe(0);
+
+    const link = page.getByTestId('export-call-pcap');
+    expect(await link.getAttribute('download')).toBe(`three_hundred_calls-${busyId.replace(/[^\w.-]+/g, '_')}-${sid}.pcap`);
+    const href = (await link.getAttribute('href'))!;
+    const pcap = Buffer.from(await (await page.request.get(stack.url + href)).body());
+    let off = 24;
+    const texts: string[] = [];
+    while (off < pcap.length) {
+      const caplen = pcap.readUInt32LE(off + 8);
+      texts.push(pcap.subarray(off + 16, off + 16 + caplen).toString('latin1'));
+      off += 16 + caplen;
+    }
+    // one record per event of the call (the API's), each of them carrying its Call-ID: no other call's packet
+    const events = (await stack.api('GET', `/api/sessions/${sid}/events?call_id=${encodeURIComponent(busyId)}&limit=1000`)).json.events as unknown[];
+    expect(texts.length).toBe(events.length);
+    expect(texts.length).toBeGreaterThanOrEqual(4);
+    expect(texts.filter((t) => !t.includes(busyId))).toEqual([]);
   });
 
   it('the sessions list finds a session by a Call-ID seen in it, by label, and filters by status, agent and share', async () => {

@@ -272,6 +272,11 @@ describe('web UI in Chromium', () => {
     expect(Number(cells[6])).toBeGreaterThan(4);
     // media are drawn on the ladder too, between the lanes of the endpoints whose SDP announced them
     expect(await page.locator('[data-media] line').count()).toBeGreaterThanOrEqual(2);
+    // quality over time: a uPlot chart per reported stream, one point per report
+    const charts = page.getByTestId('rtp-chart');
+    await expect.poll(() => charts.count()).toBeGreaterThanOrEqual(2);
+    expect(Number(await charts.first().getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
+    expect(await charts.first().locator('canvas').count()).toBe(1);
   });
 
   it('shows a call captured by a real agent (tcpdump on lo) live, with its RTP streams', async () => {

@@ -6,6 +6,7 @@ import type { CallMark, LadderArrow, Lane } from '../../core/ladder/types.js';
 import { useState } from 'react';
 import { formatDelta } from '../../core/ladder/svg.js';
 import { formatTime } from '../format.js';
+import { MessageDiff } from './message-diff.js';
 import type { TimeZoneMode } from '../format.js';
 
 /** SIP text → lines with the start line, header names and SDP `x=` keys marked up. */
@@ -57,6 +58,8 @@ export function MessageDetail({
   onMove,
   onClose,
   tz,
+  compare,
+  onCompare,
 }: {
   arrow: LadderArrow;
   event: Event | undefined;
@@ -65,6 +68,10 @@ export function MessageDetail({
   onMove(delta: number): void;
   onClose(): void;
   tz: TimeZoneMode;
+  /** the message marked to compare with (its label and text), or null */
+  compare: { label: string; eventId: number; text: string } | null;
+  /** marks this message to compare others with, or (null) stops comparing */
+  onCompare(c: { label: string; eventId: number; text: string } | null): void;
 }) {
   const [copied, setCopied] = useState(false);
   const from = lanes[arrow.from];
@@ -93,6 +100,16 @@ export function MessageDetail({
             {copied ? 'Copied' : 'Copy raw'}
           </button>
         )}
+        {event?.payload && compare?.eventId !== event.id && (
+          <button
+            type="button"
+            data-testid="compare-mark"
+            title="compare other messages with this one"
+            onClick={() => onCompare({ label: `#${arrow.index + 1} ${arrow.label}`, eventId: event.id, text: event.payload ?? '' })}
+          >
+            Compare…
+          </button>
+        )}
         <button type="button" onClick={onClose} title="close">
           ✕
         </button>
@@ -117,6 +134,17 @@ export function MessageDetail({
         <dt>seen by</dt>
         <dd>{arrow.agentNames.join(', ')}</dd>
       </dl>
+      {compare && event?.payload && compare.eventId !== event.id && (
+        <MessageDiff a={compare.text} b={event.payload} aLabel={compare.label} bLabel={`#${arrow.index + 1} ${arrow.label}`} onClose={() => onCompare(null)} />
+      )}
+      {compare && compare.eventId === event?.id && (
+        <p className="muted small" data-testid="compare-hint">
+          Marked to compare: select another message (↑/↓ or click) to see what differs.{' '}
+          <button type="button" onClick={() => onCompare(null)}>
+            Cancel
+          </button>
+        </p>
+      )}
       {event?.payload ? <SipText text={event.payload} /> : <p className="muted">The message text was not captured.</p>}
     </aside>
   );

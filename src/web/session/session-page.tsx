@@ -16,6 +16,7 @@ import { ALL_CALLS_STEP, useDialogs, useLadderEvents, useLiveTail } from './data
 import { LadderView } from './ladder-view.js';
 import { MarkDetail, MessageDetail } from './message-detail.js';
 import { download, ladderPng } from './png.js';
+import { RtpQuality } from './rtp-chart.js';
 import { SessionHeader } from './session-header.js';
 import type { SessionView } from './session-header.js';
 
@@ -78,6 +79,7 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
   const [selected, setSelected] = useState<number | null>(null);
   const [selectedMark, setSelectedMark] = useState<number | null>(null);
   const [exporting, setExporting] = useState<string | null>(null);
+  const [compare, setCompare] = useState<{ label: string; eventId: number; text: string } | null>(null);
 
   // the search box narrows the list and the ladder; typed text is applied after a short pause
   useEffect(() => {
@@ -300,6 +302,8 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
             onMove={move}
             onClose={() => select(null)}
             tz={tz}
+            compare={compare}
+            onCompare={setCompare}
           />
         )}
         {mark && <MarkDetail mark={mark} lanes={ladder.lanes} onClose={() => setSelectedMark(null)} tz={tz} />}
@@ -339,6 +343,7 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
           </tbody>
         </table>
       )}
+      <RtpQuality events={ev.events} tz={tz} />
       <h2>Log lines</h2>
       {ladder.logs.length === 0 ? (
         <p className="muted" data-testid="logs-empty">

@@ -4,7 +4,9 @@
 // one stored event (pcap/recorder.ts), with that event's agent and capture time (µs). The call's events
 // (its SIP messages, its RTP/RTCP samples, on an index: /events?call_id=) give the set of (agent, time)
 // keys; the session's files are read once, record by record, and the records with a key are kept, in
-// time order. Bounded: at most DIALOG_PCAP_EVENTS_MAX events and DIALOG_PCAP_BYTES_MAX bytes of
+// time order. Two events of one agent may share a capture time (another call's packet in the same
+// microsecond): where a file has more records of a key than the call has events of it, only those
+// holding one of the call's Call-IDs are kept. Bounded: at most DIALOG_PCAP_EVENTS_MAX events and DIALOG_PCAP_BYTES_MAX bytes of
 // packets, else 413 naming export.tar; what was cut is never left out silently.
 import type { FastifyReply } from 'fastify';
 import * as z from 'zod';
@@ -32,14 +34,14 @@ interface Kept {
 
 const key = (agentId: number, tsUs: number): string => `${agentId}/${tsUs}`;
 
-/** The (agent, capture time) of each of the call's events, read page by page on the call index. */
-async function callKeys(ctx: CenterContext, sessionId: string, callIds: string[]): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** How many of the call's events have each (agent, capture time), read page by page on the call index. */
+async function callKeys(ctx: CenterContext, sessionId: string, callIds: string[]): Promise<Map<string, number>> {
+  const keys = new Map<string, number>();
   let after = 0;
   let seen = 0;
   for (;;) {
     const page = await ctx.storage.listEvents(sessionId, after, 1000, { call_ids: callIds });
-    for (const e of page.events) keys.add(key(e.agent_id, e.ts));
+    for (const e of page.events) keys.set(key(e.agent_id, e.ts), (keys.get(key(e.agent_id, e.ts)) ?? 0) + 1);
     seen += page.events.length;
     if (seen > DIALOG_PCAP_EVENTS_MAX) {
       throw new TunaError('payload_too_large', `this call has more than ${DIALOG_PCAP_EVENTS_MAX} events: take the session's export.tar`);
@@ -50,7 +52,16 @@ async function callKeys(ctx: CenterContext, sessionId: string, callIds: string[]
 }
 
 /** Reads one file of a snapshot record by record and keeps the records whose key is in `keys`. */
-function keepRecords(ctx: CenterContext, s: SessionRecord, file: PcapFile, keys: Set<string>, out: Kept[], budget: { bytes: number }): Promise<void> {
+function keepRecords(
+  ctx: CenterContext,
+  s: SessionRecord,
+  file: PcapFile,
+  keys: Map<string, number>,
+  callIds: string[],
+  out: Kept[],
+  budget: { bytes: number },
+): Promise<void> {
+  const candidates = new Map<string, Kept[]>();
   return new Promise((resolve, reject) => {
     const src = ctx.pcap.store.open(s.id, file);
     let buf: Buffer = Buffer.alloc(0);
@@ -68,20 +79,30 @@ function keepRecords(ctx: CenterContext, s: SessionRecord, file: PcapFile, keys:
         const size = PCAP_RECORD_HEADER_BYTES + caplen;
         if (buf.length - off < size) break;
         const tsUs = buf.readUInt32LE(off) * 1_000_000 + buf.readUInt32LE(off + 4);
-        if (keys.has(key(file.agentId, tsUs))) {
+        const k = key(file.agentId, tsUs);
+        if (keys.has(k)) {
           budget.bytes -= size;
           if (budget.bytes < 0) {
             src.destroy();
             reject(new TunaError('payload_too_large', `this call's packets are more than ${DIALOG_PCAP_BYTES_MAX} bytes: take the session's export.tar`));
             return;
           }
-          out.push({ tsUs, linkType: file.linkType, bytes: Buffer.from(buf.subarray(off, off + size)) });
+          const list = candidates.get(k) ?? [];
+          list.push({ tsUs, linkType: file.linkType, bytes: Buffer.from(buf.subarray(off, off + size)) });
+          candidates.set(k, list);
         }
         off += size;
       }
       buf = buf.subarray(off);
     });
-    src.on('end', () => resolve());
+    src.on('end', () => {
+      const ids = callIds.map((id) => Buffer.from(id, 'utf8'));
+      for (const [k, list] of candidates) {
+        // more records than the call's events of this key: another call's packet shares the time
+        out.push(...(list.length <= (keys.get(k) ?? 0) ? list : list.filter((r) => ids.some((id) => r.bytes.includes(id, PCAP_RECORD_HEADER_BYTES)))));
+      }
+      resolve();
+    });
     src.on('error', reject);
   });
 }
@@ -95,7 +116,7 @@ export async function dialogPcap(ctx: CenterContext, s: SessionRecord, callIds: 
   const files = (await ctx.serial(() => ctx.pcap.store.snapshot(s.id))).filter((f) => f.bytes > PCAP_GLOBAL_HEADER_BYTES);
   const kept: Kept[] = [];
   const budget = { bytes: DIALOG_PCAP_BYTES_MAX };
-  for (const f of files) await keepRecords(ctx, s, f, keys, kept, budget);
+  for (const f of files) await keepRecords(ctx, s, f, keys, callIds, kept, budget);
   if (kept.length === 0) throw new TunaError('no_packets', `the call ${JSON.stringify(callIds[0])} has no packets in session ${s.id}`);
   const linkTypes = new Set(kept.map((k) => k.linkType));
   if (linkTypes.size > 1) {
