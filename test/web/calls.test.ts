@@ -12,7 +12,7 @@ import { ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, buildWebUi, forSession, genera
 import type { Stack } from './harness.js';
 
 const FIX = path.resolve('test/e2e/fixtures');
-const BRIEFS = '/work/briefs';
+const BRIEFS = '/work/briefs/shots';
 
 let stack: Stack;
 let browser: Browser;
@@ -79,6 +79,7 @@ beforeAll(async () => {
   const all = [...ok, ...busy.map((e) => ({ ...e, ts: mid + (e.ts - busy[0].ts) }))].sort((a, b) => a.ts - b.ts);
   const wire = forSession(sid, all);
   for (let i = 0; i < wire.length; i += 1000) await stack.ingest(wire.slice(i, i + 1000));
+  fs.mkdirSync(BRIEFS, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   ctx = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
   page = await ctx.newPage();
@@ -202,6 +203,34 @@ describe('call list in Chromium', () => {
     expect(texts.length).toBe(events.length);
     expect(texts.length).toBeGreaterThanOrEqual(4);
     expect(texts.filter((t) => !t.includes(busyId))).toEqual([]);
+  });
+
+  it('at 1024 px the ladder keeps the selected arrow in view as the user moves through the messages', async () => {
+    const narrow = await ctx.newPage();
+    watchConsole(narrow);
+    try {
+      await narrow.setViewportSize({ width: 1024, height: 768 });
+      await narrow.goto(`${stack.url}/sessions/${sid}`);
+      await narrow.locator('[data-testid="ladder-arrow"]').first().waitFor({ timeout: 30_000 });
+      await narrow.locator('[data-arrow="0"]').click();
+      await narrow.getByTestId('message-detail').waitFor();
+      const inView = () =>
+        narrow.evaluate<{ i: number; visible: boolean }>(`(() => {
+          const box = document.querySelector('.ladder-scroll').getBoundingClientRect();
+          const sel = document.querySelector('[data-testid="message-detail"] .facts dd').textContent;
+          const i = Number(/^(\\d+)/.exec(sel)[1]) - 1;
+          const arrow = document.querySelector('[data-arrow="' + i + '"]');
+          if (!arrow) return { i, visible: false };
+          const r = arrow.getBoundingClientRect();
+          return { i, visible: r.top >= box.top && r.bottom <= box.bottom && r.left < box.right && r.right > box.left };
+        })()`);
+      for (let k = 0; k < 40; k++) await narrow.keyboard.press('ArrowDown');
+      await expect.poll(inView, { timeout: 15_000 }).toEqual({ i: 40, visible: true });
+      for (let k = 0; k < 25; k++) await narrow.keyboard.press('ArrowUp');
+      await expect.poll(inView, { timeout: 15_000 }).toEqual({ i: 15, visible: true });
+    } finally {
+      await narrow.close();
+    }
   });
 
   it('the sessions list finds a session by a Call-ID seen in it, by label, and filters by status, agent and share', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import { describe, expect, it } from 'vitest';
 import { buildLadder } from './build.js';
-import { renderLadderSvg } from './svg.js';
+import { renderLadderSvg, titleLines } from './svg.js';
 import { rowOfArrow, rowWindow, visibleRows } from './window.js';
 import { sipEventsFromCapture } from './testing/pcap-events.js';
 import type { LadderEvent } from './types.js';
@@ -104,6 +104,20 @@ describe('buildLadder on the B2BUA capture (WebSocket and UDP legs, 407)', () =>
     for (const l of ladder.lanes) expect(svg).toContain(`>${l.key}<`);
     expect(svg).toContain('b2bua &lt;test&gt;');
     expect(svg).toContain('407 Proxy Authentication Required');
+  });
+
+  it('wraps a long title to the picture width instead of clipping it (issue 14: PNG title clipped)', () => {
+    const two = buildLadder([], {}); // no lanes: the narrowest picture
+    const narrow = renderLadderSvg(two, { title: 'short' });
+    const width = Number(/width="(\d+)"/.exec(narrow)![1]);
+    const title = `ticket 4711 busy line · 0123456789abcdef0123 · Call-ID a84b4c76e66710-very-long-call-identifier@pc33.example.com · 2026-12-04 16:02:11.201 UTC`;
+    const lines = titleLines(title, width);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length * 9 + 16).toBeLessThanOrEqual(Math.max(width, 12 * 9 + 16));
+    expect(lines.join('').replace(/\s+/g, '')).toBe(title.replace(/\s+/g, ''));
+    const svg = renderLadderSvg(two, { title });
+    expect(svg.match(/font-weight="700"/g)).toHaveLength(lines.length);
+    expect(Number(/height="(\d+)"/.exec(svg)![1])).toBe(Number(/height="(\d+)"/.exec(narrow)![1]) + 18 * (lines.length - 1));
   });
 
   it('is an SVG a server-side rasteriser (resvg) draws at its declared size', () => {

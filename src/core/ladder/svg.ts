@@ -279,12 +279,41 @@ export function bodyMarkup(ladder: Ladder, opts: RenderOptions = {}, g = ladderG
   return out.join('');
 }
 
+/** width of one character of the 14 px bold title, generous (DejaVu Sans Bold averages ~0.6 em) */
+const TITLE_CHAR_PX = 9;
+const TITLE_LINE_PX = 18;
+
+/**
+ * The title in lines that fit `width`: a long title (label · session · Call-ID · date and zone) on a
+ * narrow ladder wraps at " · ", then at spaces, then anywhere, instead of running off the picture.
+ */
+export function titleLines(title: string, width: number): string[] {
+  const max = Math.max(12, Math.floor((width - 16) / TITLE_CHAR_PX));
+  const lines: string[] = [];
+  let line = '';
+  for (const word of title.split(/(?<= · )|(?<= )/)) {
+    if ((line + word).trimEnd().length <= max) {
+      line += word;
+      continue;
+    }
+    if (line.trim() !== '') lines.push(line.trimEnd());
+    line = word;
+    while (line.length > max) {
+      lines.push(line.slice(0, max));
+      line = line.slice(max);
+    }
+  }
+  if (line.trim() !== '') lines.push(line.trimEnd());
+  return lines;
+}
+
 /** A whole, self-contained SVG document: optional title, header, then the rows (all, or a window). */
 export function renderLadderSvg(ladder: Ladder, opts: RenderOptions = {}): string {
   const g = ladderGeometry(ladder);
   const first = Math.max(0, opts.first ?? 0);
   const end = Math.min(ladder.rows.length, opts.end ?? ladder.rows.length);
-  const titleH = opts.title ? 28 : 0;
+  const title = opts.title ? titleLines(opts.title, g.width) : [];
+  const titleH = title.length > 0 ? 10 + TITLE_LINE_PX * title.length : 0;
   const headH = opts.header === false ? 0 : g.headerHeight;
   const rowsH = Math.max(end - first, 1) * g.rowHeight + GEOMETRY.margin;
   const height = titleH + headH + rowsH;
@@ -292,9 +321,11 @@ export function renderLadderSvg(ladder: Ladder, opts: RenderOptions = {}): strin
     `<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${height}" viewBox="0 0 ${g.width} ${height}"${opts.testIds ? ' data-testid="ladder"' : ''}>`,
     `<rect x="0" y="0" width="${g.width}" height="${height}" fill="#ffffff"/>`,
   ];
-  if (opts.title) {
-    parts.push(`<text x="8" y="19" font-family="${GEOMETRY.font}" font-size="14" font-weight="700" fill="#111827">${escapeXml(opts.title)}</text>`);
-  }
+  title.forEach((line, i) => {
+    parts.push(
+      `<text x="8" y="${19 + i * TITLE_LINE_PX}" font-family="${GEOMETRY.font}" font-size="14" font-weight="700" fill="#111827">${escapeXml(line)}</text>`,
+    );
+  });
   if (headH > 0) parts.push(headerMarkup(ladder, g, titleH));
   // rows drawn from `first` start right under the header
   parts.push(bodyMarkup(ladder, { ...opts, first, end }, g, titleH + headH - first * g.rowHeight));

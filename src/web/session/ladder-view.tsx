@@ -60,6 +60,14 @@ export function LadderView({
     const y = g.headerHeight + row * g.rowHeight;
     if (y < el.scrollTop + g.headerHeight) el.scrollTop = y - g.headerHeight - g.rowHeight;
     else if (y + g.rowHeight > el.scrollTop + el.clientHeight) el.scrollTop = y + 2 * g.rowHeight - el.clientHeight;
+    // and sideways, when the lanes are wider than the view (a narrow window with the detail open):
+    // the arrow's span, or its start when the span is wider than the view
+    const a = ladder.arrows[selected];
+    if (!a) return;
+    const left = Math.min(g.laneX(a.from), g.laneX(a.to)) - g.laneWidth / 2;
+    const right = Math.max(g.laneX(a.from), g.laneX(a.to)) + g.laneWidth / 2;
+    if (left < el.scrollLeft || right - left > el.clientWidth) el.scrollLeft = Math.max(0, left);
+    else if (right > el.scrollLeft + el.clientWidth) el.scrollLeft = right - el.clientWidth;
   }, [selected, ladder, g]);
 
   const click = (e: MouseEvent<SVGSVGElement>): void => {
