@@ -68,6 +68,19 @@ export function LadderView({
     const right = Math.max(g.laneX(a.from), g.laneX(a.to)) + g.laneWidth / 2;
     if (left < el.scrollLeft || right - left > el.clientWidth) el.scrollLeft = Math.max(0, left);
     else if (right > el.scrollLeft + el.clientWidth) el.scrollLeft = right - el.clientWidth;
+    // then by what is drawn: the arrow's label and notes may reach past its row, and the client area
+    // excludes the scroll bars and the sticky lane header
+    const frame = requestAnimationFrame(() => {
+      const node = el.querySelector(`[data-arrow="${selected}"]`);
+      if (!node) return;
+      const r = node.getBoundingClientRect();
+      const b = el.getBoundingClientRect();
+      const top = b.top + el.clientTop + g.headerHeight;
+      const bottom = b.top + el.clientTop + el.clientHeight;
+      if (r.bottom > bottom) el.scrollTop += r.bottom - bottom + 4;
+      else if (r.top < top) el.scrollTop -= top - r.top + 4;
+    });
+    return () => cancelAnimationFrame(frame);
   }, [selected, ladder, g]);
 
   const click = (e: MouseEvent<SVGSVGElement>): void => {
