@@ -45,10 +45,4 @@ export function formatDuration(ms: number): string {
   return h > 0 ? `${h}:${p2(m)}:${p2(s % 60)}` : `${m}:${p2(s % 60)}`;
 }
 
-/** `<label>-<call>-<id>.<ext>`: the session label and, when one call is shown, its Call-ID, made safe as a file name. */
-export function exportName(label: string, id: string, callId: string | null, ext: string): string {
-  const safe = (s: string, max: number): string => s.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, max);
-  const l = safe(label, 60);
-  const c = callId === null ? '' : safe(callId, 60);
-  return `${l === '' ? 'session' : l}${c === '' ? '' : `-${c}`}-${id}.${ext}`;
-}
+export { exportName } from '../core/export-name.js';

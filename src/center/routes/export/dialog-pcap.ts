@@ -11,13 +11,14 @@
 import type { FastifyReply } from 'fastify';
 import * as z from 'zod';
 import { TunaError } from '../../../core/errors.js';
+import { exportName } from '../../../core/export-name.js';
 import { PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../../../protocol/pcap-writer.js';
 import type { CenterContext } from '../../context.js';
 import { globalHeader } from '../../pcap/store.js';
 import type { PcapFile } from '../../pcap/store.js';
 import type { SessionRecord } from '../../storage/types.js';
 import { eventsQuerySchema } from '../sessions/dialogs.js';
-import { gone, safeName } from './tar.js';
+import { gone } from './tar.js';
 
 export const DIALOG_PCAP_EVENTS_MAX = 50_000;
 export const DIALOG_PCAP_BYTES_MAX = 64 * 1024 * 1024;
@@ -130,11 +131,8 @@ export async function dialogPcap(ctx: CenterContext, s: SessionRecord, callIds: 
   return { bytes: Buffer.concat([globalHeader(kept[0].linkType), ...kept.map((k) => k.bytes)]), packets: kept.length };
 }
 
-/** `<label>-<Call-ID>-<session id>.pcap`, as the UI names its PNG and SVG (web/format.ts exportName) */
-export function dialogPcapName(s: SessionRecord, callId: string): string {
-  const part = (x: string): string => x.trim().replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 60);
-  return `${part(s.label) || 'session'}-${safeName(part(callId))}-${s.id}.pcap`;
-}
+/** `<label>-<Call-ID>-<session id>.pcap`, as the UI names its PNG and SVG */
+export const dialogPcapName = (s: Pick<SessionRecord, 'label' | 'id'>, callId: string): string => exportName(s.label, s.id, callId, 'pcap');
 
 export async function sendDialogPcap(ctx: CenterContext, reply: FastifyReply, s: SessionRecord, query: unknown): Promise<FastifyReply> {
   const { call_id } = dialogPcapQuerySchema.parse(query);
