@@ -1,4 +1,6 @@
 // Display helpers: countdowns, dates, status colours, file names.
+import { UTC_ZONE, clockZone } from '../core/ladder/svg.js';
+import type { ClockZone } from '../core/ladder/svg.js';
 export function countdown(untilIso: string, now: number): string {
   const ms = Date.parse(untilIso) - now;
   if (!Number.isFinite(ms)) return '';
@@ -10,14 +12,31 @@ export function countdown(untilIso: string, now: number): string {
   return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
+/** A date-time of the page outside the session's own switch (lists, headers): the zone the user picked last. */
 export function when(iso: string | null | undefined): string {
   if (!iso) return '—';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  return formatTime(iso, savedTimeZone());
 }
 
 /** Times are shown in UTC or in the browser's zone, always with the date, 24-hour, and the zone named. */
 export type TimeZoneMode = 'utc' | 'local';
+
+export const TZ_KEY = 'tunaio.tz';
+
+/** the UTC/local choice the user made on a session page (UTC until then) */
+export function savedTimeZone(): TimeZoneMode {
+  try {
+    return localStorage.getItem(TZ_KEY) === 'local' ? 'local' : 'utc';
+  } catch {
+    return 'utc';
+  }
+}
+
+/** The ladder's clock zone: UTC, or the browser's offset at `atUs` (a ladder is drawn in one offset). */
+export function ladderZone(tz: TimeZoneMode, atUs: number | null): ClockZone {
+  if (tz === 'utc') return UTC_ZONE;
+  return clockZone(-new Date(atUs === null ? Date.now() : Math.floor(atUs / 1000)).getTimezoneOffset());
+}
 
 const p2 = (n: number): string => String(n).padStart(2, '0');
 

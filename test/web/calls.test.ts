@@ -238,6 +238,41 @@ describe('call list in Chromium', () => {
     }
   });
 
+  it('every time carries its date and zone, in UTC or the browser\'s zone (switch), 24-hour, on the ladder and in the detail', async () => {
+    // the link made earlier in this file, shown again (or a new one when this test runs alone)
+    const shown = await stack.api('GET', `/api/sessions/${sid}/share`);
+    const token = (shown.status === 200 ? shown.json.token : (await stack.api('POST', `/api/sessions/${sid}/share`)).json.token) as string;
+    const india = await browser.newContext({ viewport: { width: 1500, height: 1000 }, timezoneId: 'Asia/Kolkata' }); // +05:30, no DST
+    try {
+      const p = await india.newPage();
+      watchConsole(p);
+      await p.goto(`${stack.url}/share/${token}?call=${encodeURIComponent(busyId)}`);
+      await expect.poll(() => p.getByTestId('ladder-arrow').count(), { timeout: 30_000 }).toBe(4);
+      const zoneText = () => p.locator('[data-clock-zone]').first().textContent();
+      await expect.poll(zoneText).toMatch(/^\d{4}-\d{2}-\d{2} UTC · delta$/);
+      const utcClock = await p.locator('svg[data-testid="ladder"] text').first().textContent();
+      await p.locator('[data-arrow="0"]').click();
+      const detailTime = () => p.getByTestId('message-detail').locator('.facts dd').nth(1).textContent();
+      await expect.poll(detailTime).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC /);
+      await p.getByTestId('tz-select').selectOption('local');
+      await expect.poll(zoneText).toMatch(/^\d{4}-\d{2}-\d{2} \+05:30 · delta$/);
+      await expect.poll(detailTime).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} \+05:30 /);
+      // the same instant, 5 h 30 later on the clock
+      const localClock = await p.locator('svg[data-testid="ladder"] text').first().textContent();
+      const mins = (c: string) => {
+        const [h, m] = c.split(':').map(Number);
+        return h * 60 + m;
+      };
+      expect((mins(localClock!) - mins(utcClock!) + 1440) % 1440).toBe(330);
+      // the choice is kept, and lists and headers follow it (24-hour, zone named)
+      await p.reload();
+      await expect.poll(zoneText, { timeout: 15_000 }).toContain('+05:30');
+      expect(await p.locator('.session-head .meta').textContent()).toMatch(/created \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} \+05:30/);
+    } finally {
+      await india.close();
+    }
+  });
+
   it('the sessions list finds a session by a Call-ID seen in it, by label, and filters by status, agent and share', async () => {
     const other = (await stack.api('POST', '/api/sessions', { label: 'unrelated ticket', criteria: { to: 'nobody' }, agent_ids: [stack.agent.id] })).json.id as string;
     await stack.api('DELETE', `/api/sessions/${other}`);

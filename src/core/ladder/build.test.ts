@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import { describe, expect, it } from 'vitest';
 import { buildLadder } from './build.js';
-import { renderLadderSvg, titleLines } from './svg.js';
+import { UTC_ZONE, clockZone, formatClock, formatDate, renderLadderSvg, titleLines } from './svg.js';
 import { rowOfArrow, rowWindow, visibleRows } from './window.js';
 import { sipEventsFromCapture } from './testing/pcap-events.js';
 import type { LadderEvent } from './types.js';
@@ -118,6 +118,20 @@ describe('buildLadder on the B2BUA capture (WebSocket and UDP legs, 407)', () =>
     const svg = renderLadderSvg(two, { title });
     expect(svg.match(/font-weight="700"/g)).toHaveLength(lines.length);
     expect(Number(/height="(\d+)"/.exec(svg)![1])).toBe(Number(/height="(\d+)"/.exec(narrow)![1]) + 18 * (lines.length - 1));
+  });
+
+  it('writes the time column in a zone, with the date and the zone in the header and the day on rows past midnight', () => {
+    expect(formatClock(Date.UTC(2026, 11, 4, 23, 59, 59, 500) * 1000, clockZone(330))).toBe('05:29:59.500');
+    expect(clockZone(-180).name).toBe('-03:00');
+    expect(clockZone(0)).toBe(UTC_ZONE);
+    const svg = renderLadderSvg(ladder, { zone: clockZone(330) });
+    expect(svg).toContain(`>${formatDate(ladder.rows[0].ts, clockZone(330))} +05:30 · delta<`);
+    expect(renderLadderSvg(ladder)).toContain(' UTC · delta<');
+    // rows on the next day (in this zone) carry their date
+    const late = { ...ladder, rows: ladder.rows.map((r, i) => ({ ...r, ts: Date.UTC(2026, 11, 4, 18, 29, 0) * 1000 + i * 60_000_000 })) };
+    const body = renderLadderSvg(late, { zone: clockZone(330) });
+    expect(body).toContain('>23:59:00.000<');
+    expect(body).toContain('>12-05 00:00:00.000<');
   });
 
   it('is an SVG a server-side rasteriser (resvg) draws at its declared size', () => {

@@ -47,10 +47,34 @@ export const escapeXml = (s: string): string =>
 const clip = (s: string, max: number): string => (s.length > max ? s.slice(0, max - 1) + '…' : s);
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
-/** "21:30:00.123" (UTC) of a µs timestamp. */
-export function formatClock(tsUs: number): string {
-  const d = new Date(Math.floor(tsUs / 1000));
+/** The zone a ladder's times are written in: UTC, or a fixed offset (the viewer's zone at the ladder's start). */
+export interface ClockZone {
+  /** minutes east of UTC */
+  offsetMin: number;
+  /** "UTC", "+01:00" */
+  name: string;
+}
+export const UTC_ZONE: ClockZone = { offsetMin: 0, name: 'UTC' };
+
+/** `{offsetMin, name}` of an offset in minutes east of UTC ("+05:30", "-03:00"; 0 is "UTC"). */
+export function clockZone(offsetMin: number): ClockZone {
+  if (offsetMin === 0) return UTC_ZONE;
+  const a = Math.abs(offsetMin);
+  return { offsetMin, name: `${offsetMin > 0 ? '+' : '-'}${pad(Math.floor(a / 60))}:${pad(a % 60)}` };
+}
+
+const zoned = (tsUs: number, zone: ClockZone): Date => new Date(Math.floor(tsUs / 1000) + zone.offsetMin * 60_000);
+
+/** "21:30:00.123" of a µs timestamp, in `zone` (UTC by default): 24-hour, milliseconds. */
+export function formatClock(tsUs: number, zone: ClockZone = UTC_ZONE): string {
+  const d = zoned(tsUs, zone);
   return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+}
+
+/** "2026-12-04" of a µs timestamp, in `zone`. */
+export function formatDate(tsUs: number, zone: ClockZone = UTC_ZONE): string {
+  const d = zoned(tsUs, zone);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
 }
 
 /** "+512 ms", "+1.250 s", "+0.3 ms" */
@@ -89,6 +113,8 @@ export interface RenderOptions {
   title?: string;
   /** add data-testid / data-arrow attributes (the UI and its tests) */
   testIds?: boolean;
+  /** the zone of the time column (UTC by default) */
+  zone?: ClockZone;
 }
 
 function arrowSvg(a: LadderArrow, y: number, g: LadderGeometry, selected: boolean, ids: boolean): string {
@@ -222,11 +248,13 @@ function markSvg(m: CallMark, index: number, y: number, g: LadderGeometry, selec
 }
 
 /** The lane header alone, as the inner markup of an SVG of `width` × headerHeight. */
-export function headerMarkup(ladder: Pick<Ladder, 'lanes' | 'rows'>, g = ladderGeometry(ladder), y0 = 0): string {
+export function headerMarkup(ladder: Pick<Ladder, 'lanes' | 'rows'>, g = ladderGeometry(ladder), y0 = 0, zone: ClockZone = UTC_ZONE): string {
   const out: string[] = [];
   out.push(`<rect x="0" y="${y0}" width="${g.width}" height="${g.headerHeight}" fill="#f8fafc"/>`);
+  // the date and the zone of the time column; a row on another day carries its own date
+  const day = ladder.rows.length > 0 ? `${formatDate(ladder.rows[0].ts, zone)} ` : '';
   out.push(
-    `<text x="8" y="${y0 + 34}" font-family="${GEOMETRY.font}" font-size="11" fill="#6b7280">time (UTC) · delta</text>`,
+    `<text x="8" y="${y0 + 34}" font-family="${GEOMETRY.font}" font-size="11" fill="#6b7280" data-clock-zone="${zone.name}">${day}${zone.name} · delta</text>`,
   );
   for (const lane of ladder.lanes) {
     const x = g.laneX(lane.index);
@@ -263,7 +291,11 @@ export function bodyMarkup(ladder: Ladder, opts: RenderOptions = {}, g = ladderG
     const row = ladder.rows[r];
     const y = y0 + r * g.rowHeight;
     if (r % 2 === 1) out.push(`<rect x="0" y="${y}" width="${GEOMETRY.timeColumn - 6}" height="${g.rowHeight}" fill="#f8fafc"/>`);
-    out.push(`<text x="8" y="${y + 14}" font-family="${GEOMETRY.mono}" font-size="11" fill="#111827">${formatClock(row.ts)}</text>`);
+    const zone = opts.zone ?? UTC_ZONE;
+    const day = formatDate(row.ts, zone);
+    // past midnight (of the header's date) a row says its day
+    const clock = day === formatDate(ladder.rows[0].ts, zone) ? formatClock(row.ts, zone) : `${day.slice(5)} ${formatClock(row.ts, zone)}`;
+    out.push(`<text x="8" y="${y + 14}" font-family="${GEOMETRY.mono}" font-size="11" fill="#111827">${clock}</text>`);
     if (row.type === 'arrow') {
       const a = ladder.arrows[row.arrow];
       out.push(`<text x="8" y="${y + 27}" font-family="${GEOMETRY.mono}" font-size="10" fill="#6b7280">${formatDelta(a.deltaUs)}</text>`);
@@ -326,7 +358,7 @@ export function renderLadderSvg(ladder: Ladder, opts: RenderOptions = {}): strin
       `<text x="8" y="${19 + i * TITLE_LINE_PX}" font-family="${GEOMETRY.font}" font-size="14" font-weight="700" fill="#111827">${escapeXml(line)}</text>`,
     );
   });
-  if (headH > 0) parts.push(headerMarkup(ladder, g, titleH));
+  if (headH > 0) parts.push(headerMarkup(ladder, g, titleH, opts.zone));
   // rows drawn from `first` start right under the header
   parts.push(bodyMarkup(ladder, { ...opts, first, end }, g, titleH + headH - first * g.rowHeight));
   if (ladder.rows.length === 0) {

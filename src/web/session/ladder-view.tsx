@@ -3,7 +3,8 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { MouseEvent } from 'react';
 import type { Ladder } from '../../core/ladder/types.js';
-import { bodyMarkup, headerMarkup, ladderGeometry } from '../../core/ladder/svg.js';
+import { UTC_ZONE, bodyMarkup, headerMarkup, ladderGeometry } from '../../core/ladder/svg.js';
+import type { ClockZone } from '../../core/ladder/svg.js';
 import { rowOfArrow, visibleRows } from '../../core/ladder/window.js';
 
 export function LadderView({
@@ -14,8 +15,11 @@ export function LadderView({
   onSelectMark,
   onEnd,
   follow = false,
+  zone = UTC_ZONE,
 }: {
   ladder: Ladder;
+  /** the time column's zone (the page's UTC/local switch) */
+  zone?: ClockZone;
   selected: number | null;
   onSelect(i: number): void;
   /** a call state or route note (ladder.marks index) */
@@ -29,11 +33,11 @@ export function LadderView({
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 800 });
   const g = useMemo(() => ladderGeometry(ladder), [ladder]);
-  const header = useMemo(() => headerMarkup(ladder, g), [ladder, g]);
+  const header = useMemo(() => headerMarkup(ladder, g, 0, zone), [ladder, g, zone.offsetMin]);
   const win = visibleRows(ladder.rows.length, Math.max(0, view.top - g.headerHeight), view.height, g.rowHeight, 30);
   const body = useMemo(
-    () => bodyMarkup(ladder, { first: win.first, end: win.end, selected, selectedMark, testIds: true }, g, 0),
-    [ladder, g, win.first, win.end, selected, selectedMark],
+    () => bodyMarkup(ladder, { first: win.first, end: win.end, selected, selectedMark, testIds: true, zone }, g, 0),
+    [ladder, g, win.first, win.end, selected, selectedMark, zone.offsetMin],
   );
 
   useLayoutEffect(() => {

@@ -4,14 +4,15 @@
 // the limit, so the canvas stays within the browser's size limit and memory.
 import type { Ladder } from '../../core/ladder/types.js';
 import { ladderGeometry, renderLadderSvg } from '../../core/ladder/svg.js';
+import type { ClockZone } from '../../core/ladder/svg.js';
 import { pictureCaption, pictureScale, pictureWindow, rowOfArrow } from '../../core/ladder/window.js';
 
-export async function ladderPng(full: Ladder, title: string, selected: number | null): Promise<Blob> {
+export async function ladderPng(full: Ladder, title: string, selected: number | null, zone: ClockZone): Promise<Blob> {
   const around = selected === null ? undefined : Math.max(0, rowOfArrow(full, selected));
   const picture = pictureWindow(full, around);
   const { ladder, window: win } = picture;
   const g = ladderGeometry(ladder);
-  const svg = renderLadderSvg(ladder, { ...win, header: true, title: pictureCaption(title, picture, full.lanes.length) });
+  const svg = renderLadderSvg(ladder, { ...win, header: true, zone, title: pictureCaption(title, picture, full.lanes.length) });
   const size = /width="(\d+)" height="(\d+)"/.exec(svg);
   const width = Number(size?.[1] ?? g.width);
   const height = Number(size?.[2] ?? 400);

@@ -9,7 +9,7 @@ import type { Event } from '../../core/schema/event.js';
 import { buildLadder } from '../../core/ladder/build.js';
 import type { Ladder } from '../../core/ladder/types.js';
 import { usePoll } from '../hooks.js';
-import { exportName, formatTime } from '../format.js';
+import { TZ_KEY, exportName, formatTime, ladderZone, savedTimeZone } from '../format.js';
 import type { TimeZoneMode } from '../format.js';
 import { CallList } from './call-list.js';
 import { ALL_CALLS_STEP, useDialogs, useLadderEvents, useLiveTail } from './data.js';
@@ -22,7 +22,6 @@ import type { SessionView } from './session-header.js';
 
 type Props = { mode: 'operator'; id: string } | { mode: 'share'; token: string };
 
-const TZ_KEY = 'tunaio.tz';
 
 /** the page's deep-link parameters, written back as the user moves (replaceState: no history spam) */
 function useUrlParam(name: string): [string | null, (v: string | null) => void] {
@@ -69,7 +68,7 @@ export function SessionPage(props: Props) {
 }
 
 function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operator' | 'share'; base: string; reload(): void }) {
-  const [tz, setTz] = useState<TimeZoneMode>(() => (localStorage.getItem(TZ_KEY) === 'local' ? 'local' : 'utc'));
+  const [tz, setTz] = useState<TimeZoneMode>(savedTimeZone);
   const [callParam, setCallParam] = useUrlParam('call');
   const [msgParam, setMsgParam] = useUrlParam('msg');
   const [search, setSearch] = useState('');
@@ -187,7 +186,7 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
     try {
       const span = ladder.startTs !== null ? ` · ${formatTime({ us: ladder.startTs }, tz)}` : '';
       const title = `${s.label || 'session'} · ${s.id}${callParam ? ` · Call-ID ${callParam}` : ''}${span}`;
-      const blob = await ladderPng(ladder, title, selected);
+      const blob = await ladderPng(ladder, title, selected, ladderZone(tz, ladder.startTs));
       download(blob, exportName(s.label ?? '', s.id, callParam, 'png'));
       setExporting(null);
     } catch (e) {
@@ -287,6 +286,7 @@ function SessionBody({ s, mode, base, reload }: { s: SessionView; mode: 'operato
         ) : (
           <LadderView
             ladder={ladder}
+            zone={ladderZone(tz, ladder.startTs)}
             selected={selected}
             onSelect={select}
             selectedMark={selectedMark}
