@@ -8,9 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { untar } from '../support/tar.js';
 import type { Agent } from '../../src/agent/agent.js';
 import type { RunningCenter } from '../../src/center/index.js';
 import type { Event } from '../../src/core/schema/index.js';
@@ -38,25 +37,6 @@ async function startTcpdump(file: string): Promise<ChildProcess> {
   td.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   await waitFor('tcpdump listening', () => err.includes('listening on'), 10_000, 20);
   return td;
-}
-
-async function untar(body: Buffer): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const ex = tar.extract();
-  ex.on('entry', (h, stream, next) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (c) => parts.push(c as Buffer));
-    stream.on('end', () => {
-      files.set(h.name, Buffer.concat(parts));
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-    Readable.from([body]).pipe(ex);
-  });
-  return files;
 }
 
 async function allEvents(id: string): Promise<Event[]> {

@@ -15,9 +15,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { untar } from '../support/tar.js';
 import { openSse } from '../../src/center/testing.js';
 import type { SseClient } from '../../src/center/testing.js';
 import { startPostgres } from '../support/postgres.js';
@@ -155,25 +154,6 @@ function resumingSse(firstUrl: string, resumeUrl: string) {
       current?.close();
     },
   };
-}
-
-async function untar(body: Buffer): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const ex = tar.extract();
-  ex.on('entry', (h, stream, next) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (d) => parts.push(d as Buffer));
-    stream.on('end', () => {
-      files.set(h.name, Buffer.concat(parts));
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-    Readable.from([body]).pipe(ex);
-  });
-  return files;
 }
 
 /** SIP messages tshark finds in the export's pcap files. */
