@@ -5,7 +5,7 @@ import { api } from '../api.js';
 import type { SessionDetail } from '../../core/schema/session.js';
 import { useNow } from '../hooks.js';
 import type { StreamState } from '../hooks.js';
-import { countdown, when } from '../format.js';
+import { countdown, exportName, when } from '../format.js';
 import { navigate } from '../router.js';
 import { StatusBadge } from '../pages/sessions.js';
 import { useCan } from '../orgs/me.js';
@@ -152,7 +152,7 @@ export function SessionHeader({
           </>
         )}
         {s.pcap_available && (
-          <a className="button" href={`${base}/export.tar`} download data-testid="export-tar">
+          <a className="button" href={`${base}/export.tar`} download={exportName(s.label ?? '', s.id, null, 'tar')} data-testid="export-tar">
             export.tar
           </a>
         )}

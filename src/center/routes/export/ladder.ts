@@ -9,6 +9,7 @@
 // scale included (core/ladder/window.ts, shared with the UI's PNG export); and at most
 // LADDER_RENDERS_AT_ONCE ladders are built at once. Every cut is said in the picture's title and in the
 // `x-ladder-rows` / `x-ladder-lanes` headers.
+import { exportName } from '../../../core/export-name.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { renderAsync } from '@resvg/resvg-js';
@@ -145,7 +146,7 @@ export async function sendLadder(
     return { r, body: format === 'svg' ? r.svg : await ladderPng(r) };
   });
   if (r.rows.drawn < r.rows.total || r.lanes.drawn < r.lanes.total) ctx.metrics.laddersCut.inc({ format });
-  const name = `tunaio-${s.id}${q.call_id !== undefined ? '-dialog' : ''}.${format}`;
+  const name = exportName(s.label, s.id, q.call_id ?? null, format);
   void reply
     .header('x-ladder-rows', `${r.rows.drawn}/${r.rows.total}`)
     .header('x-ladder-lanes', `${r.lanes.drawn}/${r.lanes.total}`)

@@ -4,6 +4,7 @@
 // - 410 `gone` once PCAP retention deleted the packets; 404 `no_packets` when there are none.
 // - A running session exports a consistent snapshot: the file sizes are taken inside the serial
 //   ingest step (whole records only) and each file is read up to that size, whatever arrives later.
+import { exportName } from '../../../core/export-name.js';
 import type { FastifyReply } from 'fastify';
 import tar from 'tar-stream';
 import { TunaError } from '../../../core/errors.js';
@@ -211,7 +212,7 @@ export async function sendExportTar(
   });
   return reply
     .header('content-type', 'application/x-tar')
-    .header('content-disposition', `attachment; filename="tunaio-${s.id}.tar"`)
+    .header('content-disposition', `attachment; filename="${exportName(s.label, s.id, null, 'tar')}"`)
     .header('cache-control', 'no-store')
     .send(pack);
 }

@@ -65,11 +65,14 @@ describe('share links', () => {
     const tarRes = await anon(`/api/share/${token}/export.tar`);
     expect(tarRes.status).toBe(200);
     expect(tarRes.headers.get('content-type')).toBe('application/x-tar');
+    // file names carry the session label (and the call, for one call's picture)
+    expect(tarRes.headers.get('content-disposition')).toBe(`attachment; filename="ticket_4711-${id}.tar"`);
     const tarBody = Buffer.from(await tarRes.arrayBuffer());
     expect(tarBody.includes(Buffer.from('edge-1.pcap'))).toBe(true);
     expect(tarBody.includes(Buffer.from('http://127.0.0.1:9070'))).toBe(false);
     const svg = await anon(`/api/share/${token}/ladder.svg?call_id=shared-call%40x`);
     expect(svg.status).toBe(200);
+    expect(svg.headers.get('content-disposition')).toBe(`inline; filename="ticket_4711-shared-call_x-${id}.svg"`);
     expect(await svg.text()).toContain('180 Ringing');
     const png = await anon(`/api/share/${token}/ladder.png`);
     expect(png.headers.get('content-type')).toBe('image/png');
