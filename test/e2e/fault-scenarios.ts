@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { encodeHep3, HEP_PROTO_TYPE } from '../../src/protocol/hep.js';
 import { Api, FIXTURES, freePort, killPid, sipp, sippBg, sleep, waitFor } from './harness.js';
-import { AgentProcess, CenterProcess, Reference, register, settleCount, spoolFiles, tally, type Tally } from './fault-harness.js';
+import { AgentProcess, CenterProcess, Reference, register, settleCount, spoolFiles, storedSipKeys, tally, type Tally } from './fault-harness.js';
 
 export interface Ports {
   uas: number;
@@ -36,7 +36,7 @@ async function setup(run: Run, p: Ports, name: string, agentArgs: string[] = [],
   await waitFor('tcpdump listening', async () => (await agent.status())?.sources.every((s: { state: string }) => s.state === 'running'), 10_000);
   const ref = new Reference(path.join(run.dir, `${name}-ref.pcap`), bpf(p));
   await ref.start();
-  run.cleanup.push(async () => void (await ref.stop([]).catch(() => undefined)));
+  run.cleanup.push(async () => void (await ref.stop().catch(() => undefined)));
   run.pids.push(await sippBg(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(p.uas), '-mp', String(await freePort())], run.dir));
   return { center, agent, api, id, ref, spool };
 }
@@ -67,9 +67,9 @@ export async function centerAndAgentKilled(run: Run, p: Ports, o: { calls: numbe
   if (left > 0) await sleep(left);
   await agent.start();
   await center.start();
-  const wire = await ref.stop([p.uas, p.uac]);
+  const wire = await ref.stop();
   await settleCount(api, id, wire.keys.length, 60_000);
-  const t = tally(wire, await api.events(id));
+  const t = tally(wire, await storedSipKeys(api, id));
   const d = await api.detail(id);
   console.log(`[faults] run ${((Date.now() - started) / 1000).toFixed(0)} s, center away ${((Date.now() - downAt) / 1000).toFixed(0)} s`);
   return { ...t, spoolFilesAtKill, matchedAfter: d.agents[0].counters.packets_matched };
@@ -86,9 +86,9 @@ export async function agentKilledCenterUp(run: Run, p: Ports, o: { calls: number
   await waitFor('capture resumed', async () => (await agent.status())?.captures.some((c: { session_id: string }) => c.session_id === id), 15_000);
   await waitFor('tcpdump listening', async () => (await agent.status())?.sources.every((s: { state: string }) => s.state === 'running'), 10_000);
   await calls(run, p, o.calls, o.rate, 'ka2');
-  const wire = await ref.stop([p.uas, p.uac]);
+  const wire = await ref.stop();
   await settleCount(api, id, wire.keys.length, 60_000);
-  const t = tally(wire, await api.events(id));
+  const t = tally(wire, await storedSipKeys(api, id));
   await sleep(1000);
   const matchedAfter = (await agent.status())?.captures[0]?.counters.packets_matched ?? 0;
   return { ...t, matchedBefore, matchedAfter };
@@ -104,14 +104,14 @@ export async function spoolFull(run: Run, p: Ports, o: { calls: number; rate: nu
   await calls(run, p, o.calls, o.rate, 'sf');
   await sleep(1000);
   await center.start();
-  const wire = await ref.stop([p.uas, p.uac]);
+  const wire = await ref.stop();
   // the session's per-agent counters carry the drops once the center is back
   const d = await waitFor('spool_full reported', async () => {
     const x = await api.detail(id).catch(() => null);
     return x && (x.agents[0].counters.dropped.spool_full ?? 0) > 0 && x.event_count + (x.agents[0].counters.dropped.spool_full ?? 0) >= wire.keys.length ? x : null;
   }, 60_000, 500).catch(() => null);
   await sleep(1500);
-  const t = tally(wire, await api.events(id));
+  const t = tally(wire, await storedSipKeys(api, id));
   const final = d ? await api.detail(id) : null;
   if (!final) console.log(`[faults] spool full: agent log: ${agent.log}`);
   return { ...t, spoolFull: final?.agents[0].counters.dropped.spool_full ?? 0, agentDropped: final?.agents[0].counters.dropped ?? {} };
@@ -148,7 +148,7 @@ export async function loadSideBySide(
   await waitFor('tcpdump listening', async () => (await agent.status())?.sources.every((s: { state: string }) => s.state === 'running'), 10_000);
   const ref = new Reference(path.join(run.dir, 'load-ref.pcap'), bpf(p));
   await ref.start();
-  run.cleanup.push(async () => void (await ref.stop([]).catch(() => undefined)));
+  run.cleanup.push(async () => void (await ref.stop().catch(() => undefined)));
   run.pids.push(await sippBg(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(p.uas), '-mp', String(await freePort())], run.dir));
   const calls = o.rate * o.seconds;
   const t0 = Date.now();
@@ -158,12 +158,12 @@ export async function loadSideBySide(
     run.dir,
     (o.seconds + 120) * 1000,
   );
-  const wire = await ref.stop([p.uas, p.uac]);
+  const wire = await ref.stop();
   await settleCount(api, all, wire.keys.length, 120_000 + o.seconds * 2000);
   const seconds = (Date.now() - t0) / 1000;
   const isOne = (k: string): boolean => Number(/^ld-(\d+)@/.exec(k)?.[1]) % 100 === 1;
-  const tAll = tally(wire, await api.events(all));
-  const tOne = tally(wire, await api.events(one), isOne);
+  const tAll = tally(wire, await storedSipKeys(api, all));
+  const tOne = tally(wire, await storedSipKeys(api, one), isOne);
   const st = await agent.status();
   const agentDropped = (st?.captures ?? []).map((c: { counters: { dropped: Record<string, number> } }) => c.counters.dropped);
   const kernelDropped = st?.sources?.[0]?.counters?.kernel_dropped ?? 0;
