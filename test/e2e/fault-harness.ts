@@ -164,6 +164,9 @@ export async function sipKeysOfCapture(file: string): Promise<string[]> {
 /** The key of a stored SIP event, comparable with the reference's. */
 export const eventKey = (e: Event): string => `${e.call_id}|${label(e)}|${e.sip?.cseq_seq}|${e.sip?.cseq_method}`;
 
+/** The keys of the SIP events among `events`. */
+export const sipKeys = (events: Event[]): string[] => events.filter((e) => e.kind === 'sip').map(eventKey);
+
 export interface Tally {
   sent: number;
   stored: number;
@@ -186,7 +189,7 @@ export async function storedSipKeys(api: Api, id: string): Promise<string[]> {
   let after = 0;
   for (let i = 0; i < 10_000; i++) {
     const r = await api.req('GET', `/api/sessions/${id}/events?after=${after}&limit=1000`);
-    for (const e of r.json.events as Event[]) if (e.kind === 'sip') keys.push(eventKey(e));
+    keys.push(...sipKeys(r.json.events as Event[]));
     after = r.json.next_after as number;
     if (!r.json.more) break;
   }

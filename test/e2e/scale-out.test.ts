@@ -22,7 +22,7 @@ import type { SseClient } from '../../src/center/testing.js';
 import { startPostgres } from '../support/postgres.js';
 import type { TestPostgres } from '../support/postgres.js';
 import { Haproxy } from '../support/haproxy.js';
-import { AgentProcess, CenterProcess, Reference, register, settleCount, tally } from './fault-harness.js';
+import { AgentProcess, CenterProcess, Reference, register, settleCount, sipKeys, tally } from './fault-harness.js';
 import { Api, OPERATOR_TOKEN, freePort, killPid, sipp, sippBg, sleep, tempDir, waitFor } from './harness.js';
 
 const op = { authorization: `Bearer ${OPERATOR_TOKEN}` };
@@ -78,7 +78,7 @@ async function cluster(name: string, centerArgs: string[] = []): Promise<Cluster
 async function traffic(c: Cluster): Promise<{ ref: Reference; calls: (n: number, rate: number, tag: string) => Promise<void> }> {
   const ref = new Reference(path.join(c.dir, 'ref.pcap'), `udp port ${c.uas} or udp port ${c.uac}`);
   await ref.start();
-  cleanup.push(async () => void (await ref.stop([]).catch(() => undefined)));
+  cleanup.push(async () => void (await ref.stop().catch(() => undefined)));
   const uasPid = await sippBg(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(c.uas), '-mp', String(await freePort())], c.dir);
   cleanup.push(() => killPid(uasPid));
   const calls = async (n: number, rate: number, tag: string): Promise<void> => {
@@ -184,10 +184,10 @@ describe('two centers on one PostgreSQL behind haproxy, a real agent uploading t
     const sseB = await openSse(`${c.b.url}/api/sessions/${id}/stream`, op);
 
     await calls(30, 10, 'e2e');
-    const wire = await ref.stop([c.uas, c.uac]);
+    const wire = await ref.stop();
     await settleCount(c.api.b, id, wire.keys.length, 60_000);
     const events = await c.api.b.events(id);
-    const t = tally(wire, events);
+    const t = tally(wire, sipKeys(events));
     console.log(`[scale-out] e2e: on the wire ${t.sent}, stored ${t.stored}, lost ${t.lost}, duplicated ${t.duplicated}, unknown ${t.unknown}`);
     expect(t.sent).toBeGreaterThanOrEqual(30 * 6);
     expect({ lost: t.lost, duplicated: t.duplicated, unknown: t.unknown }, JSON.stringify(t.samples)).toEqual({ lost: 0, duplicated: 0, unknown: 0 });
@@ -243,11 +243,11 @@ describe('two centers on one PostgreSQL behind haproxy, a real agent uploading t
     await waitFor('the other center reconciles', async () => (await leads(survivor)) === true, 30_000, 100);
     const takeoverMs = Date.now() - killedAt;
     await run;
-    const wire = await ref.stop([c.uas, c.uac]);
+    const wire = await ref.stop();
     const api = new Api(survivor.url);
     await settleCount(api, id, wire.keys.length, 90_000);
     const events = await api.events(id);
-    const t = tally(wire, events);
+    const t = tally(wire, sipKeys(events));
     const d = await api.detail(id);
     console.log(
       `[scale-out] kill -9 of the reconciling center: on the wire ${t.sent}, stored ${t.stored}, lost ${t.lost}, duplicated ${t.duplicated}, ` +
