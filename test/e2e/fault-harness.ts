@@ -53,7 +53,7 @@ export class CenterProcess extends Restartable {
     );
     c.stderr!.setEncoding('utf8').on('data', () => undefined);
     this.child = c;
-    await waitFor('center health', async () => (await fetch(`${this.url}/api/health`).catch(() => null))?.ok === true, 30_000, 100);
+    await waitFor('center health', async () => (await fetch(`${this.url}/api/health`).catch(() => null))?.ok === true, 90_000, 100);
   }
 
 }
@@ -84,7 +84,7 @@ export class AgentProcess extends Restartable {
     });
     c.stderr!.setEncoding('utf8').on('data', (d: string) => (this.log = (this.log + d).slice(-20_000)));
     this.child = c;
-    await waitFor('agent command API', async () => (await fetch(`${this.url}/v1/health`).catch(() => null))?.ok === true, 30_000, 100);
+    await waitFor('agent command API', async () => (await fetch(`${this.url}/v1/health`).catch(() => null))?.ok === true, 90_000, 100);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the status document is checked field by field by the scenarios
