@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, REPO, corpusByName } from './corpus/corpora.js';
+import { collectorBench } from './collector.js';
 import { decodeBench } from './decode.js';
 import { fanoutBench } from './fanout.js';
 import { filterBench } from './filter.js';
@@ -19,7 +20,7 @@ import type { BenchResult, Benchmark } from './lib/bench.js';
 import { load, machine, mdTable, textTable, updateSection } from './lib/report.js';
 import { run } from './lib/proc.js';
 
-const ALL: Benchmark[] = [decodeBench, filterBench, liveBench, ingestBench, fanoutBench, uploadBench, latencyBench, memoryBench, uiBench];
+const ALL: Benchmark[] = [decodeBench, filterBench, liveBench, ingestBench, fanoutBench, uploadBench, latencyBench, memoryBench, uiBench, collectorBench];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

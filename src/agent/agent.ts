@@ -19,8 +19,8 @@ import { SyslogCollector } from './collectors/syslog.js';
 import { ReplaySource } from './sources/replay.js';
 import type { Collector, CollectorContext, CreateCollector } from './collectors/collector.js';
 import type { Source } from './sources/source.js';
-import { CollectorHost, managerSink, type HostedOptions } from './collectors/host.js';
-import { loadCollectorModule } from './collectors/module.js';
+import { CollectorHost, DEFAULT_COLLECTOR_RATE, managerSink, type HostedOptions } from './collectors/host.js';
+import { ModuleWorker, type ModuleWorkerOptions } from './collectors/worker-host.js';
 import { DIR_MODE, Spool } from './spool.js';
 import { FrameUploader } from './frame-upload.js';
 import { Uploader } from './upload.js';
@@ -59,6 +59,8 @@ export interface AgentConfig {
   collectorFactories?: { name?: string; create: CreateCollector }[];
   /** events per second one user collector may emit before its excess is dropped and counted */
   collectorRate?: number;
+  /** the module threads' watchdog and restart timing (tests); defaults in collectors/worker-host.ts */
+  moduleWorker?: Omit<ModuleWorkerOptions, 'path' | 'rate' | 'log'>;
   spoolDir?: string;
   spoolMaxMb?: number;
   tenantHeaders?: string[];
@@ -248,10 +250,12 @@ export class Agent {
     this.manager.start();
     // User modules load now (import is asynchronous); one that cannot load is a failed collector.
     const from = this.host.size;
-    for (const path of this.cfg.collectors ?? []) {
-      const m = await loadCollectorModule(path);
-      this.host.add(m.create, { name: m.name, maxEventsPerSecond: this.cfg.collectorRate });
-    }
+    // Each in a worker thread of its own (collectors/worker-host.ts): bounded and checked there, so the
+    // host here does not bound them again.
+    const modules = await Promise.all(
+      (this.cfg.collectors ?? []).map((path) => ModuleWorker.open({ path, rate: this.cfg.collectorRate ?? DEFAULT_COLLECTOR_RATE, log: this.cfg.log, ...this.cfg.moduleWorker })),
+    );
+    for (const w of modules) this.host.add((ctx) => w.attach(ctx), { name: w.name, maxEventsPerSecond: Infinity, fenced: true });
     if (this.host.size > from) this.announceSources();
     await this.host.start();
     return this.address;
@@ -278,6 +282,7 @@ export class Agent {
       const c = s.counters;
       add('collector_rate_limited', c.dropped_rate_limited);
       add('collector_invalid', c.dropped_invalid);
+      add('collector_backlog', c.dropped_backlog);
       if (s.kind === 'live') add('kernel_dropped', c.kernel_dropped);
       if (s.kind === 'hep') {
         add('hep_auth_failed', c.auth_failed);

@@ -61,6 +61,11 @@ export interface HostedOptions {
   startTimeoutMs?: number;
   /** a name when the collector gives none */
   name?: string;
+  /**
+   * The collector checks, bounds and counts its emits behind a fence of its own (a user module in
+   * its worker thread) and reports those counts in its status: this host adds none of its own.
+   */
+  fenced?: boolean;
 }
 
 const TRANSPORT_SET = new Set<string>(TRANSPORTS);
@@ -317,7 +322,10 @@ class Hosted {
     for (const [k, v] of Object.entries(rep.counters ?? {})) if (typeof v === 'number' && Number.isFinite(v)) counters[k.slice(0, 64)] = v;
     // The host's own counts, under names no built-in uses.
     if (Number.isFinite(this.o.maxEventsPerSecond ?? DEFAULT_COLLECTOR_RATE)) counters.events = this.counters.events;
-    for (const k of ['dropped_rate_limited', 'dropped_invalid', 'failures', 'log_suppressed', 'links'] as const) if (this.counters[k] > 0) counters[k] = this.counters[k];
+    // A fenced collector (a module's thread) reports these itself, counted by the fence in its thread.
+    if (!this.o.fenced) {
+      for (const k of ['dropped_rate_limited', 'dropped_invalid', 'failures', 'log_suppressed', 'links'] as const) if (this.counters[k] > 0) counters[k] = this.counters[k];
+    }
     const state: SourceStatus['state'] = this.failure ? 'failed' : (rep.state ?? (this.stopped ? 'stopped' : this.starting ? 'starting' : 'running'));
     const error = this.failure ?? (typeof rep.error === 'string' ? rep.error.slice(0, 1000) : undefined);
     return { name: this.name, kind: this.kind, state, ...(error ? { error } : {}), counters };

@@ -1,7 +1,9 @@
-// User collector modules loaded by a real `tunaio agent --collector PATH` process: one whose SIP, call
-// state, route and log events reach a session, one that throws in start(), one that emits 100 000
-// events a second. The agent stays up, reports each in GET /v1/status, and keeps capturing the SIP
-// that reaches it over HEP in the meantime, every message of it.
+// User collector modules loaded by a real `tunaio agent --collector PATH` process, each in its worker
+// thread: one whose SIP, call state, route and log events reach a session, one that throws in
+// start(), one that emits 100 000 events a second, one that throws from its own timer, one that
+// leaves a promise rejected, one that loops forever. The agent stays up, reports each in
+// GET /v1/status, and keeps capturing the SIP that reaches it over HEP in the meantime, every message
+// of it.
 import { createSocket } from 'node:dgram';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +38,16 @@ const FLOOD = `export function createCollector(ctx) {
   };
 }`;
 const NOT_A_COLLECTOR = `export const hello = 1;`;
+// each ends its thread a moment after start(): the agent restarts it (1 s, 2 s, 4 s…)
+const TIMER_THROWS = `export function createCollector() {
+  return { name: 'timer-throws', start() { setTimeout(() => { throw new TypeError('boom from a timer'); }, 50); }, stop() {}, status() { return {}; } };
+}`;
+const REJECTS = `export function createCollector() {
+  return { name: 'rejects', start() { setTimeout(() => { Promise.reject(new Error('nobody catches me')); }, 50); }, stop() {}, status() { return {}; } };
+}`;
+const BUSY = `export function createCollector() {
+  return { name: 'busy', start() { setTimeout(() => { for (;;) {} }, 50); }, stop() {}, status() { return {}; } };
+}`;
 
 let dir: string;
 let center: IngestServer;
@@ -53,13 +65,20 @@ async function udpPort(): Promise<number> {
   return p;
 }
 
+async function until(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (await cond()) return true;
+  return cond();
+}
+
 const status = async (): Promise<{ sources: { name: string; kind: string; state: string; error?: string; counters: Record<string, number> }[] }> =>
   (await fetch(`${api}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as never;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tunaio-collectors-'));
   writeFileSync(join(dir, 'feed.jsonl'), '');
-  for (const [f, src] of [['good.mjs', EXAMPLE], ['throws.mjs', THROWS], ['flood.mjs', FLOOD], ['nothing.mjs', NOT_A_COLLECTOR]]) writeFileSync(join(dir, f), src);
+  for (const [f, src] of [['good.mjs', EXAMPLE], ['throws.mjs', THROWS], ['flood.mjs', FLOOD], ['nothing.mjs', NOT_A_COLLECTOR], ['timer.mjs', TIMER_THROWS], ['rejects.mjs', REJECTS], ['busy.mjs', BUSY]]) {
+    writeFileSync(join(dir, f), src);
+  }
   center = new IngestServer(TOKEN);
   await center.start(0);
   const port = await freePort();
@@ -69,7 +88,8 @@ beforeAll(async () => {
   agent = spawnAgentProcess(
     ['--name', 'modules', '--listen', `127.0.0.1:${port}`, '--hep', `udp:127.0.0.1:${hepPort}`,
       '--collector', join(dir, 'good.mjs'), '--collector', join(dir, 'throws.mjs'), '--collector', join(dir, 'flood.mjs'),
-      '--collector', join(dir, 'nothing.mjs'), '--collector', join(dir, 'missing.mjs')],
+      '--collector', join(dir, 'nothing.mjs'), '--collector', join(dir, 'missing.mjs'), '--collector', join(dir, 'timer.mjs'),
+      '--collector', join(dir, 'rejects.mjs'), '--collector', join(dir, 'busy.mjs')],
     { TUNAIO_TOKEN: TOKEN, MY_PBX_FEED: join(dir, 'feed.jsonl') },
   );
   agent.stderr!.on('data', (d: string) => (stderr += d));
@@ -125,6 +145,22 @@ describe('user collector modules (--collector)', () => {
     expect(agent.exitCode).toBeNull();
   });
 
+  it('contains a throw from a timer, an unhandled rejection and a busy loop: each thread ends, is counted, said and restarted', async () => {
+    // the busy loop is noticed after 5 s without a heartbeat
+    expect(await until(async () => ((await status()).sources.find((s) => s.name === 'busy')?.counters.stalls ?? 0) >= 1, 30_000)).toBe(true);
+    expect(await until(async () => (await status()).sources.filter((s) => ['timer-throws', 'rejects'].includes(s.name) && (s.counters.crashes ?? 0) >= 2).length === 2, 30_000)).toBe(true);
+    const by = Object.fromEntries((await status()).sources.map((s) => [s.name, s]));
+    expect(by['timer-throws'].error).toMatch(/crashed: TypeError: boom from a timer/);
+    expect(by.rejects.error).toMatch(/crashed: Error: nobody catches me/);
+    expect(by.busy.error).toMatch(/stalled: no heartbeat for 5 s \(a busy loop or a blocking call\); its thread was terminated/);
+    for (const s of [by['timer-throws'], by.rejects]) {
+      expect(['restarting', 'running']).toContain(s.state);
+      expect(s.counters.restarts).toBeGreaterThanOrEqual(1);
+    }
+    expect(stderr).toMatch(/timer-throws: crashed: TypeError: boom from a timer; restarting in 1 s/);
+    expect(agent.exitCode).toBeNull();
+  }, 60_000);
+
   it("delivers a module's SIP, call state, route and log events to the session, and keeps capturing HEP SIP during the flood", async () => {
     const id = 'module-call-1@pbx';
     const invite = `INVITE sip:${TO}@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-m1\r\nFrom: <sip:alice@example.com>;tag=a1\r\nTo: <sip:${TO}@pbx.example.com>\r\nCall-ID: ${id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n`;
@@ -159,8 +195,10 @@ describe('user collector modules (--collector)', () => {
     expect(center.events.some((e) => e.call_id?.startsWith('flood-'))).toBe(false);
     expect(center.invalid).toEqual([]);
     expect(stderr).toMatch(/pbx-feed: following .*feed\.jsonl/);
-    const feed = (await status()).sources.find((x) => x.name === 'pbx-feed')!;
-    expect(feed.counters).toMatchObject({ lines: 5, bad_lines: 1, refused: 0 });
+    // the module's status comes with its thread's heartbeat (every 250 ms)
+    const feed = async () => (await status()).sources.find((x) => x.name === 'pbx-feed')!;
+    expect(await until(async () => (await feed()).counters.lines === 5, 5000)).toBe(true);
+    expect((await feed()).counters).toMatchObject({ lines: 5, bad_lines: 1, refused: 0 });
     expect(agent.exitCode).toBeNull();
   }, 30_000);
 });
