@@ -27,4 +27,16 @@ describe('interpretLine', () => {
     expect(interpretLine('{"a":1}', { ...F, format: 'text' })).toMatchObject({ kind: 'log', json: false });
     expect(interpretLine('[1,2]', F)).toMatchObject({ json: false });
   });
+  it("reads a route decision from the message of Kamailio's native JSON log (5.6, --log-engine=json:cM, line as written)", () => {
+    const line = '{ "idx": 1, "pid": 31445, "level": "NOTICE", "module": "xlog", "file": "xlog.c", "line": 282, "function": "", "callid": "jsontest-1@x", "logprefix": "", "message": "route=RELAY callid=jsontest-1@x dst=sip:x" }';
+    expect(interpretLine(line, DEFAULT_LINE_FORMAT)).toEqual({
+      json: true,
+      kind: 'route',
+      line: 'NOTICE: route=RELAY callid=jsontest-1@x dst=sip:x',
+      callId: 'jsontest-1@x',
+      route: 'RELAY',
+      destination: 'sip:x',
+      fields: { level: 'NOTICE' },
+    });
+  });
 });

@@ -64,6 +64,12 @@ function fromJson(o: Record<string, unknown>, raw: string, f: LineFormat): Inter
   const text = message === undefined ? raw : level === undefined ? message : `${level.toUpperCase()}: ${message}`;
   const route = firstOf(o, ROUTE_KEYS);
   const destination = firstOf(o, DEST_KEYS);
+  if (route === undefined && destination === undefined && message !== undefined) {
+    // Kamailio's own JSON log engine (`kamailio --log-engine=json:cM`) keeps xlog's text in `message`:
+    // a route decision written as `route=NAME callid=$ci dst=$du` in it is one too
+    const t = fromText(message);
+    if (t.kind === 'route') return { ...t, line: text, fields: { ...t.fields, ...(level !== undefined ? { level } : {}) } };
+  }
   if (callId !== undefined && (route !== undefined || destination !== undefined)) {
     const fields: Record<string, CallMetaValue> = {};
     const skip = new Set([...f.callIdFields, ...ROUTE_KEYS, ...DEST_KEYS]);
