@@ -612,7 +612,10 @@ export class Uploader {
   }
 
   /** One POST of a JSON body; the answer is read up to MAX_ANSWER bytes (a peer's answer is bounded). */
-  private send(url: string, body: string): Promise<{ status: number; text: string }> {
+  private send(url: string, text: string): Promise<{ status: number; text: string }> {
+    // Encoded once: Buffer.byteLength(text) for content-length and req.end(text) would each walk the
+    // whole (up to batchMaxBytes) string.
+    const body = Buffer.from(text, 'utf8');
     return new Promise((resolve, reject) => {
       let u: URL;
       try {
@@ -625,7 +628,7 @@ export class Uploader {
       const req = (tls ? https : http).request(u, {
         method: 'POST',
         agent: tls ? this.https : this.http,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${this.o.token}` },
+        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${this.o.token}` },
       });
       const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer in ${this.o.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })), this.o.requestTimeoutMs);
       const fail = (e: Error): void => {
